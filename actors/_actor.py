@@ -1,0 +1,209 @@
+"""Actors: a mailbox handled one message at a time, asks with deadlines, event fan-out."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .errors import ActorDeadError, AskTimeout
+from .messages import EventsMissed
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who sent a message: the peer's uid and pid (SO_PEERCRED), or our own for local asks."""
+
+    uid: int
+    pid: int
+
+
+LOCAL = Context(uid=os.getuid(), pid=os.getpid())
+
+
+class _Reply:
+    """A one-shot slot the mailbox fills with a handler's result or error."""
+
+    __slots__ = ("_done", "error", "value")
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def set(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value, self.error = value, error
+        self._done.set()
+
+    async def wait(self) -> Any:
+        await self._done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Subscription:
+    """A bounded queue of events for one subscriber; overflow is counted, never blocks."""
+
+    def __init__(self, hub: EventHub | None, size: int) -> None:
+        self._hub = hub
+        self._send, self._receive = anyio.create_memory_object_stream[Any](size)
+        self.missed = 0
+
+    def offer(self, event: Any) -> None:
+        try:
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            self.missed += 1
+
+    def close(self) -> None:
+        if self._hub is not None:
+            self._hub.discard(self)
+        self._send.close()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self.missed:
+            count, self.missed = self.missed, 0
+            return EventsMissed(count)
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+
+class EventHub:
+    """Fans events out to subscribers; a slow subscriber loses events, never slows the actor."""
+
+    def __init__(self, buffer: int = 1000) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._buffer = buffer
+
+    def publish(self, event: Any) -> None:
+        for sub in tuple(self._subscribers):
+            sub.offer(event)
+
+    def subscribe(self, buffer: int | None = None) -> Subscription:
+        sub = Subscription(self, buffer or self._buffer)
+        self._subscribers.add(sub)
+        return sub
+
+    def discard(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+
+class Actor:
+    """Base class: override `handle`; optionally `on_start` and `on_stop`.
+
+    `handle` returns the reply to an ask. An error raised for an ask goes back to the
+    caller; an error raised for a tell crashes the actor (as in Pykka).
+    """
+
+    events: EventHub
+
+    async def on_start(self) -> None:
+        """Runs before the first message is handled."""
+
+    async def on_stop(self) -> None:
+        """Runs after the last message (shielded)."""
+
+    async def handle(self, msg: Any, ctx: Context) -> Any:
+        raise NotImplementedError
+
+
+class ActorRef:
+    """The handle on a running actor: `tell` and `ask` put messages into its mailbox."""
+
+    def __init__(self, actor: Actor, send: MemoryObjectSendStream[Any]) -> None:
+        self.actor = actor
+        self._send = send
+
+    async def tell(self, msg: Any, ctx: Context = LOCAL) -> None:
+        try:
+            await self._send.send((msg, ctx, None))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            raise ActorDeadError(f"{type(self.actor).__name__} has stopped") from None
+
+    async def ask(self, msg: Any, ctx: Context = LOCAL,
+                  timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        reply = _Reply()
+        try:
+            with anyio.fail_after(timeout if timeout is not None else math.inf):
+                await self._send.send((msg, ctx, reply))
+                return await reply.wait()
+        except TimeoutError:
+            raise AskTimeout(f"{type(msg).__name__} got no reply in {timeout} s") from None
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            raise ActorDeadError(f"{type(self.actor).__name__} has stopped") from None
+
+
+async def _run_mailbox(actor: Actor, receive: MemoryObjectReceiveStream[Any]) -> None:
+    async with receive:
+        try:
+            async for msg, ctx, reply in receive:
+                try:
+                    result = await actor.handle(msg, ctx)
+                except Exception as exc:
+                    if reply is None:
+                        raise
+                    reply.set(error=exc)
+                else:
+                    if reply is not None:
+                        reply.set(result)
+        finally:
+            _fail_queued(actor, receive)
+
+
+def _fail_queued(actor: Actor, receive: MemoryObjectReceiveStream[Any]) -> None:
+    """Asks still queued when the actor stops fail at once instead of hanging."""
+    while True:
+        try:
+            _, _, reply = receive.receive_nowait()
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            return
+        if reply is not None:
+            reply.set(error=ActorDeadError(f"{type(actor).__name__} has stopped"))
+
+
+@asynccontextmanager
+async def start_actor(actor: Actor, mailbox_size: int = 1000) -> AsyncIterator[ActorRef]:
+    """Run `actor` for the duration of the block; yields its ref once `on_start` finished."""
+    if not hasattr(actor, "events"):
+        actor.events = EventHub()
+    send, receive = anyio.create_memory_object_stream[Any](mailbox_size)
+    await actor.on_start()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_run_mailbox, actor, receive)
+            try:
+                yield ActorRef(actor, send)
+            finally:
+                send.close()
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(DEFAULT_TIMEOUT):
+            await actor.on_stop()
+
+
+async def run_actor(actor: Actor, *, task_status: TaskStatus[ActorRef] = anyio.TASK_STATUS_IGNORED
+                    ) -> None:
+    """Run `actor` until cancelled; `await tg.start(run_actor, actor)` returns its ref."""
+    async with start_actor(actor) as ref:
+        task_status.started(ref)
+        await anyio.sleep_forever()

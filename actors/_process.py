@@ -1,0 +1,253 @@
+"""OTP-style supervision of child processes: child specs as data, restart budgets, back-off."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import anyio
+from anyio.abc import Process, TaskGroup
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from ._client import connect
+from ._codec import Codec
+from .errors import ActorError, ChildStartError
+from .messages import Ping
+
+logger = logging.getLogger(__name__)
+
+READY_LINE = b"READY\n"
+Restart = Literal["permanent", "transient", "temporary"]
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """How to start, watch and restart one child process (an OTP child spec)."""
+
+    id: str
+    argv: tuple[str, ...]
+    restart: Restart = "permanent"
+    intensity: int = 3
+    """Restarts allowed within `period` seconds; one more and the child is failed."""
+    period: float = 60.0
+    backoff: float = 0.2
+    """Delay before the first restart, doubled for each one after it (at most 5 s)."""
+    start_timeout: float = 15.0
+    stop_timeout: float = 5.0
+    socket: Path | None = None
+    """Where the child serves its actor; used for liveness pings."""
+    ping_interval: float | None = None
+    ping_timeout: float = 5.0
+    cwd: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildEvent:
+    """What happened to a child: started, exited, restarting, failed or stopped."""
+
+    id: str
+    kind: Literal["started", "exited", "restarting", "failed", "stopped"]
+    pid: int | None = None
+    returncode: int | None = None
+    restarts: int = 0
+    reason: str = ""
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    process: Process | None = None
+    restarts: int = 0
+    stopping: bool = False
+    history: deque[float] = field(default_factory=deque)
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+def signal_ready() -> None:
+    """Called by a child once it serves: tells the parent, then points stdout at stderr."""
+    os.write(1, READY_LINE)
+    os.dup2(2, 1)
+
+
+def python_argv(module: str, *args: str) -> tuple[str, ...]:
+    """The argv that runs `python -m module args` with this interpreter."""
+    return (sys.executable, "-m", module, *args)
+
+
+class ProcessSupervisor:
+    """Starts children and keeps them running as their specs say; reports every event.
+
+    `start` returns once the child printed READY (or raises ChildStartError). A child that
+    exits is restarted (permanent; transient after a failure) until it needs more than
+    `intensity` restarts within `period`; then it is failed and `on_event` hears why.
+    """
+
+    def __init__(self, tg: TaskGroup, codec: Codec,
+                 on_event: Callable[[ChildEvent], Awaitable[None]]) -> None:
+        self._tg = tg
+        self._codec = codec
+        self._on_event = on_event
+        self._children: dict[str, _Child] = {}
+
+    def pid(self, child_id: str) -> int | None:
+        child = self._children.get(child_id)
+        return child.process.pid if child and child.process else None
+
+    async def start(self, spec: ChildSpec) -> int:
+        """Spawn `spec`, wait for it to be ready, watch it; returns its pid."""
+        if spec.id in self._children:
+            raise ActorError(f"child {spec.id!r} is already supervised")
+        child = _Child(spec)
+        child.process = await self._spawn(spec)
+        self._children[spec.id] = child
+        self._tg.start_soon(self._watch, child)
+        await self._on_event(ChildEvent(spec.id, "started", pid=child.process.pid))
+        return child.process.pid
+
+    async def stop(self, child_id: str) -> None:
+        """Stop a child for good: SIGTERM, then SIGKILL after its stop timeout."""
+        child = self._children.get(child_id)
+        if child is None:
+            return
+        child.stopping = True
+        with anyio.CancelScope(shield=True):
+            if child.process is not None and child.process.returncode is None:
+                await _terminate(child.process, child.spec.stop_timeout)
+            with anyio.move_on_after(child.spec.stop_timeout):
+                await child.done.wait()
+
+    async def stop_all(self) -> None:
+        """Stop every child, the last started first."""
+        for child_id in reversed(list(self._children)):
+            await self.stop(child_id)
+
+    async def _spawn(self, spec: ChildSpec) -> Process:
+        process = await anyio.open_process(
+            spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None,
+            cwd=spec.cwd, start_new_session=True)
+        assert process.stdout is not None
+        reader = BufferedByteReceiveStream(process.stdout)
+        try:
+            with anyio.fail_after(spec.start_timeout):
+                line = await reader.receive_until(b"\n", 64)
+        except TimeoutError:
+            await _terminate(process, spec.stop_timeout)
+            raise ChildStartError(f"{spec.id}: not ready within {spec.start_timeout} s") from None
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound):
+            rc = await process.wait()
+            raise ChildStartError(f"{spec.id}: exited with code {rc} before it was ready"
+                                  ) from None
+        finally:
+            await process.stdout.aclose()
+        if line + b"\n" != READY_LINE:
+            await _terminate(process, spec.stop_timeout)
+            raise ChildStartError(f"{spec.id}: said {line!r} instead of READY")
+        return process
+
+    async def _watch(self, child: _Child) -> None:
+        while child.process is not None:
+            rc = await self._wait_alive(child)
+            await self._emit(child, "exited", returncode=rc)
+            if child.stopping:
+                await self._emit(child, "stopped", returncode=rc)
+                break
+            if not self._restart_wanted(child, rc):
+                break
+            if (reason := self._budget_spent(child)) is not None:
+                await self._emit(child, "failed", returncode=rc, reason=reason)
+                break
+            child.process = await self._restart(child)
+            if child.process is not None:
+                await self._emit(child, "started")
+        child.done.set()
+
+    async def _wait_alive(self, child: _Child) -> int:
+        """Wait for the child to exit, killing it if it stops answering pings."""
+        process = child.process
+        assert process is not None
+        async with anyio.create_task_group() as tg:
+            if child.spec.ping_interval and child.spec.socket:
+                tg.start_soon(self._ping_loop, child, process)
+            rc = await process.wait()
+            tg.cancel_scope.cancel()
+        return rc
+
+    async def _ping_loop(self, child: _Child, process: Process) -> None:
+        spec = child.spec
+        assert spec.ping_interval is not None and spec.socket is not None
+        while True:
+            await anyio.sleep(spec.ping_interval)
+            try:
+                with anyio.fail_after(spec.ping_timeout):
+                    async with connect(spec.socket, self._codec) as conn:
+                        await conn.ask(Ping(), timeout=spec.ping_timeout)
+            except (TimeoutError, ActorError) as exc:
+                logger.error("%s (pid %s) did not answer a ping (%s): killing it",
+                             spec.id, process.pid, exc)
+                process.kill()
+                return
+
+    @staticmethod
+    def _restart_wanted(child: _Child, rc: int) -> bool:
+        restart = child.spec.restart
+        return restart == "permanent" or (restart == "transient" and rc != 0)
+
+    @staticmethod
+    def _budget_spent(child: _Child) -> str | None:
+        now = time.monotonic()
+        child.history.append(now)
+        while child.history and now - child.history[0] > child.spec.period:
+            child.history.popleft()
+        if len(child.history) > child.spec.intensity:
+            return (f"exited {len(child.history)} times within {child.spec.period:g} s; "
+                    f"restart budget ({child.spec.intensity}) spent")
+        return None
+
+    async def _restart(self, child: _Child) -> Process | None:
+        """Respawn after back-off; a failed start counts against the budget like an exit."""
+        while not child.stopping:
+            child.restarts += 1
+            delay = min(child.spec.backoff * 2 ** (len(child.history) - 1), 5.0)
+            await self._emit(child, "restarting", reason=f"in {delay:.1f} s")
+            await anyio.sleep(delay)
+            try:
+                return await self._spawn(child.spec)
+            except ChildStartError as exc:
+                logger.error("restart of %s failed: %s", child.spec.id, exc)
+                if (reason := self._budget_spent(child)) is not None:
+                    await self._emit(child, "failed", reason=f"{exc}; {reason}")
+                    return None
+        return None
+
+    async def _emit(self, child: _Child, kind: str, *, returncode: int | None = None,
+                    reason: str = "") -> None:
+        pid = child.process.pid if child.process is not None else None
+        await self._on_event(ChildEvent(child.spec.id, kind, pid, returncode,  # type: ignore[arg-type]
+                                        child.restarts, reason))
+
+
+async def _terminate(process: Process, timeout: float) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    with anyio.move_on_after(timeout):
+        await process.wait()
+        return
+    process.kill()
+    await process.wait()
+
+
+async def run_until_signalled() -> None:
+    """Return when the process gets SIGTERM or SIGINT (the caller then shuts down)."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            return

@@ -1,0 +1,128 @@
+"""The device actor: one process per device, running its driver's tasks channel by channel."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from actors import Actor, Codec, Context, Ok
+
+from ._interface import Driver, check_task
+from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError
+from .messages import (
+    MESSAGES,
+    ChannelStatus,
+    DataBatch,
+    Describe,
+    DeviceInfo,
+    DeviceStatus,
+    GetDeviceStatus,
+    ReadData,
+    StartTask,
+    StopTask,
+    Task,
+)
+
+logger = logging.getLogger(__name__)
+
+DEVICE_CODEC = Codec(MESSAGES, ERRORS)
+STOP_TIMEOUT = 1.0
+
+
+@dataclass
+class _Channel:
+    name: str
+    state: str = "idle"
+    task_id: str | None = None
+    error: str | None = None
+    points: list[list[float]] = field(default_factory=list)
+    first: int = 0
+    """Sequence number of the point before points[0]."""
+    scope: anyio.CancelScope | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+    def status(self) -> ChannelStatus:
+        return ChannelStatus(self.name, self.state, self.task_id, self.error,
+                             self.first + len(self.points))
+
+
+class DeviceActor(Actor):
+    """Serves one device: start, stop and read tasks on its channels."""
+
+    def __init__(self, name: str, driver: Driver, tg: TaskGroup) -> None:
+        self.name = name
+        self.driver = driver
+        self._tg = tg
+        self._channels = {ch: _Channel(ch) for ch in driver.channels}
+
+    async def handle(self, msg: Any, ctx: Context) -> Any:
+        match msg:
+            case Describe():
+                return DeviceInfo(self.name, self.driver.name, tuple(self._channels),
+                                  tuple(self.driver.techniques.values()), os.getpid())
+            case StartTask(channel, task, task_id):
+                return self._start(self._channel(channel), task, task_id)
+            case StopTask(channel):
+                return await self._stop(self._channel(channel))
+            case ReadData(channel, after):
+                return self._read(self._channel(channel), after)
+            case GetDeviceStatus():
+                return DeviceStatus(self.name, tuple(c.status() for c in self._channels.values()))
+        raise DriverError(f"device {self.name!r} does not understand {type(msg).__name__}")
+
+    def _channel(self, name: str) -> _Channel:
+        channel = self._channels.get(str(name))
+        if channel is None:
+            raise UnknownChannelError(f"device {self.name!r} has no channel {name!r}")
+        return channel
+
+    def _start(self, ch: _Channel, task: Task, task_id: str) -> Ok:
+        if ch.state == "running":
+            raise ChannelBusyError(f"{self.name}:{ch.name} is running task {ch.task_id}")
+        technique = self.driver.techniques.get(task.technique)
+        if technique is None:
+            raise DriverError(f"driver {self.driver.name!r} has no technique {task.technique!r}")
+        check_task(technique, task)
+        ch.state, ch.task_id, ch.error = "running", task_id, None
+        ch.points, ch.first, ch.done = [], 0, anyio.Event()
+        ch.scope = anyio.CancelScope()
+        self._tg.start_soon(self._run, ch, task, ch.scope)
+        logger.info("%s:%s started %s (%s)", self.name, ch.name, task.technique, task_id)
+        return Ok()
+
+    async def _run(self, ch: _Channel, task: Task, scope: anyio.CancelScope) -> None:
+        try:
+            with scope:
+                await self.driver.run(ch.name, task, ch.points.append)
+                ch.state = "done"
+            if scope.cancelled_caught:
+                ch.state = "stopped"
+        except Exception as exc:
+            logger.exception("%s:%s task %s failed", self.name, ch.name, ch.task_id)
+            ch.state, ch.error = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_TIMEOUT):
+                if ch.state != "done":
+                    await self.driver.reset(ch.name)
+            ch.done.set()
+            logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
+
+    async def _stop(self, ch: _Channel) -> Ok:
+        if ch.state == "running" and ch.scope is not None:
+            ch.scope.cancel()
+            with anyio.move_on_after(STOP_TIMEOUT):
+                await ch.done.wait()
+        return Ok()
+
+    @staticmethod
+    def _read(ch: _Channel, after: int) -> DataBatch:
+        drop = min(max(after - ch.first, 0), len(ch.points))
+        if drop:
+            del ch.points[:drop]
+            ch.first += drop
+        return DataBatch(ch.name, ch.task_id, ch.first, list(ch.points), ch.state, ch.error)

@@ -1,0 +1,51 @@
+"""Entry point of a device process: `python -m drivers.device --name N --driver D ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import anyio
+
+from actors import run_until_signalled, serve_actor, signal_ready, start_actor
+
+from ._device import DEVICE_CODEC, DeviceActor
+from ._registry import load_driver
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m drivers.device")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--driver", required=True)
+    parser.add_argument("--socket", required=True, type=Path)
+    parser.add_argument("--address", default=None)
+    parser.add_argument("--channels", required=True, help="comma-separated")
+    parser.add_argument("--settings", default="{}", help="driver settings as JSON")
+    parser.add_argument("--log-level", default="WARNING")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    driver_cls = load_driver(args.driver)
+    driver = driver_cls(args.address, tuple(args.channels.split(",")), json.loads(args.settings))
+    async with anyio.create_task_group() as tg:
+        actor = DeviceActor(args.name, driver, tg)
+        async with start_actor(actor) as ref:
+            await tg.start(serve_actor, ref, args.socket, DEVICE_CODEC)
+            signal_ready()
+            await run_until_signalled()
+        tg.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=args.log_level,
+                        format=f"%(asctime)s %(levelname)s device {args.name}: %(message)s")
+    anyio.run(_serve, args)
+
+
+if __name__ == "__main__":
+    main()

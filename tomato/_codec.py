@@ -1,0 +1,12 @@
+"""The one codec of tomato's wire: tomato's, the drivers' and the runtime's messages."""
+
+from __future__ import annotations
+
+from actors import Codec
+from drivers.errors import ERRORS as DRIVER_ERRORS
+from drivers.messages import MESSAGES as DRIVER_MESSAGES
+
+from .errors import ERRORS
+from .messages import MESSAGES
+
+CODEC = Codec((*MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))

@@ -1,0 +1,153 @@
+"""The job actor: one process per running job. Runs the steps, appends the data, reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+
+from actors import Actor, ActorError, Connection, Context, Ok, connect
+from drivers import Column, Describe, ReadData, StartTask, StopTask, Task
+
+from ._codec import CODEC
+from .messages import CancelRun, JobFinished
+
+logger = logging.getLogger("tomato.job")
+
+STOP_TIMEOUT = 1.0
+REPORT_TIMEOUT = 60.0
+
+
+class StepFailed(Exception):
+    """A device reported an error for a step."""
+
+
+class DataFile:
+    """One step's raw data: CSV with a `uts` column and a units row, appended per batch."""
+
+    def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
+        self.path = path
+        self.columns = columns
+        self.count = 0
+        self._file: TextIO = path.open("a", encoding="utf-8", newline="")
+        if self._file.tell() == 0:
+            self._file.write(",".join(["uts", *(c.name for c in columns)]) + "\n")
+            self._file.write(",".join(["s", *(c.unit for c in columns)]) + "\n")
+            self._file.flush()
+
+    def append(self, points: list[list[float]]) -> None:
+        if not points:
+            return
+        lines = []
+        for uts, *values in points:
+            cells = [f"{uts:.6f}", *(f"{v:.{c.decimals}f}" for c, v in zip(self.columns, values,
+                                                                          strict=True))]
+            lines.append(",".join(cells) + "\n")
+        self._file.write("".join(lines))
+        self._file.flush()
+        self.count += len(points)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JobActor(Actor):
+    """Answers CancelRun by cancelling the run; everything else happens in `run`."""
+
+    def __init__(self, jobdir: Path, poll_interval: float) -> None:
+        self.jobdir = jobdir
+        self.poll = poll_interval
+        self.data = json.loads((jobdir / "jobdata.json").read_text())
+        self.jobid: int = self.data["jobid"]
+        self.scope = anyio.CancelScope()
+        self.cancelled = False
+
+    async def handle(self, msg: Any, ctx: Context) -> Any:
+        match msg:
+            case CancelRun():
+                logger.warning("cancel requested (by uid %s)", ctx.uid)
+                self.cancelled = True
+                self.scope.cancel()
+                return Ok()
+        raise ActorError(f"a job does not understand {type(msg).__name__}")
+
+    async def run(self) -> tuple[str, str | None]:
+        """Run every step; returns the final status and its reason."""
+        steps: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for index, step in enumerate(self.data["payload"]["method"]):
+            steps[step["component_role"]].append((index, step))
+        logger.info("job %d started on pipeline %s", self.jobid, self.data["pipeline"]["name"])
+        failures: list[BaseException] = []
+        try:
+            with self.scope:
+                async with anyio.create_task_group() as tg:
+                    for role, role_steps in steps.items():
+                        tg.start_soon(self._run_role, role, role_steps)
+        except* (StepFailed, ActorError, OSError) as group:
+            failures.extend(group.exceptions)
+        if failures:
+            reason = "; ".join(str(e) for e in failures)
+            logger.error("job %d failed: %s", self.jobid, reason)
+            return "ce", reason
+        if self.cancelled:
+            logger.warning("job %d cancelled", self.jobid)
+            return "cd", "cancelled while running"
+        logger.info("job %d completed", self.jobid)
+        return "c", None
+
+    async def _run_role(self, role: str, steps: list[tuple[int, dict[str, Any]]]) -> None:
+        component = self.data["pipeline"]["components"][role]
+        async with connect(Path(component["socket"]), CODEC) as device:
+            info = await device.ask(Describe())
+            techniques = {t.name: t for t in info.techniques}
+            for index, step in steps:
+                name = step["technique_name"]
+                path = self.jobdir / f"{index:02d}-{role}-{name}.csv"
+                out = DataFile(path, tuple(techniques[name].columns))
+                try:
+                    await self._run_step(device, component["channel"], index, step, out)
+                finally:
+                    out.close()
+                    logger.info("step %d (%s on %s) ended with %d points", index, name, role,
+                                out.count)
+
+    async def _run_step(self, device: Connection, channel: str, index: int,
+                        step: dict[str, Any], out: DataFile) -> None:
+        task = Task(step["technique_name"], step["max_duration"], step["sampling_interval"],
+                    step.get("task_params") or {})
+        await device.ask(StartTask(channel, task, f"{self.jobid}.{index}"))
+        logger.info("step %d (%s) started on %s", index, task.technique, step["component_role"])
+        after = 0
+        try:
+            while True:
+                batch = await device.ask(ReadData(channel, after))
+                out.append(batch.points)
+                after = batch.first + len(batch.points)
+                if batch.state == "error":
+                    raise StepFailed(f"step {index} ({task.technique}): {batch.error}")
+                if batch.state != "running":
+                    return
+                await anyio.sleep(self.poll)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2 * STOP_TIMEOUT):
+                await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)
+                batch = await device.ask(ReadData(channel, after), timeout=STOP_TIMEOUT)
+                out.append(batch.points)
+
+
+async def report(supervisor: Path, jobid: int, status: str, reason: str | None) -> None:
+    """Tell the supervisor how the job ended; retried until it is acknowledged (bounded)."""
+    with anyio.move_on_after(REPORT_TIMEOUT):
+        while True:
+            try:
+                async with connect(supervisor, CODEC) as conn:
+                    await conn.ask(JobFinished(jobid, status, reason))
+                    return
+            except ActorError as exc:
+                logger.warning("could not report to the supervisor (%s); retrying", exc)
+                await anyio.sleep(1.0)
+    logger.error("the supervisor did not take the report of job %d (%s)", jobid, status)

@@ -1,0 +1,49 @@
+"""Where a configuration's sockets live: a private runtime directory with short paths."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+
+from .errors import ConfigError
+
+SOCKET_PATH_MAX = 107
+
+
+def runtime_dir(config_dir: Path, base: Path | None = None) -> Path:
+    """A short, deterministic, private (0700) directory for the sockets of `config_dir`."""
+    if base is None:
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        base = Path(xdg) / "tomato" if xdg else Path(tempfile.gettempdir()) / f"tomato-{os.getuid()}"
+    key = hashlib.sha1(str(config_dir.resolve()).encode()).hexdigest()[:12]
+    return base / key
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and its parent) as 0700 dirs owned by us; refuse anything else."""
+    for d in (path.parent, path):
+        d.mkdir(mode=0o700, exist_ok=True)
+        st = d.lstat()
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise ConfigError(f"{d}: runtime directory must be a directory owned by uid "
+                              f"{os.getuid()} with mode 0700")
+    return path
+
+
+def socket_path(rundir: Path, name: str) -> Path:
+    path = rundir / f"{name}.sock"
+    if len(str(path)) > SOCKET_PATH_MAX:
+        raise ConfigError(f"{path}: socket path longer than {SOCKET_PATH_MAX} bytes")
+    return path
+
+
+def device_socket(rundir: Path, device: str) -> Path:
+    """The socket of a device actor; names are made safe and short for a path."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", device)
+    if safe != device or len(safe) > 32:
+        safe = f"{safe[:20]}-{hashlib.sha1(device.encode()).hexdigest()[:8]}"
+    return socket_path(rundir, f"dev-{safe}")

@@ -1,0 +1,66 @@
+"""Payloads: validated with the model their `version` names, upgraded to the newest (2.2)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import PayloadError
+
+VERSIONS = ("0.1", "0.2", "1.0", "2.0", "2.1", "2.2")
+LATEST = "2.2"
+
+# 2.2 names of a step's fields as 0.x payloads spell them.
+_OLD_NAMES = {"component_role": "device", "component_tag": "device", "technique_name": "technique",
+              "max_duration": "time", "sampling_interval": "delay"}
+
+
+def field_name(version: str, path: tuple[Any, ...]) -> str:
+    """`("method", 0, "max_duration")` as the user wrote it: `method[0].time` in 0.x files."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = _OLD_NAMES.get(part, part) if version.startswith("0.") else part
+            text += f".{name}" if text else str(name)
+    return text or "(top level)"
+
+
+def payload_version(raw: Any, filename: str) -> str:
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{filename}: expected a mapping at the top level",
+                           {"file": filename, "field": ""})
+    version = raw.get("version")
+    if version is None:
+        raise PayloadError(f"{filename}: version: missing (one of {', '.join(VERSIONS)})",
+                           {"file": filename, "field": "version"})
+    version = f"{version:.1f}" if isinstance(version, float) else str(version)
+    if version not in VERSIONS:
+        raise PayloadError(f"{filename}: version: unknown payload version {version!r} "
+                           f"(known: {', '.join(VERSIONS)})", {"file": filename, "field": "version"})
+    return version
+
+
+def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
+    """Validate `raw` as the version it names and upgrade it; returns (version, 2.2 dict).
+
+    Raises PayloadError with one line naming the file, the field and the reason.
+    """
+    from pydantic import ValidationError
+
+    version = payload_version(raw, filename)
+    schemas = importlib.import_module("dgbowl_schemas.tomato")
+    model = getattr(schemas, f"Payload_{version.replace('.', '_')}")
+    try:
+        payload = model(**{**raw, "version": version})
+        while payload.version != LATEST:
+            payload = payload.update()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = field_name(version, tuple(first["loc"]))
+        raise PayloadError(f"{filename}: {where}: {first['msg']}",
+                           {"file": filename, "field": where}) from None
+    except (ValueError, AssertionError, OSError) as exc:
+        raise PayloadError(f"{filename}: {exc}", {"file": filename, "field": ""}) from None
+    return version, payload.model_dump(mode="json")

@@ -1,0 +1,60 @@
+"""Pure functions from replies to rich renderables (only the Console writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from .messages import JobInfo, PipelineInfo
+
+STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
+                "c": "green", "ce": "bold red", "cd": "red"}
+SEED_KEYS = ("jobid", "jobname", "status", "submitted", "executed", "completed", "pipeline")
+
+
+def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
+    table = Table(title="pipelines", title_justify="left")
+    for name in ("pipeline", "sample", "ready", "job", "components", "capabilities"):
+        table.add_column(name, no_wrap=name in ("pipeline", "sample"))
+    for p in pipelines:
+        ready = Text("yes", "green") if p.ready else Text("no", "dim")
+        if p.failed:
+            ready = Text(f"failed: {p.failed}", "bold red")
+        table.add_row(p.name, p.sample or Text("-", "dim"), ready,
+                      str(p.jobid) if p.jobid is not None else Text("-", "dim"),
+                      "\n".join(p.components), ", ".join(p.capabilities))
+    return table
+
+
+def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in ("jobid", "jobname", "status", "sample", "pipeline", "submitted", "executed",
+                 "completed", "reason"):
+        table.add_column(name)
+    for j in jobs:
+        table.add_row(str(j.jobid), j.jobname or "", Text(j.status, STATUS_STYLE.get(j.status, "")),
+                      j.sample, j.pipeline or "", _short(j.submitted), _short(j.executed),
+                      _short(j.completed), j.reason or "")
+    if not jobs:
+        table.caption = "no jobs"
+    return table
+
+
+def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
+    """The seed's `ketchup status <jobid>` records (with the reason when there is one)."""
+    records = []
+    for job in jobs:
+        record = {key: getattr(job, key) for key in SEED_KEYS}
+        if job.reason:
+            record["reason"] = job.reason
+        if job.jobpath:
+            record["jobpath"] = job.jobpath
+        records.append(record)
+    return records
+
+
+def _short(stamp: str | None) -> str:
+    return stamp[:19] if stamp else ""

@@ -1,0 +1,91 @@
+"""Matching jobs to pipelines (DESIGN §5), as pure functions over in-memory state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ._devicesfile import Component, PipelineSpec
+
+
+@dataclass
+class Pipeline:
+    """A pipeline's spec, what its roles can do, and its mutable state."""
+
+    spec: PipelineSpec
+    capabilities: dict[str, frozenset[str]]
+    """role → techniques its device offers."""
+    sample: str | None = None
+    ready: bool = False
+    jobid: int | None = None
+    failed: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def parts(self) -> frozenset[tuple[str, str]]:
+        return frozenset((c.device, c.channel) for c in self.spec.components)
+
+    def can_run(self, needs: Iterable[tuple[str, str]]) -> bool:
+        return all(tech in self.capabilities.get(role, ()) for role, tech in needs)
+
+
+@dataclass
+class Pending:
+    """A queued job as the scheduler sees it."""
+
+    jobid: int
+    sample: str
+    needs: tuple[tuple[str, str], ...]
+    """(role, technique) of every step."""
+    matches: tuple[str, ...] = field(default=())
+    """Pipelines able to run it, in devices-file order."""
+
+
+def matching(needs: tuple[tuple[str, str], ...], pipelines: Iterable[Pipeline]) -> tuple[str, ...]:
+    return tuple(p.name for p in pipelines if p.can_run(needs))
+
+
+def busy_parts(pipelines: Iterable[Pipeline]) -> set[tuple[str, str]]:
+    """Device channels in use by a running job."""
+    return {part for p in pipelines if p.jobid is not None for part in p.parts}
+
+
+def plan(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]) -> list[tuple[int, str]]:
+    """Which queued jobs start now, and where.
+
+    Jobs are taken in submission order; one that cannot start never blocks the next. A job
+    starts on the first of its matching pipelines that is ready, holds its sample, is not
+    failed and shares no device channel with a running job.
+    """
+    busy = busy_parts(pipelines.values())
+    free = {name: p for name, p in pipelines.items()
+            if p.ready and p.sample is not None and p.jobid is None and p.failed is None
+            and not p.parts & busy}
+    starts: list[tuple[int, str]] = []
+    if not free:
+        return starts
+    samples = {p.sample for p in free.values()}
+    for job in pending:
+        if job.sample not in samples:
+            continue
+        for name in job.matches:
+            p = free.get(name)
+            if p is not None and p.sample == job.sample and not p.parts & busy:
+                starts.append((job.jobid, name))
+                busy |= p.parts
+                del free[name]
+                break
+        if not free:
+            break
+    return starts
+
+
+def components_of(spec: PipelineSpec) -> tuple[str, ...]:
+    return tuple(_describe(c) for c in spec.components)
+
+
+def _describe(c: Component) -> str:
+    return f"{c.role}: {c.device}:{c.channel}"

@@ -1,0 +1,182 @@
+"""The tomato service: devices started, supervisor served, until a signal or `tomato stop`."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from actors import ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
+from actors import run_until_signalled, serve_actor, start_actor
+from drivers import Describe, DeviceInfo, Technique, driver_names
+
+from ._codec import CODEC
+from ._devicesfile import Lab, load_lab
+from ._paths import device_socket, ensure_private_dir, socket_path
+from ._settings import Settings
+from ._store import Store
+from ._supervisor import CancelAll, Supervisor
+from .errors import AlreadyRunningError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT = 10.0
+
+
+async def serve(settings: Settings, *, task_status: TaskStatus[Path] = anyio.TASK_STATUS_IGNORED
+                ) -> None:
+    """Run the service until SIGINT/SIGTERM or a StopService; started once it listens."""
+    rundir = ensure_private_dir(settings.runtime_dir)
+    with _single_instance(rundir, settings):
+        lab = load_lab(settings.devices_file)
+        _check_drivers(lab)
+        store = Store(settings.state_db)
+        try:
+            _kill_stale(store, rundir)
+            await _run(settings, lab, store, task_status)
+        finally:
+            store.close()
+
+
+async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStatus[Path]
+               ) -> None:
+    early: list[ChildEvent] = []
+    sup: Supervisor | None = None
+
+    async def on_child_event(ev: ChildEvent) -> None:
+        if sup is not None and sup.ref is not None:
+            await sup.ref.tell(ev)
+        else:
+            early.append(ev)
+
+    async with anyio.create_task_group() as tg:
+        procs = ProcessSupervisor(tg, CODEC, on_child_event)
+        try:
+            techniques = _techniques(lab, await _start_devices(procs, lab, settings))
+            sup = Supervisor(settings, lab, store, procs, tg, techniques)
+            sup.recover()
+            async with start_actor(sup) as ref:
+                sup.ref = ref
+                for ev in early:
+                    await ref.tell(ev)
+                sock = socket_path(settings.runtime_dir, "tomato")
+                await tg.start(serve_actor, ref, sock, CODEC)
+                logger.info("tomato ready: %d pipelines, socket %s", len(sup.pipelines), sock)
+                task_status.started(sock)
+                await _until_stop(sup)
+                await _finish_running_jobs(sup)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await procs.stop_all()
+            tg.cancel_scope.cancel()
+
+
+async def _until_stop(sup: Supervisor) -> None:
+    async with anyio.create_task_group() as tg:
+        async def stop_on(waiter: Any) -> None:
+            await waiter()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(stop_on, run_until_signalled)
+        tg.start_soon(stop_on, sup.stop_requested.wait)
+    logger.info("tomato stopping")
+
+
+async def _finish_running_jobs(sup: Supervisor) -> None:
+    """Cancel running jobs and wait (bounded) for them to report, so their data is kept."""
+    if not sup.running_jobs():
+        return
+    assert sup.ref is not None
+    sub = sup.events.subscribe()
+    try:
+        await sup.ref.ask(CancelAll())
+        with anyio.move_on_after(SHUTDOWN_TIMEOUT):
+            while sup.running_jobs():
+                await sub.__anext__()
+    finally:
+        sub.close()
+
+
+async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
+                         ) -> dict[str, DeviceInfo]:
+    infos: dict[str, DeviceInfo] = {}
+
+    async def start(spec_name: str) -> None:
+        device = next(d for d in lab.devices if d.name == spec_name)
+        sock = device_socket(settings.runtime_dir, device.name)
+        argv = python_argv(
+            "drivers.device", "--name", device.name, "--driver", device.driver,
+            "--socket", str(sock), "--channels", ",".join(device.channels),
+            "--settings", json.dumps(settings.drivers.get(device.driver, {})),
+            "--log-level", settings.log_level,
+            *(("--address", device.address) if device.address is not None else ()))
+        await procs.start(ChildSpec(id=f"dev-{device.name}", argv=argv, socket=sock,
+                                    ping_interval=5.0))
+        async with connect(sock, CODEC) as conn:
+            infos[device.name] = await conn.ask(Describe())
+
+    async with anyio.create_task_group() as tg:
+        for device in lab.devices:
+            tg.start_soon(start, device.name)
+    return infos
+
+
+def _check_drivers(lab: Lab) -> None:
+    known = driver_names()
+    for device in lab.devices:
+        if device.driver not in known:
+            raise ConfigError(f"{lab.source}:{device.line}: device {device.name!r}: no driver "
+                              f"named {device.driver!r} is installed (known: "
+                              f"{', '.join(sorted(known))})")
+
+
+def _techniques(lab: Lab, infos: dict[str, DeviceInfo]) -> dict[str, dict[str, Technique]]:
+    """Per device, the techniques it may run: its capabilities, checked against its driver."""
+    result = {}
+    for device in lab.devices:
+        offered = {t.name: t for t in infos[device.name].techniques}
+        wanted = device.capabilities if device.capabilities is not None else tuple(offered)
+        if missing := [c for c in wanted if c not in offered]:
+            raise ConfigError(f"{lab.source}:{device.line}: device {device.name!r}: driver "
+                              f"{device.driver!r} has no technique {missing[0]!r} (it has: "
+                              f"{', '.join(offered)})")
+        result[device.name] = {name: offered[name] for name in wanted}
+    return result
+
+
+@contextmanager
+def _single_instance(rundir: Path, settings: Settings) -> Iterator[None]:
+    path = rundir / "tomato.lock"
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            pid = lock.read().strip() or "?"
+            raise AlreadyRunningError(
+                f"tomato is already running for {settings.config_dir} (pid {pid}, "
+                f"socket {socket_path(rundir, 'tomato')})") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _kill_stale(store: Store, rundir: Path) -> None:
+    """Stop device and job processes a crashed previous instance left behind."""
+    for pid in store.device_pids():
+        with suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if str(rundir).encode() in cmdline:
+                logger.warning("stopping process %d left by a previous tomato", pid)
+                os.kill(pid, signal.SIGTERM)

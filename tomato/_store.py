@@ -1,0 +1,158 @@
+"""The state store: SQLite (WAL), written by the supervisor alone, committed before replies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .messages import JobInfo
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    jobid INTEGER PRIMARY KEY AUTOINCREMENT,
+    jobname TEXT,
+    payload TEXT NOT NULL,
+    sample TEXT NOT NULL,
+    status TEXT NOT NULL,
+    owner INTEGER,
+    cwd TEXT,
+    submitted TEXT NOT NULL,
+    executed TEXT,
+    completed TEXT,
+    pipeline TEXT,
+    pid INTEGER,
+    reason TEXT,
+    jobpath TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS pipelines (
+    name TEXT PRIMARY KEY,
+    sample TEXT,
+    ready INTEGER NOT NULL DEFAULT 0,
+    jobid INTEGER
+);
+CREATE TABLE IF NOT EXISTS devices (
+    name TEXT PRIMARY KEY,
+    driver TEXT,
+    pid INTEGER,
+    state TEXT,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT,
+    detail TEXT
+);
+"""
+
+ACTIVE = ("r", "rd")
+PENDING = ("q", "qw")
+FINISHED = ("c", "ce", "cd")
+# Allowed moves; statuses never go backwards.
+_NEXT = {"q": {"qw", "r", "cd", "ce"}, "qw": {"r", "cd", "ce"}, "r": {"rd", "c", "ce", "cd"},
+         "rd": {"c", "ce", "cd"}}
+
+_JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
+                "owner, reason, jobpath")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(sep=" ")
+
+
+def can_move(old: str, new: str) -> bool:
+    return new in _NEXT.get(old, set())
+
+
+class Store:
+    """Jobs, pipelines, devices and an event log in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._db:  # one transaction, committed on exit
+            self._db.execute("BEGIN IMMEDIATE")
+            return self._db.execute(sql, args)
+
+    def log(self, kind: str, subject: str, detail: str = "") -> None:
+        self._write("INSERT INTO events (ts, kind, subject, detail) VALUES (?, ?, ?, ?)",
+                    (now(), kind, subject, detail))
+
+    # Jobs.
+    def add_job(self, payload: dict[str, Any], sample: str, jobname: str | None, owner: int,
+                cwd: str, status: str) -> int:
+        cur = self._write(
+            "INSERT INTO jobs (jobname, payload, sample, status, owner, cwd, submitted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (jobname, json.dumps(payload), sample, status, owner, cwd, now()))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def set_job(self, jobid: int, **fields: Any) -> None:
+        names = ", ".join(f"{k} = ?" for k in fields)
+        self._write(f"UPDATE jobs SET {names} WHERE jobid = ?", (*fields.values(), jobid))
+
+    def job(self, jobid: int) -> JobInfo | None:
+        row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE jobid = ?",
+                               (jobid,)).fetchone()
+        return JobInfo(*row) if row else None
+
+    def job_extra(self, jobid: int) -> tuple[dict[str, Any], str]:
+        payload, cwd = self._db.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
+                                        (jobid,)).fetchone()
+        return json.loads(payload), cwd
+
+    def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None
+             ) -> list[JobInfo]:
+        sql, args = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE 1", []
+        if statuses:
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args.extend(statuses)
+        if name is not None:
+            sql += " AND instr(lower(coalesce(jobname, '')), lower(?)) > 0"
+            args.append(name)
+        return [JobInfo(*row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
+
+    def job_pid(self, jobid: int) -> int | None:
+        row = self._db.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        return row[0] if row else None
+
+    # Pipelines.
+    def sync_pipelines(self, names: list[str]) -> dict[str, tuple[str | None, bool, int | None]]:
+        """Keep rows for `names` (adding new ones), drop the rest; returns name → state."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR IGNORE INTO pipelines (name) VALUES (?)",
+                                 [(n,) for n in names])
+            marks = ", ".join("?" * len(names))
+            self._db.execute(f"DELETE FROM pipelines WHERE name NOT IN ({marks})", names)
+        rows = self._db.execute("SELECT name, sample, ready, jobid FROM pipelines")
+        return {name: (sample, bool(ready), jobid) for name, sample, ready, jobid in rows}
+
+    def set_pipeline(self, name: str, **fields: Any) -> None:
+        names = ", ".join(f"{k} = ?" for k in fields)
+        self._write(f"UPDATE pipelines SET {names} WHERE name = ?", (*fields.values(), name))
+
+    # Devices.
+    def set_device(self, name: str, driver: str, pid: int | None, state: str, restarts: int,
+                   reason: str | None) -> None:
+        self._write("INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, driver, pid, state, restarts, reason))
+
+    def device_pids(self) -> list[int]:
+        return [pid for (pid,) in self._db.execute(
+            "SELECT pid FROM devices WHERE pid IS NOT NULL")]

@@ -1,0 +1,394 @@
+"""The supervisor actor: the queue, the pipelines, matching, and the single writer of state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from actors import Actor, ActorError, ActorRef, ChildEvent, ChildSpec, Context, Ok
+from actors import ProcessSupervisor, connect, python_argv
+from drivers import GetDeviceStatus, ParameterError, Task, Technique, check_task
+
+from ._codec import CODEC
+from ._devicesfile import Lab
+from ._payload import field_name, normalise_payload
+from ._paths import device_socket, socket_path
+from ._scheduler import Pending, Pipeline, components_of, matching, plan
+from ._settings import Settings
+from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
+from .errors import ConflictError, NotFoundError, PayloadError
+from .messages import (
+    CancelJobs,
+    CancelRun,
+    DeviceInfoRow,
+    EjectSample,
+    GetJobs,
+    GetPipelines,
+    GetServiceStatus,
+    JobFinished,
+    JobInfo,
+    JobStatusChanged,
+    LoadSample,
+    PipelineInfo,
+    SearchJobs,
+    ServiceStatus,
+    SetReady,
+    StopService,
+    SubmitJob,
+)
+
+logger = logging.getLogger(__name__)
+
+CANCEL_TIMEOUT = 5.0
+
+
+class CancelAll:
+    """Local message of the service: cancel every running job (it is shutting down)."""
+
+
+class Supervisor(Actor):
+    """Owns jobs and pipelines; starts job processes; hears about device and job exits."""
+
+    def __init__(self, settings: Settings, lab: Lab, store: Store, procs: ProcessSupervisor,
+                 tg: TaskGroup, techniques: dict[str, dict[str, Technique]]) -> None:
+        self.settings = settings
+        self.lab = lab
+        self.store = store
+        self.procs = procs
+        self.tg = tg
+        self.ref: ActorRef | None = None
+        self.stop_requested = anyio.Event()
+        self.device_techniques = techniques
+        self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
+        self.device_state: dict[str, tuple[str, int | None, int, str | None]] = {}
+        self.pipelines = self._load_pipelines()
+        self.pending: dict[int, Pending] = {}
+
+    # Start-up.
+    def _load_pipelines(self) -> dict[str, Pipeline]:
+        rows = self.store.sync_pipelines([p.name for p in self.lab.pipelines])
+        pipelines = {}
+        for spec in self.lab.pipelines:
+            caps = {c.role: frozenset(self.device_techniques[c.device]) for c in spec.components}
+            sample, ready, jobid = rows[spec.name]
+            pipelines[spec.name] = Pipeline(spec, caps, sample, ready, jobid)
+        return pipelines
+
+    def recover(self) -> None:
+        """Rebuild the queue from the store; jobs of a previous instance that ran are ended."""
+        for job in self.store.jobs(ACTIVE):
+            self._end_job(job.jobid, "ce", "tomato stopped while this job was running")
+        for p in self.pipelines.values():
+            if p.jobid is not None:
+                p.jobid = None
+                self.store.set_pipeline(p.name, jobid=None)
+        for job in self.store.jobs(PENDING):
+            payload, _ = self.store.job_extra(job.jobid)
+            self._enqueue(job.jobid, job.sample, payload)
+
+    # Messages.
+    async def handle(self, msg: Any, ctx: Context) -> Any:
+        match msg:
+            case SubmitJob():
+                return await self._submit(msg, ctx)
+            case GetPipelines():
+                return [self._pipeline_info(p) for p in self.pipelines.values()]
+            case GetJobs(jobids, finished):
+                if jobids:
+                    return [self._job(j) for j in jobids]
+                return self.store.jobs(None if finished else (*PENDING, *ACTIVE))
+            case SearchJobs(text, complete):
+                statuses = None if complete else (*PENDING, *ACTIVE)
+                return self.store.jobs(statuses, name=text)
+            case CancelJobs(jobids):
+                return self._cancel(jobids)
+            case LoadSample(name, sample):
+                return self._load(self._pipeline(name), sample)
+            case EjectSample(name):
+                return self._eject(self._pipeline(name))
+            case SetReady(name, ready):
+                return self._set_ready(self._pipeline(name), ready)
+            case JobFinished(jobid, status, reason):
+                self._end_job(jobid, status, reason)
+                return Ok()
+            case StopService(force):
+                return self._request_stop(force)
+            case GetServiceStatus():
+                return await self._service_status()
+            case CancelAll():
+                return self._cancel(tuple(self.running_jobs()))
+            case ChildEvent():
+                self._child_event(msg)
+                return None
+        raise ActorError(f"the supervisor does not understand {type(msg).__name__}")
+
+    # Jobs.
+    async def _submit(self, msg: SubmitJob, ctx: Context) -> JobInfo:
+        version, payload = await anyio.to_thread.run_sync(
+            normalise_payload, msg.payload, msg.filename)
+        needs = self._check_method(version, payload, msg.filename)
+        if not str(version).startswith("2.2"):
+            payload["user"] = {"identifier": _user_name(ctx.uid)}
+        sample = payload["sample"]["identifier"]
+        jobid = self.store.add_job(payload, sample, msg.jobname, ctx.uid, msg.cwd, "q")
+        job = self._enqueue(jobid, sample, payload, needs)
+        logger.info("job %d queued (%s)", jobid, "matches " + ", ".join(job.matches)
+                    if job.matches else "no pipeline can run it yet")
+        self._schedule()
+        return self._job(jobid)
+
+    def _check_method(self, version: str, payload: dict[str, Any], filename: str
+                      ) -> tuple[tuple[str, str], ...]:
+        method = payload["method"]
+        if not method:
+            raise PayloadError(f"{filename}: method: needs at least one step",
+                               {"file": filename, "field": "method"})
+        for i, step in enumerate(method):
+            technique = self.techniques.get(step["technique_name"])
+            if technique is None:
+                where = field_name(version, ("method", i, "technique_name"))
+                raise PayloadError(
+                    f"{filename}: {where}: no device can do technique "
+                    f"{step['technique_name']!r} (known: {', '.join(sorted(self.techniques))})",
+                    {"file": filename, "field": where})
+            try:
+                check_task(technique, _task_of(step))
+            except ParameterError as exc:
+                key = exc.details.get("field", "")
+                path = ("method", i, key) if key in step or version.startswith("0.") \
+                    else ("method", i, "task_params", key)
+                where = field_name(version, path)
+                raise PayloadError(f"{filename}: {where}: {exc.message}",
+                                   {"file": filename, "field": where}) from None
+        return tuple((s["component_role"], s["technique_name"]) for s in method)
+
+    def _enqueue(self, jobid: int, sample: str, payload: dict[str, Any],
+                 needs: tuple[tuple[str, str], ...] | None = None) -> Pending:
+        if needs is None:
+            needs = tuple((s["component_role"], s["technique_name"]) for s in payload["method"])
+        job = Pending(jobid, sample, needs, matching(needs, self.pipelines.values()))
+        self.pending[jobid] = job
+        if job.matches and self.store.job(jobid).status == "q":  # type: ignore[union-attr]
+            self._move(jobid, "qw")
+        return job
+
+    def _schedule(self) -> None:
+        for jobid, name in plan(self.pending.values(), self.pipelines):
+            self._start_job(jobid, self.pipelines[name])
+
+    def _start_job(self, jobid: int, pipeline: Pipeline) -> None:
+        del self.pending[jobid]
+        jobdir = self.settings.jobs_dir / str(jobid)
+        jobdir.mkdir(parents=True, exist_ok=True)
+        self._write_jobdata(jobid, pipeline, jobdir)
+        pipeline.ready, pipeline.jobid = False, jobid
+        self.store.set_pipeline(pipeline.name, ready=0, jobid=jobid)
+        self._move(jobid, "r", executed=now(), pipeline=pipeline.name, jobpath=str(jobdir))
+        self.tg.start_soon(self._spawn_job, jobid, jobdir)
+
+    def _write_jobdata(self, jobid: int, pipeline: Pipeline, jobdir: Path) -> None:
+        payload, cwd = self.store.job_extra(jobid)
+        job = self.store.job(jobid)
+        assert job is not None
+        components = {
+            c.role: {"device": c.device, "channel": c.channel,
+                     "socket": str(device_socket(self.settings.runtime_dir, c.device))}
+            for c in pipeline.spec.components}
+        jobdata = {"jobid": jobid, "jobname": job.jobname, "sample": job.sample,
+                   "submitted": job.submitted, "owner": job.owner, "cwd": cwd,
+                   "pipeline": {"name": pipeline.name, "components": components},
+                   "payload": payload}
+        (jobdir / "jobdata.json").write_text(json.dumps(jobdata, indent=1))
+
+    async def _spawn_job(self, jobid: int, jobdir: Path) -> None:
+        sock = socket_path(self.settings.runtime_dir, f"job-{jobid}")
+        spec = ChildSpec(
+            id=f"job-{jobid}", restart="temporary", socket=sock,
+            argv=python_argv("tomato.job", "--jobdir", str(jobdir), "--socket", str(sock),
+                             "--supervisor", str(socket_path(self.settings.runtime_dir, "tomato")),
+                             "--poll-interval", str(self.settings.poll_interval),
+                             "--log-level", self.settings.log_level))
+        try:
+            await self.procs.start(spec)
+        except ActorError as exc:
+            assert self.ref is not None
+            await self.ref.tell(JobFinished(jobid, "ce", f"job process did not start: {exc}"))
+
+    def _move(self, jobid: int, status: str, **fields: Any) -> None:
+        job = self.store.job(jobid)
+        assert job is not None
+        if not can_move(job.status, status):
+            logger.warning("job %d: ignored move %s → %s", jobid, job.status, status)
+            return
+        self.store.set_job(jobid, status=status, **fields)
+        self.events.publish(JobStatusChanged(jobid, status, fields.get("pipeline", job.pipeline),
+                                             fields.get("reason")))
+
+    def _end_job(self, jobid: int, status: str, reason: str | None) -> None:
+        job = self.store.job(jobid)
+        if job is None or job.status in FINISHED:
+            return
+        self.pending.pop(jobid, None)
+        self._move(jobid, status, completed=now(), reason=reason)
+        logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
+        pipeline = self.pipelines.get(job.pipeline or "")
+        if pipeline is not None and pipeline.jobid == jobid:
+            payload, _ = self.store.job_extra(jobid)
+            unlock = status == "c" and payload["settings"].get("unlock_when_done", False)
+            pipeline.jobid, pipeline.ready = None, unlock
+            self.store.set_pipeline(pipeline.name, jobid=None, ready=int(unlock))
+        self._schedule()
+
+    def _cancel(self, jobids: tuple[int, ...]) -> list[JobInfo]:
+        jobs = [self._job(j) for j in jobids]
+        if done := [j for j in jobs if j.status in FINISHED]:
+            raise ConflictError("; ".join(f"job {j.jobid} has already finished ({j.status})"
+                                          for j in done))
+        for job in jobs:
+            if job.status in PENDING:
+                self._end_job(job.jobid, "cd", "cancelled while queued")
+            elif job.status == "r":
+                self._move(job.jobid, "rd")
+                self.tg.start_soon(self._stop_running, job.jobid)
+        return [self._job(j) for j in jobids]
+
+    async def _stop_running(self, jobid: int) -> None:
+        """Ask the job process to stop; if it does not answer, stop the process."""
+        sock = socket_path(self.settings.runtime_dir, f"job-{jobid}")
+        try:
+            with anyio.fail_after(CANCEL_TIMEOUT):
+                async with connect(sock, CODEC) as conn:
+                    await conn.ask(CancelRun(), timeout=CANCEL_TIMEOUT)
+        except (TimeoutError, ActorError) as exc:
+            logger.error("job %d did not take the cancel (%s): stopping its process", jobid, exc)
+            await self.procs.stop(f"job-{jobid}")
+
+    def _job(self, jobid: int) -> JobInfo:
+        job = self.store.job(jobid)
+        if job is None:
+            raise NotFoundError(f"no job with jobid {jobid}")
+        return job
+
+    # Pipelines.
+    def _pipeline(self, name: str) -> Pipeline:
+        pipeline = self.pipelines.get(name)
+        if pipeline is None:
+            raise NotFoundError(f"no pipeline named {name!r} (pipelines: "
+                                f"{', '.join(self.pipelines)})")
+        return pipeline
+
+    def _pipeline_info(self, p: Pipeline) -> PipelineInfo:
+        caps = sorted({t for ts in p.capabilities.values() for t in ts})
+        return PipelineInfo(p.name, p.sample, p.ready, p.jobid, tuple(p.capabilities),
+                            components_of(p.spec), tuple(caps), p.failed)
+
+    def _load(self, p: Pipeline, sample: str) -> PipelineInfo:
+        if p.sample is not None:
+            raise ConflictError(f"pipeline {p.name!r} already holds sample {p.sample!r}; "
+                                f"eject it first")
+        p.sample = sample
+        self.store.set_pipeline(p.name, sample=sample)
+        self._schedule()
+        return self._pipeline_info(p)
+
+    def _eject(self, p: Pipeline) -> PipelineInfo:
+        if p.jobid is not None:
+            raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
+                                f"let it finish or cancel it first")
+        p.sample = None
+        self.store.set_pipeline(p.name, sample=None)
+        return self._pipeline_info(p)
+
+    def _set_ready(self, p: Pipeline, ready: bool) -> PipelineInfo:
+        if p.jobid is not None:
+            raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
+                                f"let it finish or cancel it first")
+        p.ready = ready
+        self.store.set_pipeline(p.name, ready=int(ready))
+        self._schedule()
+        return self._pipeline_info(p)
+
+    # Service.
+    def _request_stop(self, force: bool) -> Ok:
+        running = [p.jobid for p in self.pipelines.values() if p.jobid is not None]
+        if running and not force:
+            raise ConflictError(f"job(s) {', '.join(map(str, running))} are running; cancel "
+                                f"them or use 'tomato stop --force' to cancel them and stop")
+        self.stop_requested.set()
+        return Ok()
+
+    async def _service_status(self) -> ServiceStatus:
+        rows = []
+        for device in self.lab.devices:
+            state, pid, restarts, reason = self.device_state.get(device.name,
+                                                                 ("unknown", None, 0, None))
+            channels: dict[str, str] = {}
+            with anyio.move_on_after(2.0):
+                try:
+                    sock = device_socket(self.settings.runtime_dir, device.name)
+                    async with connect(sock, CODEC) as conn:
+                        reply = await conn.ask(GetDeviceStatus(), timeout=2.0)
+                    channels = {c.channel: c.state for c in reply.channels}
+                except ActorError as exc:
+                    reason = reason or str(exc)
+            rows.append(DeviceInfoRow(device.name, device.driver, state, pid, restarts, reason,
+                                      channels))
+        s = self.settings
+        return ServiceStatus(os.getpid(), str(socket_path(s.runtime_dir, "tomato")),
+                             str(s.config_dir), str(s.state_db), str(s.jobs_dir),
+                             self.lab.source, tuple(rows), tuple(self.running_jobs()))
+
+    def running_jobs(self) -> list[int]:
+        return [p.jobid for p in self.pipelines.values() if p.jobid is not None]
+
+    def _child_event(self, ev: ChildEvent) -> None:
+        kind, _, name = ev.id.partition("-")
+        if kind == "job":
+            jobid = int(name)
+            if ev.kind == "started":
+                self.store.set_job(jobid, pid=ev.pid)
+            elif ev.kind == "exited":
+                job = self.store.job(jobid)
+                status = "cd" if job is not None and job.status == "rd" else "ce"
+                self._end_job(jobid, status, f"job process exited with code {ev.returncode} "
+                                             "before it reported an end")
+            return
+        self._device_event(name, ev)
+
+    def _device_event(self, device: str, ev: ChildEvent) -> None:
+        state = {"started": "running", "exited": "restarting", "restarting": "restarting",
+                 "failed": "failed", "stopped": "stopped"}[ev.kind]
+        reason = ev.reason or (f"exited with code {ev.returncode}" if ev.returncode else None)
+        self.device_state[device] = (state, ev.pid, ev.restarts, reason)
+        spec = next(d for d in self.lab.devices if d.name == device)
+        self.store.set_device(device, spec.driver, ev.pid, state, ev.restarts, reason)
+        self.store.log(f"device {ev.kind}", device, reason or "")
+        if ev.kind == "failed":
+            logger.error("device %s failed: %s", device, reason)
+            for p in self.pipelines.values():
+                if any(c.device == device for c in p.spec.components):
+                    p.failed = f"device {device} failed: {reason}"
+                    if p.jobid is not None:
+                        self._end_job(p.jobid, "ce", p.failed)
+
+
+def _task_of(step: dict[str, Any]) -> Task:
+    return Task(step["technique_name"], step["max_duration"], step["sampling_interval"],
+                step.get("task_params") or {})
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+

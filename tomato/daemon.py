@@ -1,0 +1,81 @@
+"""`tomato`: run the supervisor service in the foreground; `tomato stop`, `tomato status`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import asyncclick as click
+
+from ._client import request
+from ._config import config_dirs
+from .errors import TomatoError, exit_code_of
+from .messages import GetServiceStatus, StopService
+
+_LEVELS = {0: logging.WARNING, 1: logging.INFO}
+
+
+@click.group(invoke_without_command=True)
+@click.option("-v", "--verbose", count=True, help="-v: info, -vv: debug output.")
+@click.option("-t", "--test", "test_mode", is_flag=True,
+              help="Test mode: settings, state, jobs and devices file in the current folder.")
+@click.option("--config", type=click.Path(file_okay=False, path_type=Path),
+              help="Use this configuration folder instead of the user's.")
+@click.pass_context
+async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | None) -> None:
+    """Run the tomato job scheduler in the foreground (Ctrl-C stops it)."""
+    ctx.obj = config_dirs(test_mode, config)
+    if ctx.invoked_subcommand is not None:
+        return
+    level = _LEVELS.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dgbowl_schemas").setLevel(max(level, logging.WARNING))
+    from ._service import serve
+    from ._settings import load_settings
+
+    config_dir, data_dir = ctx.obj
+    try:
+        settings = load_settings(config_dir, data_dir, log_level=logging.getLevelName(level),
+                                 test_mode=test_mode)
+        await serve(settings)
+    except TomatoError as exc:
+        _fail(exc)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Cancel running jobs (their data is kept).")
+@click.pass_obj
+async def stop(obj: tuple[Path, Path | None], force: bool) -> None:
+    """Stop the running service (refused while jobs run, unless --force)."""
+    try:
+        await request(obj[0], StopService(force))
+    except TomatoError as exc:
+        _fail(exc)
+    click.echo("tomato is stopping")
+
+
+@cli.command()
+@click.pass_obj
+async def status(obj: tuple[Path, Path | None]) -> None:
+    """Show the service's pid, paths and devices (as JSON)."""
+    try:
+        reply = await request(obj[0], GetServiceStatus())
+    except TomatoError as exc:
+        _fail(exc)
+    click.echo(json.dumps(asdict(reply), indent=1))
+
+
+def _fail(exc: TomatoError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exit_code_of(exc))
+
+
+def main() -> None:
+    cli(_anyio_backend="asyncio")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Errors of tomato, each with the exit code `ketchup` and `tomato` leave with."""
+
+from __future__ import annotations
+
+from actors import ActorError
+
+
+class TomatoError(ActorError):
+    """Base of tomato's own errors."""
+
+    code = "tomato"
+    exit_code = 1
+
+
+class PayloadError(TomatoError):
+    """Raised when a payload file cannot be read or is not valid; details name file and field."""
+
+    code = "bad_payload"
+    exit_code = 3
+
+
+class NotFoundError(TomatoError):
+    """Raised when a command names a job or pipeline that does not exist."""
+
+    code = "not_found"
+    exit_code = 4
+
+
+class ConflictError(TomatoError):
+    """Raised when a command would break a guard (e.g. load into an occupied pipeline)."""
+
+    code = "conflict"
+    exit_code = 5
+
+
+class ConfigError(TomatoError):
+    """Raised when settings.toml or the devices file is malformed; says file and line."""
+
+    code = "bad_config"
+    exit_code = 6
+
+
+class NotRunningError(TomatoError):
+    """Raised when no tomato service answers on the socket of this configuration."""
+
+    code = "not_running"
+    exit_code = 7
+
+
+class AlreadyRunningError(TomatoError):
+    """Raised when a tomato service already runs for this configuration."""
+
+    code = "already_running"
+    exit_code = 8
+
+
+ERRORS: tuple[type[ActorError], ...] = (
+    TomatoError, PayloadError, NotFoundError, ConflictError, ConfigError, NotRunningError,
+    AlreadyRunningError,
+)
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The one table from exceptions to exit codes (2 stays click's usage error)."""
+    if isinstance(exc, TomatoError):
+        return exc.exit_code
+    return 1

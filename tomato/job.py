@@ -1,0 +1,58 @@
+"""Entry point of a job process: `python -m tomato.job --jobdir D --socket S --supervisor T`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import anyio
+
+from actors import serve_actor, signal_ready, start_actor
+
+from ._codec import CODEC
+from ._job import JobActor, report
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tomato.job")
+    parser.add_argument("--jobdir", required=True, type=Path)
+    parser.add_argument("--socket", required=True, type=Path)
+    parser.add_argument("--supervisor", required=True, type=Path)
+    parser.add_argument("--poll-interval", type=float, default=0.1)
+    parser.add_argument("--log-level", default="WARNING")
+    return parser.parse_args(argv)
+
+
+def _job_log(jobdir: Path, verbosity: str) -> None:
+    """The job log is the user's record: at least INFO, DEBUG if the payload asks."""
+    handler = logging.FileHandler(jobdir / "jobdata.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setLevel(min(logging.INFO, logging.getLevelName(verbosity)))
+    job_logger = logging.getLogger("tomato.job")
+    job_logger.addHandler(handler)
+    job_logger.setLevel(handler.level)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    actor = JobActor(args.jobdir, args.poll_interval)
+    _job_log(args.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
+    async with anyio.create_task_group() as tg:
+        async with start_actor(actor) as ref:
+            await tg.start(serve_actor, ref, args.socket, CODEC)
+            signal_ready()
+            status, reason = await actor.run()
+            await report(args.supervisor, actor.jobid, status, reason)
+        tg.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s job: %(message)s")
+    anyio.run(_main, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""`ketchup`: submit payloads, inspect and cancel jobs, manage samples in pipelines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import asyncclick as click
+
+from actors import ActorError
+
+from ._client import request
+from ._config import config_dirs
+from .errors import PayloadError, exit_code_of
+from .messages import (
+    CancelJobs,
+    EjectSample,
+    GetJobs,
+    GetPipelines,
+    LoadSample,
+    SearchJobs,
+    SetReady,
+    SubmitJob,
+)
+
+PAYLOAD_SUFFIXES = {".yml": "yaml", ".yaml": "yaml", ".json": "json"}
+
+
+class Ctx:
+    """What every command gets: the configuration and the output mode."""
+
+    def __init__(self, config_dir: Path, mode: str) -> None:
+        self.config_dir = config_dir
+        self.mode = mode
+
+    async def ask(self, msg: Any) -> Any:
+        return await request(self.config_dir, msg)
+
+    def emit(self, data: Any, render: Callable[[], Any] | None = None) -> None:
+        """Machine output (--json/--yaml) of `data`, or `render()` on the console."""
+        plain = _plain(data)
+        if self.mode == "json":
+            click.echo(json.dumps(plain, indent=1))
+        elif self.mode == "yaml" or render is None:
+            import yaml
+
+            click.echo(yaml.safe_dump(plain, sort_keys=False).rstrip())
+        else:
+            from rich.console import Console
+
+            Console(soft_wrap=False).print(render())
+
+
+def _plain(data: Any) -> Any:
+    if is_dataclass(data) and not isinstance(data, type):
+        return asdict(data)
+    if isinstance(data, (list, tuple)):
+        return [_plain(d) for d in data]
+    return data
+
+
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A ketchup command: --json/--yaml options, errors as one line and an exit code."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+    @click.option("--yaml", "as_yaml", is_flag=True, help="Output YAML.")
+    @click.pass_obj
+    @wraps(fn)
+    async def wrapper(obj: tuple[bool, Path | None], *args: Any, as_json: bool, as_yaml: bool,
+                      **kwargs: Any) -> None:
+        test_mode, config = obj
+        mode = "json" if as_json else "yaml" if as_yaml else "rich"
+        try:
+            await fn(Ctx(config_dirs(test_mode, config)[0], mode), *args, **kwargs)
+        except ActorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exit_code_of(exc))
+
+    return wrapper
+
+
+@click.group()
+@click.option("-t", "--test", "test_mode", is_flag=True,
+              help="Talk to the test-mode tomato started in the current folder.")
+@click.option("--config", type=click.Path(file_okay=False, path_type=Path),
+              help="Talk to the tomato of this configuration folder.")
+@click.pass_context
+async def cli(ctx: click.Context, test_mode: bool, config: Path | None) -> None:
+    """Manage the tomato queue: submit, status, cancel, load, eject, ready, unready, search."""
+    ctx.obj = (test_mode, config)
+
+
+@cli.command()
+@click.argument("payload", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-j", "--jobname", help="A name for the job (see 'ketchup search').")
+@command
+async def submit(ctx: Ctx, payload: Path, jobname: str | None) -> None:
+    """Submit the PAYLOAD file (YAML or JSON) to the queue; prints the jobid."""
+    raw = read_payload(payload)
+    job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname))
+    if ctx.mode == "rich":
+        click.echo(f"jobid: {job.jobid}")
+    else:
+        ctx.emit(job)
+
+
+def read_payload(path: Path) -> dict[str, Any]:
+    """Read a payload file; raises PayloadError naming the file and what is wrong."""
+    kind = PAYLOAD_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise PayloadError(f"{path}: a payload file must end in .yml, .yaml or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PayloadError(f"{path}: cannot read the payload: {exc.strerror}") from None
+    raw = _parse(path, text, kind)
+    if isinstance(raw, dict):
+        for key in ("samplefile", "methodfile"):
+            if key in raw:  # inline it here: the service must not read the caller's files
+                part = key.removesuffix("file")
+                sub = path.parent / str(raw.pop(key))
+                content = _parse(sub, sub.read_text(encoding="utf-8"),
+                                 PAYLOAD_SUFFIXES.get(sub.suffix.lower(), "yaml"))
+                raw[part] = content.get(part) if isinstance(content, dict) else None
+    return raw
+
+
+def _parse(path: Path, text: str, kind: str) -> Any:
+    if kind == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"{path}:{exc.lineno}: JSON syntax error: {exc.msg}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+        raise PayloadError(f"{path}:{line}: YAML syntax error: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise PayloadError(f"{path}: YAML error: {exc}") from None
+
+
+@cli.command()
+@click.argument("what", nargs=-1)
+@click.option("-v", "--all", "show_all", is_flag=True, help="With 'queue': finished jobs too.")
+@command
+async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool) -> None:
+    """Pipelines (no argument), the queue ('queue'), or jobs by JOBID (YAML)."""
+    from . import _render
+
+    if not what:
+        pipelines = await ctx.ask(GetPipelines())
+        ctx.emit(pipelines, lambda: _render.pipelines_table(pipelines))
+    elif what == ("queue",):
+        jobs = await ctx.ask(GetJobs((), show_all))
+        ctx.emit(jobs, lambda: _render.jobs_table(jobs, "queue"))
+    else:
+        jobs = await ctx.ask(GetJobs(_jobids(what)))
+        ctx.emit(jobs if ctx.mode == "json" else _render.job_records(jobs))
+
+
+def _jobids(values: tuple[str, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise click.BadParameter(f"jobids are whole numbers, got {' '.join(values)!r}; "
+                                 "use 'ketchup status queue' for the queue") from None
+
+
+@cli.command()
+@click.argument("jobids", nargs=-1, required=True)
+@command
+async def cancel(ctx: Ctx, jobids: tuple[str, ...]) -> None:
+    """Cancel jobs: queued ones at once, running ones after their devices stop."""
+    from . import _render
+
+    jobs = await ctx.ask(CancelJobs(_jobids(jobids)))
+    ctx.emit(jobs if ctx.mode == "json" else _render.job_records(jobs))
+
+
+@cli.command()
+@click.argument("sample")
+@click.argument("pipeline")
+@command
+async def load(ctx: Ctx, sample: str, pipeline: str) -> None:
+    """Load SAMPLE into an empty PIPELINE."""
+    await _pipeline_command(ctx, LoadSample(pipeline, sample))
+
+
+@cli.command()
+@click.argument("pipeline")
+@command
+async def eject(ctx: Ctx, pipeline: str) -> None:
+    """Eject the sample from PIPELINE (not while a job runs on it)."""
+    await _pipeline_command(ctx, EjectSample(pipeline))
+
+
+@cli.command()
+@click.argument("pipeline")
+@command
+async def ready(ctx: Ctx, pipeline: str) -> None:
+    """Mark PIPELINE ready: a matching queued job may start on it."""
+    await _pipeline_command(ctx, SetReady(pipeline, True))
+
+
+@cli.command()
+@click.argument("pipeline")
+@command
+async def unready(ctx: Ctx, pipeline: str) -> None:
+    """Mark PIPELINE not ready (not while a job runs on it)."""
+    await _pipeline_command(ctx, SetReady(pipeline, False))
+
+
+async def _pipeline_command(ctx: Ctx, msg: Any) -> None:
+    from . import _render
+
+    pipeline = await ctx.ask(msg)
+    ctx.emit(pipeline, lambda: _render.pipelines_table([pipeline]))
+
+
+@cli.command()
+@click.argument("text")
+@click.option("-c", "--complete", is_flag=True, help="Include finished jobs.")
+@command
+async def search(ctx: Ctx, text: str, complete: bool) -> None:
+    """Jobs whose name contains TEXT (queued and running; -c: finished too)."""
+    from . import _render
+
+    jobs = await ctx.ask(SearchJobs(text, complete))
+    ctx.emit(jobs, lambda: _render.jobs_table(jobs, f"jobs named *{text}*"))
+
+
+def main() -> None:
+    cli(_anyio_backend="asyncio")
+
+
+if __name__ == "__main__":
+    main()

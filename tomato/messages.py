@@ -1,0 +1,158 @@
+"""Messages between ketchup, the supervisor and job processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+# ketchup → supervisor: commands.
+@dataclass(frozen=True, slots=True)
+class SubmitJob:
+    """Queue a payload; `cwd` is where ketchup ran (default output folder)."""
+
+    payload: dict[str, Any]
+    filename: str
+    cwd: str
+    jobname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetPipelines:
+    """List every pipeline."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetJobs:
+    """Jobs by id, or the queue (`finished` too when asked)."""
+
+    jobids: tuple[int, ...] = ()
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchJobs:
+    """Jobs whose name contains `text`; `complete` includes finished ones."""
+
+    text: str
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelJobs:
+    jobids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSample:
+    pipeline: str
+    sample: str
+
+
+@dataclass(frozen=True, slots=True)
+class EjectSample:
+    pipeline: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetReady:
+    pipeline: str
+    ready: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GetServiceStatus:
+    """Ask for the service's pid, paths and devices."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopService:
+    """Stop the service; refused while jobs run unless `force` (they are then cancelled)."""
+
+    force: bool = False
+
+
+# job process → supervisor.
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    """A job process ends its job with status c, ce or cd (committed before the reply)."""
+
+    jobid: int
+    status: str
+    reason: str | None = None
+
+
+# supervisor → job process.
+@dataclass(frozen=True, slots=True)
+class CancelRun:
+    """Stop the job's tasks now; the job then reports cd."""
+
+
+# Replies.
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    jobid: int
+    jobname: str | None
+    status: str
+    sample: str
+    submitted: str
+    executed: str | None
+    completed: str | None
+    pipeline: str | None
+    owner: int | None
+    reason: str | None
+    jobpath: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineInfo:
+    name: str
+    sample: str | None
+    ready: bool
+    jobid: int | None
+    roles: tuple[str, ...]
+    components: tuple[str, ...]
+    """"role: device:channel" for each component."""
+    capabilities: tuple[str, ...]
+    failed: str | None = None
+    """Why a device of this pipeline is failed, if one is."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfoRow:
+    name: str
+    driver: str
+    state: str
+    pid: int | None
+    restarts: int
+    reason: str | None
+    channels: dict[str, str]
+    """channel → state of the task on it, as the device reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    pid: int
+    socket: str
+    config_dir: str
+    state_db: str
+    jobs_dir: str
+    devices_file: str
+    devices: tuple[DeviceInfoRow, ...]
+    running_jobs: tuple[int, ...]
+
+
+# Events (subscribe).
+@dataclass(frozen=True, slots=True)
+class JobStatusChanged:
+    jobid: int
+    status: str
+    pipeline: str | None
+    reason: str | None
+
+
+MESSAGES: tuple[type, ...] = (
+    SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
+    SetReady, GetServiceStatus, StopService, JobFinished, CancelRun, JobInfo, PipelineInfo,
+    DeviceInfoRow, ServiceStatus, JobStatusChanged,
+)
