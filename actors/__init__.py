@@ -13,6 +13,7 @@ from ._actor import (
     Subscription,
     run_actor,
     start_actor,
+    task_group,
 )
 from ._client import Connection, connect
 from ._codec import MAX_FRAME, PROTOCOL_VERSION, Codec
@@ -69,4 +70,5 @@ __all__ = [
     "serve_actor",
     "signal_ready",
     "start_actor",
+    "task_group",
 ]

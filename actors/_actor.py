@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .errors import ActorDeadError, AskTimeout
@@ -183,6 +183,23 @@ def _fail_queued(actor: Actor, receive: MemoryObjectReceiveStream[Any]) -> None:
 
 
 @asynccontextmanager
+async def task_group() -> AsyncIterator[TaskGroup]:
+    """An anyio task group whose body's own error is raised as itself, not in a group.
+
+    Child tasks' errors still arrive as an ExceptionGroup, as anyio raises them.
+    """
+    error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        try:
+            yield tg
+        except Exception as exc:
+            error = exc
+            tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+
+
+@asynccontextmanager
 async def start_actor(actor: Actor, mailbox_size: int = 1000) -> AsyncIterator[ActorRef]:
     """Run `actor` for the duration of the block; yields its ref once `on_start` finished."""
     if not hasattr(actor, "events"):
@@ -190,7 +207,7 @@ async def start_actor(actor: Actor, mailbox_size: int = 1000) -> AsyncIterator[A
     send, receive = anyio.create_memory_object_stream[Any](mailbox_size)
     await actor.on_start()
     try:
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:
             tg.start_soon(_run_mailbox, actor, receive)
             try:
                 yield ActorRef(actor, send)

@@ -13,9 +13,19 @@ import anyio
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply
-from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
-from ._codec import receive_frame, send_frame
+from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply, task_group
+from ._codec import (
+    CALL,
+    CAST,
+    ERROR,
+    EVENT,
+    PROTOCOL_VERSION,
+    REPLY,
+    SUBSCRIBE,
+    Codec,
+    receive_frame,
+    send_frame,
+)
 from .errors import ActorDeadError, AskTimeout, ProtocolError
 
 _DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
@@ -110,7 +120,7 @@ async def connect(path: Path, codec: Codec) -> AsyncIterator[Connection]:
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         raise ActorDeadError(f"nothing listens at {path} ({exc.strerror})") from None
     conn = Connection(stream, codec, Path(path))
-    async with stream, anyio.create_task_group() as tg:
+    async with stream, task_group() as tg:
         tg.start_soon(conn._read)
         try:
             yield conn

@@ -110,7 +110,7 @@ class ProcessSupervisor:
         child.process = await self._spawn(spec)
         self._children[spec.id] = child
         self._tg.start_soon(self._watch, child)
-        await self._on_event(ChildEvent(spec.id, "started", pid=child.process.pid))
+        await self._emit(child, "started")
         return child.process.pid
 
     async def stop(self, child_id: str) -> None:
@@ -231,8 +231,12 @@ class ProcessSupervisor:
     async def _emit(self, child: _Child, kind: str, *, returncode: int | None = None,
                     reason: str = "") -> None:
         pid = child.process.pid if child.process is not None else None
-        await self._on_event(ChildEvent(child.spec.id, kind, pid, returncode,  # type: ignore[arg-type]
-                                        child.restarts, reason))
+        event = ChildEvent(child.spec.id, kind, pid, returncode,  # type: ignore[arg-type]
+                           child.restarts, reason)
+        try:
+            await self._on_event(event)
+        except Exception:  # a failing listener must not stop supervision
+            logger.exception("listener failed on %s", event)
 
 
 async def _terminate(process: Process, timeout: float) -> None:

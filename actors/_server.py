@@ -63,7 +63,7 @@ async def serve_actor(ref: ActorRef, path: Path, codec: Codec, *,
                 stream = await listener.accept()
                 tg.start_soon(_Connection(stream, ref, codec).run)
     finally:
-        path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - once, at shutdown
 
 
 class _Connection:

@@ -64,7 +64,7 @@ def check_task(technique: Technique, task: Task) -> None:
 def _check_param(param: Param, value: Any) -> None:
     field = {"field": param.name}
     types = _TYPES.get(param.type, (object,))
-    if isinstance(value, bool) and param.type != "bool" or not isinstance(value, types):
+    if (isinstance(value, bool) and param.type != "bool") or not isinstance(value, types):
         raise ParameterError(f"must be of type {param.type}, got {value!r}", field)
     if param.minimum is not None:
         if value < param.minimum or (param.exclusive_minimum and value == param.minimum):

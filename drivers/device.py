@@ -10,7 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from actors import run_until_signalled, serve_actor, signal_ready, start_actor
+from actors import run_until_signalled, serve_actor, signal_ready, start_actor, task_group
 
 from ._device import DEVICE_CODEC, DeviceActor
 from ._registry import load_driver
@@ -31,7 +31,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 async def _serve(args: argparse.Namespace) -> None:
     driver_cls = load_driver(args.driver)
     driver = driver_cls(args.address, tuple(args.channels.split(",")), json.loads(args.settings))
-    async with anyio.create_task_group() as tg:
+    async with task_group() as tg:
         actor = DeviceActor(args.name, driver, tg)
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, DEVICE_CODEC)

@@ -18,7 +18,8 @@ def runtime_dir(config_dir: Path, base: Path | None = None) -> Path:
     """A short, deterministic, private (0700) directory for the sockets of `config_dir`."""
     if base is None:
         xdg = os.environ.get("XDG_RUNTIME_DIR")
-        base = Path(xdg) / "tomato" if xdg else Path(tempfile.gettempdir()) / f"tomato-{os.getuid()}"
+        tmp = Path(tempfile.gettempdir()) / f"tomato-{os.getuid()}"
+        base = Path(xdg) / "tomato" if xdg else tmp
     key = hashlib.sha1(str(config_dir.resolve()).encode()).hexdigest()[:12]
     return base / key
 

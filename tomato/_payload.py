@@ -38,7 +38,8 @@ def payload_version(raw: Any, filename: str) -> str:
     version = f"{version:.1f}" if isinstance(version, float) else str(version)
     if version not in VERSIONS:
         raise PayloadError(f"{filename}: version: unknown payload version {version!r} "
-                           f"(known: {', '.join(VERSIONS)})", {"file": filename, "field": "version"})
+                           f"(known: {', '.join(VERSIONS)})",
+                           {"file": filename, "field": "version"})
     return version
 
 

@@ -15,8 +15,19 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from actors import ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
-from actors import run_until_signalled, serve_actor, start_actor
+from actors import (
+    ActorDeadError,
+    ActorError,
+    ChildEvent,
+    ChildSpec,
+    ProcessSupervisor,
+    connect,
+    python_argv,
+    run_until_signalled,
+    serve_actor,
+    start_actor,
+    task_group,
+)
 from drivers import Describe, DeviceInfo, Technique, driver_names
 
 from ._codec import CODEC
@@ -25,7 +36,7 @@ from ._paths import device_socket, ensure_private_dir, socket_path
 from ._settings import Settings
 from ._store import Store
 from ._supervisor import CancelAll, Supervisor
-from .errors import AlreadyRunningError, ConfigError
+from .errors import AlreadyRunningError, ConfigError, TomatoError
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +65,14 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
 
     async def on_child_event(ev: ChildEvent) -> None:
         if sup is not None and sup.ref is not None:
-            await sup.ref.tell(ev)
+            try:
+                await sup.ref.tell(ev)
+            except ActorDeadError:
+                logger.info("after the supervisor stopped: %s", ev)
         else:
             early.append(ev)
 
-    async with anyio.create_task_group() as tg:
+    async with task_group() as tg:
         procs = ProcessSupervisor(tg, CODEC, on_child_event)
         try:
             techniques = _techniques(lab, await _start_devices(procs, lab, settings))
@@ -74,6 +88,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 task_status.started(sock)
                 await _until_stop(sup)
                 await _finish_running_jobs(sup)
+                await procs.stop_all()  # while the supervisor still records their exits
         finally:
             with anyio.CancelScope(shield=True):
                 await procs.stop_all()
@@ -109,8 +124,15 @@ async def _finish_running_jobs(sup: Supervisor) -> None:
 async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
                          ) -> dict[str, DeviceInfo]:
     infos: dict[str, DeviceInfo] = {}
+    failures: list[str] = []
 
     async def start(spec_name: str) -> None:
+        try:
+            await start_one(spec_name)
+        except ActorError as exc:
+            failures.append(f"device {spec_name!r} did not start: {exc}")
+
+    async def start_one(spec_name: str) -> None:
         device = next(d for d in lab.devices if d.name == spec_name)
         sock = device_socket(settings.runtime_dir, device.name)
         argv = python_argv(
@@ -127,6 +149,8 @@ async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
     async with anyio.create_task_group() as tg:
         for device in lab.devices:
             tg.start_soon(start, device.name)
+    if failures:
+        raise TomatoError("; ".join(failures))
     return infos
 
 

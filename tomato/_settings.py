@@ -89,8 +89,9 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
 def _check_keys(path: Path, text: str, raw: dict[str, Any]) -> None:
     for section, values in raw.items():
         if section == "drivers":
-            if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
-                raise ConfigError(f"{path}:{_line_of(text, section)}: [drivers.NAME] tables expected")
+            if not all(isinstance(v, dict) for v in values.values()):
+                raise ConfigError(f"{path}:{_line_of(text, section)}: "
+                                  "[drivers.NAME] tables expected")
             continue
         if section not in _KNOWN or not isinstance(values, dict):
             raise ConfigError(f"{path}:{_line_of(text, section)}: unknown section {section!r} "

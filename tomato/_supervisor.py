@@ -12,14 +12,24 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import Actor, ActorError, ActorRef, ChildEvent, ChildSpec, Context, Ok
-from actors import ProcessSupervisor, connect, python_argv
+from actors import (
+    Actor,
+    ActorError,
+    ActorRef,
+    ChildEvent,
+    ChildSpec,
+    Context,
+    Ok,
+    ProcessSupervisor,
+    connect,
+    python_argv,
+)
 from drivers import GetDeviceStatus, ParameterError, Task, Technique, check_task
 
 from ._codec import CODEC
 from ._devicesfile import Lab
-from ._payload import field_name, normalise_payload
 from ._paths import device_socket, socket_path
+from ._payload import field_name, normalise_payload
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 
-from actors import serve_actor, signal_ready, start_actor
+from actors import serve_actor, signal_ready, start_actor, task_group
 
 from ._codec import CODEC
 from ._job import JobActor, report
@@ -38,7 +38,7 @@ def _job_log(jobdir: Path, verbosity: str) -> None:
 async def _main(args: argparse.Namespace) -> None:
     actor = JobActor(args.jobdir, args.poll_interval)
     _job_log(args.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
-    async with anyio.create_task_group() as tg:
+    async with task_group() as tg:
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()

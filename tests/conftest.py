@@ -1,0 +1,167 @@
+"""Real services for tests: `tomato -t` in a fresh folder, driven by the real `ketchup`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent
+EXAMPLES = Path(__file__).parent / "data"
+
+
+def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Wait for `condition()` to be truthy (checked every 20 ms); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Tomato:
+    """A `tomato -t` service in its own folder, and the `ketchup` that talks to it."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = root / "tomato.log"
+
+    def start(self, *, wait: bool = True) -> Tomato:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([str(BIN / "tomato"), "-t", "-vv"], cwd=self.root,
+                                            env=self.env, stdout=log, stderr=log)
+        if wait:
+            until(lambda: self.ketchup("status", "--json", check=False).returncode == 0
+                  or self.process.poll() is not None, 30, "tomato to answer")
+            assert self.process.poll() is None, self.log.read_text()
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.run("tomato", "stop", "--force", check=False)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError("tomato did not stop within 20 s") from None
+
+    def run(self, exe: str, *args: str, check: bool = True, cwd: Path | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(BIN / exe), "-t", *args], cwd=cwd or self.root,
+                                env=self.env, capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{exe} {' '.join(args)} exited {result.returncode}: "
+                                 f"{result.stderr}")
+        return result
+
+    def ketchup(self, *args: str, check: bool = True, cwd: Path | None = None
+                ) -> subprocess.CompletedProcess[str]:
+        return self.run("ketchup", *args, check=check, cwd=cwd)
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ketchup(*args, "--json").stdout)
+
+    # What the tests do most.
+    def submit(self, payload: dict[str, Any] | Path | str, *args: str) -> int:
+        if isinstance(payload, dict):
+            path = self.root / f"payload-{time.monotonic_ns()}.yml"
+            path.write_text(yaml.safe_dump(payload))
+            payload = path
+        return self.json("submit", str(payload), *args)["jobid"]
+
+    def job(self, jobid: int) -> dict[str, Any]:
+        return self.json("status", str(jobid))[0]
+
+    def status(self, jobid: int) -> str:
+        return self.job(jobid)["status"]
+
+    def wait_status(self, jobid: int, *statuses: str, timeout: float = 30) -> dict[str, Any]:
+        return until(lambda: (job := self.job(jobid))["status"] in statuses and job,
+                     timeout, f"job {jobid} to reach {statuses}")
+
+    def prepare(self, pipeline: str, sample: str) -> None:
+        self.ketchup("load", sample, pipeline)
+        self.ketchup("ready", pipeline)
+
+    def pipelines(self) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in self.json("status")}
+
+    def data_files(self, jobid: int) -> list[Path]:
+        return sorted((self.root / "jobs" / str(jobid)).glob("*.csv"))
+
+
+def read_csv(path: Path) -> list[list[float]]:
+    """Rows of a raw data file, without its header and units rows."""
+    lines = path.read_text().splitlines()
+    return [[float(x) for x in line.split(",")] for line in lines[2:]]
+
+
+def payload(technique: str = "random", time: float = 1, delay: float = 0.1,
+            sample: str = "s1", tag: str = "worker", **tomato: Any) -> dict[str, Any]:
+    """A 0.2 payload of one step."""
+    body: dict[str, Any] = {"version": "0.2", "sample": {"name": sample},
+                            "method": [{"device": tag, "technique": technique, "time": time,
+                                        "delay": delay}]}
+    if tomato:
+        body["tomato"] = tomato
+    return body
+
+
+@pytest.fixture(scope="session")
+def runtime_base() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="tt-"))
+    path.chmod(0o700)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def env(tmp_path: Path, runtime_base: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    return {**os.environ, "XDG_RUNTIME_DIR": str(runtime_base), "HOME": str(home),
+            "COLUMNS": "200"}
+
+
+@pytest.fixture
+def tomato_factory(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Tomato]]:
+    made: list[Tomato] = []
+
+    def make(devices: str | None = None, name: str = "lab", start: bool = True) -> Tomato:
+        root = tmp_path / name
+        root.mkdir()
+        if devices is not None:
+            (root / "devices.yml").write_text(devices)
+        t = Tomato(root, env)
+        made.append(t)
+        return t.start() if start else t
+
+    yield make
+    for t in made:
+        t.stop()
+    for t in made:  # a traceback in the service's log is a bug, even if the test passed
+        log = t.log.read_text() if t.log.exists() else ""
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def tomato(tomato_factory: Callable[..., Tomato]) -> Tomato:
+    """A running test-mode service with the built-in dummy pipelines."""
+    return tomato_factory()

@@ -1,0 +1,175 @@
+"""Bad input is refused with one line naming file, field and reason; nothing changes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+
+import pytest
+from conftest import BIN, EXAMPLES, payload
+
+import tomato._client
+import tomato._paths
+
+
+def refused(tomato, *args, code=None):
+    result = tomato.ketchup(*args, check=False)
+    assert result.returncode != 0
+    if code is not None:
+        assert result.returncode == code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def nothing_queued(tomato):
+    assert tomato.json("status", "queue", "--all") == []
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("p.yml", "version: '0.2'\nsample: {name: a\n", "p.yml:3: YAML syntax error"),
+    ("p.json", '{"version": "0.2",}', "p.json:1: JSON syntax error"),
+    ("p.txt", "version: '0.2'", "p.txt: a payload file must end in .yml, .yaml or .json"),
+    ("p.yml", "version: '9.9'\n", "p.yml: version: unknown payload version '9.9'"),
+    ("p.yml", "sample: {name: a}\n", "p.yml: version: missing"),
+    ("p.yml", "- a\n- b\n", "p.yml: expected a mapping at the top level"),
+    ("p.yml", json.dumps(payload(delay=-1)), "p.yml: method[0].delay: must be a number > 0"),
+    ("p.yml", json.dumps(payload(time=0)), "p.yml: method[0].time: must be a number > 0"),
+    ("p.yml", json.dumps(payload(technique="teleport")),
+     "p.yml: method[0].technique: no device can do technique 'teleport'"),
+    ("p.yml", json.dumps({**payload(), "method": [{"device": "worker", "technique": "random"}]}),
+     "p.yml: method[0].time: Field required"),
+    ("p.yml", json.dumps({**payload(), "method": []}), "p.yml: method: needs at least one step"),
+    ("p.yml", json.dumps({"version": "2.2", "user": {"identifier": "u"},
+                          "sample": {"identifier": "s"},
+                          "method": [{"component_role": "worker", "technique_name": "random",
+                                      "max_duration": 1, "sampling_interval": 0.1,
+                                      "task_params": {"colour": "red"}}]}),
+     "p.yml: method[0].task_params.colour: technique 'random' has no parameter 'colour'"),
+])
+def test_bad_payloads_are_refused_at_submit(tomato, name, content, expected):
+    path = tomato.root / name
+    path.write_text(content)
+    line = refused(tomato, "submit", name, code=3)
+    assert expected in line, line
+    nothing_queued(tomato)
+
+
+def test_the_example_with_an_unknown_key_is_refused_naming_it(tomato):
+    line = refused(tomato, "submit", str(EXAMPLES / "bad_unknown_key.yml"), code=3)
+    assert "bad_unknown_key.yml: tomato.bogus: Extra inputs are not permitted" in line
+    nothing_queued(tomato)
+
+
+def test_a_missing_payload_file_is_refused(tomato):
+    line = refused(tomato, "submit", "nowhere.yml", code=3)
+    assert "nowhere.yml: cannot read the payload" in line
+    nothing_queued(tomato)
+
+
+def test_guards_fail_with_a_clear_message_and_change_nothing(tomato):
+    tomato.prepare("dummy-5", "s1")
+    assert "already holds sample 's1'; eject it first" in refused(tomato, "load", "s2", "dummy-5")
+    assert "no pipeline named 'nope'" in refused(tomato, "load", "s2", "nope", code=4)
+    assert "no pipeline named 'nope'" in refused(tomato, "eject", "nope", code=4)
+    assert "no pipeline named 'nope'" in refused(tomato, "ready", "nope", code=4)
+    assert "no job with jobid 99" in refused(tomato, "status", "99", code=4)
+    assert "no job with jobid 99" in refused(tomato, "cancel", "99", code=4)
+    jobid = tomato.submit(payload(time=30))
+    tomato.wait_status(jobid, "r")
+    assert f"is running job {jobid}" in refused(tomato, "eject", "dummy-5", code=5)
+    assert f"is running job {jobid}" in refused(tomato, "unready", "dummy-5", code=5)
+    assert tomato.pipelines()["dummy-5"]["sample"] == "s1"
+    tomato.ketchup("cancel", str(jobid))
+    tomato.wait_status(jobid, "cd")
+    assert "has already finished (cd)" in refused(tomato, "cancel", str(jobid), code=5)
+    tomato.ketchup("eject", "dummy-5")
+    assert tomato.pipelines()["dummy-5"]["sample"] is None
+
+
+def test_ketchup_without_a_service_says_so(tomato_factory):
+    lab = tomato_factory(start=False)
+    line = refused(lab, "status", code=7)
+    assert "tomato is not running" in line
+
+
+def test_garbage_on_the_socket_disconnects_only_that_client(tomato):
+    path = tomato_socket(tomato)
+    for junk in (b"\x00\x00\x00\x05hello", struct.pack(">I", 1 << 30), b"\xff" * 64,
+                 struct.pack(">I", 3) + b"\x93\x01\x02"):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(str(path))
+            s.sendall(junk)
+            assert closed_by_peer(s)
+    assert tomato.process.poll() is None
+    assert len(tomato.json("status")) == 2
+
+
+def closed_by_peer(s: socket.socket) -> bool:
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def tomato_socket(t):
+    env_runtime = t.env["XDG_RUNTIME_DIR"]
+    from pathlib import Path
+
+    return tomato._client.socket_path(
+        tomato._paths.runtime_dir(t.root, Path(env_runtime) / "tomato"), "tomato")
+
+
+def test_the_socket_is_private(tomato):
+    path = tomato_socket(tomato)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_second_service_for_the_same_folder_is_refused(tomato):
+    result = subprocess.run([str(BIN / "tomato"), "-t"], cwd=tomato.root, env=tomato.env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 8
+    assert "tomato is already running" in result.stderr
+    assert f"pid {tomato.process.pid}" in result.stderr
+    assert len(tomato.json("status")) == 2
+
+
+@pytest.mark.parametrize(("devices", "expected"), [
+    ("devices: [\n", "devices.yml:2: YAML syntax error"),
+    ("devices:\n  - {name: d, driver: dummy, channels: [1]}\npipelines:\n"
+     "  - name: p\n    devices:\n      - {tag: w, name: ghost, channel: 1}\n",
+     "devices.yml:6: pipeline 'p': device 'ghost' is not defined"),
+    ("devices:\n  - {name: d, driver: nosuch, channels: [1]}\npipelines:\n"
+     "  - name: p\n    devices: [{tag: w, name: d, channel: 1}]\n",
+     "devices.yml:2: device 'd': no driver named 'nosuch' is installed"),
+    ("devices:\n  - {name: d, driver: dummy, channels: [1], capabilities: [fly]}\npipelines:\n"
+     "  - name: p\n    devices: [{tag: w, name: d, channel: 1}]\n",
+     "devices.yml:2: device 'd': driver 'dummy' has no technique 'fly'"),
+    ("devices:\n  - {name: d, driver: dummy, channels: [1]}\npipelines:\n"
+     "  - name: p\n    devices: [{tag: w, name: d, channel: 7}]\n",
+     "devices.yml:5: pipeline 'p': device 'd' has no channel '7'"),
+])
+def test_a_malformed_devices_file_stops_the_service_from_starting(tomato_factory, devices,
+                                                                  expected):
+    lab = tomato_factory(devices, start=False)
+    result = subprocess.run([str(BIN / "tomato"), "-t"], cwd=lab.root, env=lab.env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 6
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_settings_stop_the_service_from_starting(tomato_factory):
+    lab = tomato_factory(start=False)
+    (lab.root / "settings.toml").write_text('[paths]\nstate = "x.db"\n\n[jobs]\npoll = 1\n')
+    result = subprocess.run([str(BIN / "tomato"), "-t"], cwd=lab.root, env=lab.env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 6
+    assert "settings.toml:5: unknown key 'poll' in [jobs]" in result.stderr
+    assert not (lab.root / "x.db").exists()

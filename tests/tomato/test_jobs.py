@@ -1,0 +1,182 @@
+"""Jobs run end to end: real service, real CLI, real device and job processes, real files."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import EXAMPLES, payload, read_csv, until
+
+THREE = """
+devices:
+  - {name: dev, address: null, channels: [1, 2, 3], driver: dummy,
+     capabilities: [random, sequential], pollrate: 1}
+pipelines:
+  - name: p-*
+    devices:
+      - {tag: worker, name: dev, channel: each}
+"""
+
+
+def test_point_counts_follow_time_and_delay(tomato_factory):
+    lab = tomato_factory(THREE)
+    cases = {"p-1": (2, 0.1, 20), "p-2": (5, 2, 3), "p-3": (1, 0.05, 20)}
+    jobs = {}
+    for pipeline, (time_, delay, _) in cases.items():
+        lab.prepare(pipeline, pipeline)
+        jobs[pipeline] = lab.submit(payload("random", time_, delay, sample=pipeline))
+    for pipeline, (_, _, expected) in cases.items():
+        job = lab.wait_status(jobs[pipeline], "c", "ce", "cd")
+        assert job["status"] == "c", job
+        [data] = lab.data_files(jobs[pipeline])
+        rows = read_csv(data)
+        assert len(rows) == expected, (pipeline, len(rows))
+        assert all(0 <= value < 1 for _, value in rows)
+        assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+
+
+def test_sequential_values_are_one_to_n(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 1, 0.1))
+    assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
+    [data] = tomato.data_files(jobid)
+    assert data.read_text().splitlines()[:2] == ["uts,value", "s,"]
+    assert [value for _, value in read_csv(data)] == list(range(1, 11))
+    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
+    assert "completed" in log
+    assert (tomato.root / "jobs" / str(jobid) / "jobdata.json").exists()
+
+
+def test_example_payloads_in_every_version_run(tomato):
+    tomato.prepare("dummy-5", "sample_a")
+    first = tomato.submit(EXAMPLES / "random_2_2.yml")
+    assert tomato.wait_status(first, "c", "ce")["status"] == "c"
+    tomato.ketchup("ready", "dummy-5")
+    second = tomato.submit(EXAMPLES / "random_2_0.1.yml")
+    assert tomato.wait_status(second, "c", "ce")["status"] == "c"
+    assert len(read_csv(tomato.data_files(second)[0])) == 20
+
+
+def test_two_jobs_run_at_once_on_dummy_5_and_dummy_10(tomato):
+    tomato.prepare("dummy-5", "s1")
+    tomato.prepare("dummy-10", "s1")
+    a = tomato.submit(payload(time=3))
+    b = tomato.submit(payload(time=3))
+    until(lambda: {j["status"] for j in tomato.json("status", str(a), str(b))} == {"r"},
+          10, "both jobs running")
+    pipelines = {tomato.job(a)["pipeline"], tomato.job(b)["pipeline"]}
+    assert pipelines == {"dummy-5", "dummy-10"}
+    for jobid in (a, b):
+        assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
+
+
+def test_side_by_side_steps_on_two_components(tomato_factory):
+    lab = tomato_factory((EXAMPLES / "devices.yml").read_text())
+    lab.prepare("combo", "sample_c")
+    jobid = lab.submit(EXAMPLES / "two_components.yml")
+    job = lab.wait_status(jobid, "c", "ce")
+    assert job["status"] == "c", job
+    worker, aux = lab.data_files(jobid)
+    assert "worker" in worker.name and "aux" in aux.name
+    assert len(read_csv(worker)) == 10 and len(read_csv(aux)) == 5
+    # Side by side: both started within a second, not one after the other.
+    assert abs(read_csv(worker)[0][0] - read_csv(aux)[0][0]) < 1
+
+
+def test_unlock_when_done_starts_the_next_job_for_the_same_sample(tomato):
+    tomato.prepare("dummy-5", "s1")
+    first = tomato.submit(payload(time=0.5, unlock_when_done=True))
+    second = tomato.submit(payload(time=0.5))
+    assert tomato.wait_status(first, "c", "ce")["status"] == "c"
+    assert tomato.wait_status(second, "c", "ce")["status"] == "c"
+    assert tomato.job(second)["pipeline"] == "dummy-5"
+    # The second did not unlock: the pipeline stays not ready.
+    assert tomato.pipelines()["dummy-5"]["ready"] is False
+
+
+def test_without_unlock_the_pipeline_stays_not_ready_and_the_next_job_waits(tomato):
+    tomato.prepare("dummy-5", "s1")
+    first = tomato.submit(payload(time=0.3))
+    second = tomato.submit(payload(time=0.3))
+    assert tomato.wait_status(first, "c")["status"] == "c"
+    assert tomato.status(second) == "qw"
+    assert tomato.pipelines()["dummy-5"]["ready"] is False
+    tomato.ketchup("ready", "dummy-5")
+    assert tomato.wait_status(second, "c")["status"] == "c"
+
+
+def test_a_job_whose_tag_no_pipeline_has_stays_q(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload(tag="nowhere"))
+    later = tomato.submit(payload(time=0.3))
+    # The unmatched job does not block the one behind it.
+    assert tomato.wait_status(later, "c")["status"] == "c"
+    assert tomato.status(jobid) == "q"
+
+
+def test_a_job_waits_qw_for_its_sample_then_runs(tomato):
+    jobid = tomato.submit(payload(time=0.3, sample="later"))
+    assert tomato.status(jobid) == "qw"
+    tomato.ketchup("ready", "dummy-10")
+    assert tomato.status(jobid) == "qw"
+    tomato.ketchup("load", "later", "dummy-10")
+    assert tomato.wait_status(jobid, "c")["pipeline"] == "dummy-10"
+
+
+def test_cancel_a_queued_job_is_immediate(tomato):
+    jobid = tomato.submit(payload())
+    out = tomato.json("cancel", str(jobid))
+    assert out[0]["status"] == "cd"
+    assert tomato.status(jobid) == "cd"
+    tomato.prepare("dummy-5", "s1")
+    assert tomato.status(jobid) == "cd"
+
+
+def test_cancel_a_running_job_stops_the_device_and_stays_cd(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", time=30, delay=0.1))
+    tomato.wait_status(jobid, "r")
+    until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 3,
+          10, "data to arrive")
+    asked = time.monotonic()
+    tomato.ketchup("cancel", str(jobid))
+    job = tomato.wait_status(jobid, "cd", "ce", "c", timeout=10)
+    assert job["status"] == "cd", job
+    assert time.monotonic() - asked < 5
+    status = tomato.run("tomato", "status").stdout
+    assert '"5": "stopped"' in status
+    rows = read_csv(tomato.data_files(jobid)[0])
+    assert [v for _, v in rows] == list(range(1, len(rows) + 1))
+    # Nothing more arrives and the status stays cd.
+    time.sleep(0.5)
+    assert len(read_csv(tomato.data_files(jobid)[0])) == len(rows)
+    assert tomato.status(jobid) == "cd"
+    assert tomato.pipelines()["dummy-5"]["ready"] is False
+    assert tomato.pipelines()["dummy-5"]["jobid"] is None
+
+
+def test_search_finds_jobs_by_name(tomato):
+    a = tomato.submit(payload(), "-j", "calibration-run")
+    tomato.submit(payload(), "-j", "other")
+    found = tomato.json("search", "calib")
+    assert [j["jobid"] for j in found] == [a]
+    tomato.ketchup("cancel", str(a))
+    assert tomato.json("search", "calib") == []
+    assert [j["jobid"] for j in tomato.json("search", "calib", "-c")] == [a]
+
+
+def test_status_of_jobs_is_the_seed_yaml(tomato):
+    jobid = tomato.submit(payload(), "-j", "named")
+    out = tomato.ketchup("status", str(jobid)).stdout
+    for key in ("- jobid: ", "  jobname: named", "  status: qw", "  submitted: ", "  executed: ",
+                "  completed: ", "  pipeline: "):
+        assert key in out, out
+
+
+def test_queue_hides_finished_jobs_unless_asked(tomato):
+    done = tomato.submit(payload())
+    tomato.ketchup("cancel", str(done))
+    waiting = tomato.submit(payload())
+    assert [j["jobid"] for j in tomato.json("status", "queue")] == [waiting]
+    assert [j["jobid"] for j in tomato.json("status", "queue", "--all")] == [done, waiting]
+    table = tomato.ketchup("status", "queue", "-v").stdout
+    assert "qw" in table and "cd" in table
