@@ -63,26 +63,36 @@ class Subscription:
         self.missed = 0
 
     def offer(self, event: Any) -> None:
+        if self.missed:  # in a gap: drop until the subscriber has drained what it has
+            self.missed += 1
+            return
         try:
             self._send.send_nowait(event)
         except anyio.WouldBlock:
-            self.missed += 1
+            self.missed = 1
 
     def close(self) -> None:
         if self._hub is not None:
             self._hub.discard(self)
         self._send.close()
+        self._receive.close()
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Any:
-        if self.missed:
-            count, self.missed = self.missed, 0
-            return EventsMissed(count)
+        """Events in order; after a gap, EventsMissed(count) where the gap was."""
+        try:
+            return self._receive.receive_nowait()
+        except anyio.WouldBlock:
+            if self.missed:
+                count, self.missed = self.missed, 0
+                return EventsMissed(count)
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
         try:
             return await self._receive.receive()
-        except anyio.EndOfStream:
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
 
 

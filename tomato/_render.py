@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -16,7 +18,8 @@ SEED_KEYS = ("jobid", "jobname", "status", "submitted", "executed", "completed",
 
 
 def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
-    table = Table(title="pipelines", title_justify="left")
+    table = Table(title="pipelines", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
     for name in ("pipeline", "sample", "ready", "job", "components", "capabilities"):
         table.add_column(name, no_wrap=name in ("pipeline", "sample"))
     for p in pipelines:
@@ -30,14 +33,20 @@ def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
 
 
 def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
-    table = Table(title=title, title_justify="left")
-    for name in ("jobid", "jobname", "status", "sample", "pipeline", "submitted", "executed",
-                 "completed", "reason"):
-        table.add_column(name)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    columns = ["jobid", "jobname", "status", "sample", "pipeline", "submitted", "executed",
+               "completed"]
+    with_reason = any(j.reason for j in jobs)
+    for name in columns + ["reason"] * with_reason:
+        table.add_column(name, no_wrap=name not in ("jobname", "reason"))
+    today = datetime.now().astimezone().date()
     for j in jobs:
-        table.add_row(str(j.jobid), j.jobname or "", Text(j.status, STATUS_STYLE.get(j.status, "")),
-                      j.sample, j.pipeline or "", _short(j.submitted), _short(j.executed),
-                      _short(j.completed), j.reason or "")
+        row: list[Any] = [str(j.jobid), j.jobname or "",
+                          Text(j.status, STATUS_STYLE.get(j.status, "")), j.sample,
+                          j.pipeline or "", *(_when(t, today) for t in
+                                              (j.submitted, j.executed, j.completed))]
+        table.add_row(*row, *[j.reason or ""] * with_reason)
     if not jobs:
         table.caption = "no jobs"
     return table
@@ -56,5 +65,9 @@ def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
     return records
 
 
-def _short(stamp: str | None) -> str:
-    return stamp[:19] if stamp else ""
+def _when(stamp: str | None, today: Any) -> str:
+    """Local time; the date too unless it is today."""
+    if not stamp:
+        return ""
+    local = datetime.fromisoformat(stamp).astimezone()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M")

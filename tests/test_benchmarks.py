@@ -1,0 +1,17 @@
+"""The benchmarks run (on a tiny size); their figures are read by people, not asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_benchmark_runs_and_prints_every_figure(env):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--rounds", "1"],
+                         capture_output=True, text=True, timeout=120, env=env, check=True).stdout
+    for name in ("tomato start → answering", "ketchup status (whole process)",
+                 "submit → r", "ketchup submit (whole process)"):
+        assert f"{name}" in out, out
