@@ -24,7 +24,7 @@ async def main(mode: str, path: Path) -> None:
         async with start_actor(Echo()) as ref, anyio.create_task_group() as tg:
             await tg.start(serve_actor, ref, path, Codec())
             signal_ready()
-            time.sleep(3600)
+            time.sleep(3600)  # noqa: ASYNC251 - blocking the loop is the point
     if mode == "silent":  # never says READY
         await anyio.sleep(3600)
     async with start_actor(Echo()) as ref, anyio.create_task_group() as tg:

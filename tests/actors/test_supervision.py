@@ -102,6 +102,6 @@ async def test_a_hung_child_is_killed_by_the_liveness_check_and_restarted(sock):
 async def test_a_child_that_never_says_ready_fails_to_start(sock):
     async with anyio.create_task_group() as tg:
         procs = actors.ProcessSupervisor(tg, actors.Codec(), Recorder())
-        with pytest.raises(actors.ChildStartError, match="not ready within 0.5 s"):
+        with pytest.raises(actors.ChildStartError, match=r"not ready within 0\.5 s"):
             await procs.start(spec("silent", sock, start_timeout=0.5))
         tg.cancel_scope.cancel()
