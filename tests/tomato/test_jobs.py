@@ -137,11 +137,12 @@ def test_cancel_a_running_job_stops_the_device_and_stays_cd(tomato):
     tomato.wait_status(jobid, "r")
     until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 3,
           10, "data to arrive")
-    asked = time.monotonic()
+    asked = time.time()
     tomato.ketchup("cancel", str(jobid))
     job = tomato.wait_status(jobid, "cd", "ce", "c", timeout=10)
     assert job["status"] == "cd", job
-    assert time.monotonic() - asked < 5
+    # The device stopped within 1 s of the cancel: no point after that.
+    assert read_csv(tomato.data_files(jobid)[0])[-1][0] < asked + 1.0
     status = tomato.run("tomato", "status").stdout
     assert '"5": "stopped"' in status
     rows = read_csv(tomato.data_files(jobid)[0])

@@ -1,0 +1,69 @@
+"""The service itself: devices supervised, settings written, stop guarded, status shown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from conftest import payload, until
+
+
+def service_status(tomato):
+    return json.loads(tomato.run("tomato", "status").stdout)
+
+
+def test_first_run_writes_default_settings_in_test_mode(tomato):
+    text = (tomato.root / "settings.toml").read_text()
+    assert 'state = "tomato.db"' in text and 'jobs = "jobs"' in text
+    assert (tomato.root / "tomato.db").exists()
+    status = service_status(tomato)
+    assert status["pid"] == tomato.process.pid
+    assert status["devices_file"] == "built-in default"
+    [device] = status["devices"]
+    assert device["name"] == "dummy_device" and device["state"] == "running"
+    assert device["channels"] == {"5": "idle", "10": "idle"}
+
+
+def test_a_killed_device_process_is_restarted(tomato):
+    [device] = service_status(tomato)["devices"]
+    os.kill(device["pid"], signal.SIGKILL)
+    restarted = until(lambda: (d := service_status(tomato)["devices"][0])["restarts"] == 1
+                      and d["state"] == "running" and d, 20, "the device to restart")
+    assert restarted["pid"] != device["pid"]
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload(time=0.3))
+    assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
+
+
+def test_stop_is_refused_while_a_job_runs_unless_forced(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload(time=30))
+    tomato.wait_status(jobid, "r")
+    refused = tomato.run("tomato", "stop", check=False)
+    assert refused.returncode == 5
+    assert f"job(s) {jobid} are running" in refused.stderr
+    assert tomato.process.poll() is None
+    tomato.run("tomato", "stop", "--force")
+    assert tomato.process.wait(20) == 0
+    # The job was cancelled (its data kept), and the state survives a restart.
+    tomato.start()
+    assert tomato.status(jobid) == "cd"
+    assert tomato.data_files(jobid)
+    assert tomato.pipelines()["dummy-5"]["sample"] == "s1"
+
+
+def test_sigterm_stops_the_service_and_its_device_processes(tomato):
+    [device] = service_status(tomato)["devices"]
+    tomato.process.send_signal(signal.SIGTERM)
+    assert tomato.process.wait(20) == 0
+    until(lambda: not os.path.exists(f"/proc/{device['pid']}"), 10, "the device to exit")
+
+
+def test_queued_jobs_survive_a_restart_of_the_service(tomato):
+    jobid = tomato.submit(payload(time=0.3))
+    tomato.stop()
+    tomato.start()
+    assert tomato.status(jobid) == "qw"
+    tomato.prepare("dummy-10", "s1")
+    assert tomato.wait_status(jobid, "c")["pipeline"] == "dummy-10"
