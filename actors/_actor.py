@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -164,7 +164,29 @@ class ActorRef:
             raise ActorDeadError(f"{type(self.actor).__name__} has stopped") from None
 
 
-async def _run_mailbox(actor: Actor, receive: MemoryObjectReceiveStream[Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Returned by `handle` to answer later: `work()` runs beside the mailbox, which moves on
+    to the next message; its result (or error) is the reply. For slow work, such as waiting
+    for a process, that must not hold up the actor's other messages."""
+
+    work: Callable[[], Awaitable[Any]]
+
+
+async def _finish_later(deferred: Deferred, reply: _Reply | None) -> None:
+    try:
+        result = await deferred.work()
+    except Exception as exc:
+        if reply is None:
+            raise
+        reply.set(error=exc)
+    else:
+        if reply is not None:
+            reply.set(result)
+
+
+async def _run_mailbox(actor: Actor, receive: MemoryObjectReceiveStream[Any], tg: TaskGroup
+                       ) -> None:
     async with receive:
         try:
             async for msg, ctx, reply in receive:
@@ -175,7 +197,9 @@ async def _run_mailbox(actor: Actor, receive: MemoryObjectReceiveStream[Any]) ->
                         raise
                     reply.set(error=exc)
                 else:
-                    if reply is not None:
+                    if isinstance(result, Deferred):
+                        tg.start_soon(_finish_later, result, reply)
+                    elif reply is not None:
                         reply.set(result)
         finally:
             _fail_queued(actor, receive)
@@ -218,7 +242,7 @@ async def start_actor(actor: Actor, mailbox_size: int = 1000) -> AsyncIterator[A
     await actor.on_start()
     try:
         async with task_group() as tg:
-            tg.start_soon(_run_mailbox, actor, receive)
+            tg.start_soon(_run_mailbox, actor, receive, tg)
             try:
                 yield ActorRef(actor, send)
             finally:

@@ -14,7 +14,10 @@ from actors import Actor, ActorError, Connection, Context, Ok, connect
 from drivers import Column, Describe, ReadData, StartTask, StopTask, Task
 
 from ._codec import CODEC
+from ._outputs import make_outputs, output_place
+from .errors import OutputError
 from .messages import CancelRun, JobFinished
+from .output import write_manifest
 
 logger = logging.getLogger("tomato.job")
 
@@ -65,6 +68,7 @@ class JobActor(Actor):
         self.jobid: int = self.data["jobid"]
         self.scope = anyio.CancelScope()
         self.cancelled = False
+        self.datafiles: list[dict[str, Any]] = []
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         match msg:
@@ -75,8 +79,20 @@ class JobActor(Actor):
                 return Ok()
         raise ActorError(f"a job does not understand {type(msg).__name__}")
 
-    async def run(self) -> tuple[str, str | None]:
-        """Run every step; returns the final status and its reason."""
+    async def run(self) -> tuple[str, str | None, list[str]]:
+        """Run every step, then write the outputs; returns status, reason and output files."""
+        status, reason = await self._collect()
+        outdir, prefix = output_place(self.data, "output", "results")
+        try:
+            outputs = await make_outputs(self.jobdir, outdir, prefix, status)
+        except OutputError as exc:
+            logger.error("%s; the data stays in %s", exc, self.jobdir)
+            return "ce", "; ".join(filter(None, (reason, str(exc)))), []
+        logger.info("outputs: %s", ", ".join(outputs))
+        return status, reason, outputs
+
+    async def _collect(self) -> tuple[str, str | None]:
+        """Run every step (and periodic snapshots); returns the status and its reason."""
         steps: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for index, step in enumerate(self.data["payload"]["method"]):
             steps[step["component_role"]].append((index, step))
@@ -84,9 +100,12 @@ class JobActor(Actor):
         failures: list[BaseException] = []
         try:
             with self.scope:
-                async with anyio.create_task_group() as tg:
-                    for role, role_steps in steps.items():
-                        tg.start_soon(self._run_role, role, role_steps)
+                async with anyio.create_task_group() as snapshots:
+                    snapshots.start_soon(self._snapshot_periodically)
+                    async with anyio.create_task_group() as tg:
+                        for role, role_steps in steps.items():
+                            tg.start_soon(self._run_role, role, role_steps)
+                    snapshots.cancel_scope.cancel()
         except* (StepFailed, ActorError, OSError) as group:
             failures.extend(group.exceptions)
         if failures:
@@ -99,6 +118,26 @@ class JobActor(Actor):
         logger.info("job %d completed", self.jobid)
         return "c", None
 
+    async def _snapshot_periodically(self) -> None:
+        options = self.data["payload"]["settings"].get("snapshot")
+        if not options:
+            return
+        outdir, prefix = output_place(self.data, "snapshot", "snapshot")
+        while True:
+            await anyio.sleep(options["interval"])
+            try:
+                await make_outputs(self.jobdir, outdir, prefix)
+            except OutputError as exc:  # a failed snapshot never stops the data collection
+                logger.error("periodic snapshot: %s", exc)
+
+    def _add_datafile(self, index: int, role: str, technique: Any, path: Path) -> None:
+        self.datafiles.append({
+            "file": path.name, "tag": path.stem, "step": index, "role": role,
+            "technique": technique.name,
+            "columns": [{"name": c.name, "unit": c.unit, "uncertainty": c.uncertainty}
+                        for c in technique.columns]})
+        write_manifest(self.jobdir, self.datafiles)
+
     async def _run_role(self, role: str, steps: list[tuple[int, dict[str, Any]]]) -> None:
         component = self.data["pipeline"]["components"][role]
         async with connect(Path(component["socket"]), CODEC) as device:
@@ -108,6 +147,7 @@ class JobActor(Actor):
                 name = step["technique_name"]
                 path = self.jobdir / f"{index:02d}-{role}-{name}.csv"
                 out = DataFile(path, tuple(techniques[name].columns))
+                self._add_datafile(index, role, techniques[name], path)
                 try:
                     await self._run_step(device, component["channel"], index, step, out)
                 finally:
@@ -139,13 +179,14 @@ class JobActor(Actor):
                 out.append(batch.points)
 
 
-async def report(supervisor: Path, jobid: int, status: str, reason: str | None) -> None:
+async def report(supervisor: Path, jobid: int, status: str, reason: str | None,
+                 outputs: list[str]) -> None:
     """Tell the supervisor how the job ended; retried until it is acknowledged (bounded)."""
     with anyio.move_on_after(REPORT_TIMEOUT):
         while True:
             try:
                 async with connect(supervisor, CODEC) as conn:
-                    await conn.ask(JobFinished(jobid, status, reason))
+                    await conn.ask(JobFinished(jobid, status, reason, tuple(outputs)))
                     return
             except ActorError as exc:
                 logger.warning("could not report to the supervisor (%s); retrying", exc)

@@ -61,6 +61,8 @@ def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
             record["reason"] = job.reason
         if job.jobpath:
             record["jobpath"] = job.jobpath
+        if job.outputs:
+            record["outputs"] = job.outputs
         records.append(record)
     return records
 

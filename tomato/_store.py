@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     pipeline TEXT,
     pid INTEGER,
     reason TEXT,
-    jobpath TEXT
+    jobpath TEXT,
+    outputs TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -59,7 +60,12 @@ _NEXT = {"q": {"qw", "r", "cd", "ce"}, "qw": {"r", "cd", "ce"}, "r": {"rd", "c",
          "rd": {"c", "ce", "cd"}}
 
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
-                "owner, reason, jobpath")
+                "owner, reason, jobpath, outputs")
+
+
+def _job_info(row: tuple[Any, ...]) -> JobInfo:
+    *fields, outputs = row
+    return JobInfo(*fields, outputs=json.loads(outputs) if outputs else None)
 
 
 def now() -> str:
@@ -109,7 +115,7 @@ class Store:
     def job(self, jobid: int) -> JobInfo | None:
         row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE jobid = ?",
                                (jobid,)).fetchone()
-        return JobInfo(*row) if row else None
+        return _job_info(row) if row else None
 
     def job_extra(self, jobid: int) -> tuple[dict[str, Any], str]:
         payload, cwd = self._db.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
@@ -125,7 +131,7 @@ class Store:
         if name is not None:
             sql += " AND instr(lower(coalesce(jobname, '')), lower(?)) > 0"
             args.append(name)
-        return [JobInfo(*row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
+        return [_job_info(row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
 
     def job_pid(self, jobid: int) -> int | None:
         row = self._db.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()

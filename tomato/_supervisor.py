@@ -19,6 +19,7 @@ from actors import (
     ChildEvent,
     ChildSpec,
     Context,
+    Deferred,
     Ok,
     ProcessSupervisor,
     connect,
@@ -28,6 +29,7 @@ from drivers import GetDeviceStatus, ParameterError, Task, Technique, check_task
 
 from ._codec import CODEC
 from ._devicesfile import Lab
+from ._outputs import make_outputs
 from ._paths import device_socket, socket_path
 from ._payload import field_name, normalise_payload
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
@@ -50,8 +52,10 @@ from .messages import (
     SearchJobs,
     ServiceStatus,
     SetReady,
+    SnapshotTaken,
     StopService,
     SubmitJob,
+    TakeSnapshot,
 )
 
 logger = logging.getLogger(__name__)
@@ -125,9 +129,11 @@ class Supervisor(Actor):
                 return self._eject(self._pipeline(name))
             case SetReady(name, ready):
                 return self._set_ready(self._pipeline(name), ready)
-            case JobFinished(jobid, status, reason):
-                self._end_job(jobid, status, reason)
+            case JobFinished(jobid, status, reason, outputs):
+                self._end_job(jobid, status, reason, outputs)
                 return Ok()
+            case TakeSnapshot(jobid, cwd):
+                return self._snapshot(self._job(jobid), Path(cwd))
             case StopService(force):
                 return self._request_stop(force)
             case GetServiceStatus():
@@ -241,12 +247,14 @@ class Supervisor(Actor):
         self.events.publish(JobStatusChanged(jobid, status, fields.get("pipeline", job.pipeline),
                                              fields.get("reason")))
 
-    def _end_job(self, jobid: int, status: str, reason: str | None) -> None:
+    def _end_job(self, jobid: int, status: str, reason: str | None,
+                 outputs: tuple[str, ...] = ()) -> None:
         job = self.store.job(jobid)
         if job is None or job.status in FINISHED:
             return
         self.pending.pop(jobid, None)
-        self._move(jobid, status, completed=now(), reason=reason)
+        self._move(jobid, status, completed=now(), reason=reason,
+                   outputs=json.dumps(list(outputs)) if outputs else None)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
         pipeline = self.pipelines.get(job.pipeline or "")
         if pipeline is not None and pipeline.jobid == jobid:
@@ -279,6 +287,20 @@ class Supervisor(Actor):
         except (TimeoutError, ActorError) as exc:
             logger.error("job %d did not take the cancel (%s): stopping its process", jobid, exc)
             await self.procs.stop(f"job-{jobid}")
+
+    def _snapshot(self, job: JobInfo, cwd: Path) -> Deferred:
+        """Snapshot into the caller's folder, by the output process, beside the mailbox."""
+        if job.status in PENDING or job.jobpath is None:
+            raise ConflictError(f"job {job.jobid} has not started ({job.status}): "
+                                "there is no data to snapshot yet")
+        warning = (f"job {job.jobid} has finished ({job.status}); the snapshot holds all "
+                   "its data" if job.status in FINISHED else None)
+
+        async def work() -> SnapshotTaken:
+            files = await make_outputs(Path(job.jobpath or ""), cwd, f"snapshot.{job.jobid}")
+            return SnapshotTaken(tuple(files), warning)
+
+        return Deferred(work)
 
     def _job(self, jobid: int) -> JobInfo:
         job = self.store.job(jobid)

@@ -54,9 +54,16 @@ class AlreadyRunningError(TomatoError):
     exit_code = 8
 
 
+class OutputError(TomatoError):
+    """Raised when the datagram or archive of a job could not be written; says why."""
+
+    code = "output"
+    exit_code = 9
+
+
 ERRORS: tuple[type[ActorError], ...] = (
     TomatoError, PayloadError, NotFoundError, ConflictError, ConfigError, NotRunningError,
-    AlreadyRunningError,
+    AlreadyRunningError, OutputError,
 )
 
 

@@ -42,8 +42,8 @@ async def _main(args: argparse.Namespace) -> None:
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
-            status, reason = await actor.run()
-            await report(args.supervisor, actor.jobid, status, reason)
+            status, reason, outputs = await actor.run()
+            await report(args.supervisor, actor.jobid, status, reason, outputs)
         tg.cancel_scope.cancel()
 
 

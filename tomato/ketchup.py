@@ -26,6 +26,7 @@ from .messages import (
     SearchJobs,
     SetReady,
     SubmitJob,
+    TakeSnapshot,
 )
 
 PAYLOAD_SUFFIXES = {".yml": "yaml", ".yaml": "yaml", ".json": "json"}
@@ -223,6 +224,17 @@ async def _pipeline_command(ctx: Ctx, msg: Any) -> None:
 
     pipeline = await ctx.ask(msg)
     ctx.emit(pipeline, lambda: _render.pipelines_table([pipeline]))
+
+
+@cli.command()
+@click.argument("jobid", type=int)
+@command
+async def snapshot(ctx: Ctx, jobid: int) -> None:
+    """Write snapshot.JOBID.{nc,zip} of a running job's data so far into this folder."""
+    taken = await ctx.ask(TakeSnapshot(jobid, str(Path.cwd())))
+    if taken.warning:
+        click.echo(f"warning: {taken.warning}", err=True)
+    ctx.emit({"files": list(taken.files)}, lambda: "\n".join(taken.files))
 
 
 @cli.command()

@@ -61,6 +61,20 @@ class SetReady:
 
 
 @dataclass(frozen=True, slots=True)
+class TakeSnapshot:
+    """Write snapshot.<jobid>.{nc,zip} of a running (or finished) job into `cwd`."""
+
+    jobid: int
+    cwd: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTaken:
+    files: tuple[str, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GetServiceStatus:
     """Ask for the service's pid, paths and devices."""
 
@@ -80,6 +94,7 @@ class JobFinished:
     jobid: int
     status: str
     reason: str | None = None
+    outputs: tuple[str, ...] = ()
 
 
 # supervisor → job process.
@@ -102,6 +117,7 @@ class JobInfo:
     owner: int | None
     reason: str | None
     jobpath: str | None
+    outputs: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +169,6 @@ class JobStatusChanged:
 
 MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
-    SetReady, GetServiceStatus, StopService, JobFinished, CancelRun, JobInfo, PipelineInfo,
-    DeviceInfoRow, ServiceStatus, JobStatusChanged,
+    SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
+    CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
 )
