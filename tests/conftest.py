@@ -64,7 +64,8 @@ class Tomato:
 
     def run(self, exe: str, *args: str, check: bool = True, cwd: Path | None = None
             ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(BIN / exe), "-t", *args], cwd=cwd or self.root,
+        result = subprocess.run([str(BIN / exe), "--config", str(self.root), *args],
+                                cwd=cwd or self.root,
                                 env=self.env, capture_output=True, text=True, timeout=60)
         if check and result.returncode != 0:
             raise AssertionError(f"{exe} {' '.join(args)} exited {result.returncode}: "
@@ -75,8 +76,8 @@ class Tomato:
                 ) -> subprocess.CompletedProcess[str]:
         return self.run("ketchup", *args, check=check, cwd=cwd)
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ketchup(*args, "--json").stdout)
+    def json(self, *args: str, cwd: Path | None = None) -> Any:
+        return json.loads(self.ketchup(*args, "--json", cwd=cwd).stdout)
 
     # What the tests do most.
     def submit(self, payload: dict[str, Any] | Path | str, *args: str) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import anyio
 
@@ -30,17 +32,21 @@ class StepFailed(Exception):
 
 
 class DataFile:
-    """One step's raw data: CSV with a `uts` column and a units row, appended per batch."""
+    """One step's raw data: CSV with a `uts` column and a units row, appended per batch.
+
+    Each batch goes down in whole lines; a write that fails (disk full) is cut back to the
+    last whole line, so what was written before stays intact.
+    """
 
     def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
         self.path = path
         self.columns = columns
         self.count = 0
-        self._file: TextIO = path.open("a", encoding="utf-8", newline="")
-        if self._file.tell() == 0:
-            self._file.write(",".join(["uts", *(c.name for c in columns)]) + "\n")
-            self._file.write(",".join(["s", *(c.unit for c in columns)]) + "\n")
-            self._file.flush()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
+        if self._size == 0:
+            self._write(",".join(["uts", *(c.name for c in columns)]) + "\n"
+                        + ",".join(["s", *(c.unit for c in columns)]) + "\n")
 
     def append(self, points: list[list[float]]) -> None:
         if not points:
@@ -50,12 +56,23 @@ class DataFile:
             cells = [f"{uts:.6f}", *(f"{v:.{c.decimals}f}" for c, v in zip(self.columns, values,
                                                                           strict=True))]
             lines.append(",".join(cells) + "\n")
-        self._file.write("".join(lines))
-        self._file.flush()
+        self._write("".join(lines))
         self.count += len(points)
 
+    def _write(self, text: str) -> None:
+        encoded = text.encode()
+        data = memoryview(encoded)
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(encoded)
+
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 class JobActor(Actor):
@@ -107,7 +124,7 @@ class JobActor(Actor):
                             tg.start_soon(self._run_role, role, role_steps)
                     snapshots.cancel_scope.cancel()
         except* (StepFailed, ActorError, OSError) as group:
-            failures.extend(group.exceptions)
+            failures.extend(_leaves(group))
         if failures:
             reason = "; ".join(str(e) for e in failures)
             logger.error("job %d failed: %s", self.jobid, reason)
@@ -177,6 +194,14 @@ class JobActor(Actor):
                 await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)
                 batch = await device.ask(ReadData(channel, after), timeout=STOP_TIMEOUT)
                 out.append(batch.points)
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups."""
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
 
 
 async def report(supervisor: Path, jobid: int, status: str, reason: str | None,

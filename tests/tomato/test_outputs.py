@@ -1,0 +1,189 @@
+"""Outputs: the datagram (NetCDF via yadg) and the archive, final and snapshots, real files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from conftest import EXAMPLES, payload, read_csv, until
+
+
+def open_datagram(path):
+    with xr.open_datatree(path) as tree:
+        return tree.load()
+
+
+def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("random", 2, 0.1), "-j", "dg")
+    job = tomato.wait_status(jobid, "c", "ce")
+    assert job["status"] == "c", job
+    nc, archive = tomato.root / f"results.{jobid}.nc", tomato.root / f"results.{jobid}.zip"
+    assert sorted(job["outputs"]) == sorted([str(nc), str(archive)])
+    tree = open_datagram(nc)
+    [raw] = tomato.data_files(jobid)
+    step = tree[raw.stem]
+    assert step.sizes["uts"] == len(read_csv(raw)) == 20
+    assert [round(v, 6) for v in step["value"].values] == [r[1] for r in read_csv(raw)]
+    assert step["value"].attrs["ancillary_variables"] == "value_uncertainty"
+    assert "units" in step["value"].attrs
+    assert float(step["value_uncertainty"]) == pytest.approx(1e-6)
+    attrs = tree.attrs
+    assert attrs["jobid"] == jobid and attrs["jobname"] == "dg" and attrs["sample"] == "s1"
+    assert attrs["pipeline"] == "dummy-5" and attrs["yadg_version"] and attrs["tomato_version"]
+    assert json.loads(attrs["payload"])["version"] == "2.2"
+    assert attrs["archive_sha1"] == hashlib.sha1(archive.read_bytes()).hexdigest()
+    with zipfile.ZipFile(archive) as zf:
+        assert sorted(zf.namelist()) == sorted([raw.name, "jobdata.json", "jobdata.log"])
+
+
+def test_sequential_values_read_back_from_the_datagram(tomato):
+    tomato.prepare("dummy-10", "s1")
+    jobid = tomato.submit(payload("sequential", 1, 0.1))
+    tomato.wait_status(jobid, "c")
+    tree = open_datagram(tomato.root / f"results.{jobid}.nc")
+    [node] = [tree[name] for name in tree.children]
+    assert list(node["value"].values) == list(range(1, 11))
+
+
+def test_custom_prefix_and_relative_output_path(tomato):
+    tomato.prepare("dummy-5", "sample_a")
+    jobid = tomato.submit(EXAMPLES / "random_2_2.yml")
+    tomato.wait_status(jobid, "c")
+    assert (tomato.root / "random_2_2.nc").exists() and (tomato.root / "random_2_2.zip").exists()
+    tomato.ketchup("ready", "dummy-5")
+    sub = tomato.root / "sub"
+    sub.mkdir()
+    (sub / "p.yml").write_text(json.dumps(payload(
+        time=0.3, sample="sample_a", output={"path": "out/deeper", "prefix": "run_b"})))
+    jobid = tomato.json("submit", "p.yml", cwd=sub)["jobid"]
+    tomato.wait_status(jobid, "c")
+    assert (sub / "out" / "deeper" / "run_b.nc").exists()
+    assert (sub / "out" / "deeper" / "run_b.zip").exists()
+
+
+def test_absolute_output_path(tomato, tmp_path):
+    target = tmp_path / "elsewhere"
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload(time=0.3, output={"path": str(target)}))
+    tomato.wait_status(jobid, "c")
+    assert (target / f"results.{jobid}.nc").exists()
+
+
+def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(tomato, tmp_path):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 4, 0.1))
+    tomato.wait_status(jobid, "r")
+    until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 5,
+          10, "some data")
+    here = tmp_path / "caller"
+    here.mkdir()
+    out = tomato.ketchup("snapshot", str(jobid), cwd=here)
+    assert out.returncode == 0 and out.stderr == ""
+    snap = open_datagram(here / f"snapshot.{jobid}.nc")
+    assert (here / f"snapshot.{jobid}.zip").exists()
+    tomato.wait_status(jobid, "c")
+    final = open_datagram(tomato.root / f"results.{jobid}.nc")
+    [name] = final.children
+    assert 5 <= snap[name].sizes["uts"] < final[name].sizes["uts"] == 40
+    assert list(snap[name]["value"].values) == list(range(1, snap[name].sizes["uts"] + 1))
+    # On a finished job: a warning, and the files are still written (overwritten).
+    again = tomato.ketchup("snapshot", str(jobid), cwd=here)
+    assert again.returncode == 0 and "warning: job" in again.stderr
+    assert open_datagram(here / f"snapshot.{jobid}.nc")[name].sizes["uts"] == 40
+
+
+def test_snapshot_of_a_queued_job_is_refused(tomato):
+    jobid = tomato.submit(payload())
+    result = tomato.ketchup("snapshot", str(jobid), check=False)
+    assert result.returncode == 5 and "has not started" in result.stderr
+    assert not list(tomato.root.glob("snapshot.*"))
+
+
+def test_periodic_snapshots_are_written_while_the_job_runs(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 2, 0.1,
+                                  snapshot={"frequency": 1, "path": "snaps"}))
+    tomato.wait_status(jobid, "c")
+    snap = open_datagram(tomato.root / "snaps" / f"snapshot.{jobid}.nc")
+    [name] = snap.children
+    assert 0 < snap[name].sizes["uts"] < 20
+
+
+def test_outputs_are_written_after_cancel(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 30, 0.1))
+    until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 3,
+          10, "some data")
+    tomato.ketchup("cancel", str(jobid))
+    job = tomato.wait_status(jobid, "cd", "ce")
+    assert job["status"] == "cd"
+    tree = open_datagram(tomato.root / f"results.{jobid}.nc")
+    [name] = tree.children
+    assert tree[name].sizes["uts"] == len(read_csv(tomato.data_files(jobid)[0])) >= 3
+    assert tree.attrs["status"] == "cd"
+
+
+def test_an_output_path_that_is_a_file_ends_ce_and_keeps_the_data(tomato):
+    (tomato.root / "occupied").write_text("a file, not a folder")
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload(time=0.3, output={"path": "occupied"}))
+    job = tomato.wait_status(jobid, "c", "ce")
+    assert job["status"] == "ce" and "outputs in" in job["reason"], job
+    assert len(read_csv(tomato.data_files(jobid)[0])) == 3
+    assert job["jobpath"] == str(tomato.root / "jobs" / str(jobid))
+    out = tomato.ketchup("status", str(jobid)).stdout
+    assert "jobpath:" in out and "reason:" in out
+
+
+def test_yadg_failing_on_the_raw_data_ends_ce_and_still_delivers_the_archive(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 2, 0.1))
+    until(lambda: tomato.data_files(jobid), 10, "the raw data file")
+    with tomato.data_files(jobid)[0].open("a") as f:  # a corrupted line in the raw data
+        f.write("not-a-number,garbage\n")
+    job = tomato.wait_status(jobid, "c", "ce")
+    assert job["status"] == "ce"
+    assert "could not convert string to float" in job["reason"]
+    assert (tomato.root / f"results.{jobid}.zip").exists()
+    assert not (tomato.root / f"results.{jobid}.nc").exists()
+    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
+    assert "could not convert string to float" in log
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (needs root, as in CI); skipped where it cannot be mounted."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                                            str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def test_disk_full_while_appending_ends_ce_and_keeps_what_was_written(tomato_factory,
+                                                                      small_disk):
+    lab = tomato_factory(start=False)
+    (lab.root / "settings.toml").write_text(f'[paths]\njobs = "{small_disk}/jobs"\n')
+    lab.start()
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 120, 0.001))
+    job = lab.wait_status(jobid, "c", "ce", timeout=60)
+    assert job["status"] == "ce" and "No space left on device" in job["reason"], job
+    [raw] = sorted(Path(job["jobpath"]).glob("*.csv"))
+    assert raw.is_relative_to(small_disk)
+    assert raw.read_bytes().endswith(b"\n")
+    rows = read_csv(raw)
+    assert len(rows) > 100
+    assert [v for _, v in rows] == list(range(1, len(rows) + 1))
+    # The outputs (on another disk) still hold all of it.
+    tree = open_datagram(lab.root / f"results.{jobid}.nc")
+    assert tree[raw.stem].sizes["uts"] == len(rows)
