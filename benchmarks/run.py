@@ -1,10 +1,11 @@
-"""Benchmarks: `python benchmarks/run.py [--rounds N]`. Prints `name: value unit` lines.
+"""Benchmarks: `python benchmarks/run.py [--rounds N] [--quick]`. Prints one figure a line.
 
 Measures, on this machine, against a real `tomato -t` service in a temporary folder:
 - start of `tomato` until it answers `ketchup status`;
 - `python -c pass` (the floor) and `ketchup status` whole-process wall time;
 - `ketchup submit` whole-process wall time;
-- submit → status `r` on a ready pipeline, seen by an event subscriber on the service socket.
+- submit → status `r` on a ready pipeline, seen by an event subscriber on the service socket;
+- end-of-job outputs (yadg datagram and archive): time and peak RSS for 10^3..10^5 points.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import outputs
 
 from actors import connect
 from tomato._client import service_socket
@@ -78,7 +80,10 @@ async def submit_to_running(root: Path, rounds: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 1
     with tempfile.TemporaryDirectory(prefix="tomato-bench-") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
@@ -102,6 +107,7 @@ def main() -> None:
             subprocess.run([str(BIN / "tomato"), "-t", "stop", "--force"], cwd=root,
                            capture_output=True)
             service.wait(30)
+    outputs.main((10**3,) if args.quick else (10**3, 10**4, 10**5))
 
 
 if __name__ == "__main__":
