@@ -18,6 +18,7 @@ from .messages import (
     MESSAGES,
     ChannelStatus,
     DataBatch,
+    DataReady,
     Describe,
     DeviceInfo,
     DeviceStatus,
@@ -98,7 +99,7 @@ class DeviceActor(Actor):
     async def _run(self, ch: _Channel, task: Task, scope: anyio.CancelScope) -> None:
         try:
             with scope:
-                await self.driver.run(ch.name, task, ch.points.append)
+                await self.driver.run(ch.name, task, lambda point: self._emit(ch, point))
                 ch.state = "done"
             if scope.cancelled_caught:
                 ch.state = "stopped"
@@ -111,6 +112,10 @@ class DeviceActor(Actor):
                     await self.driver.reset(ch.name)
             ch.done.set()
             logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
+
+    def _emit(self, ch: _Channel, point: list[float]) -> None:
+        ch.points.append(point)
+        self.events.publish(DataReady(ch.name, ch.first + len(ch.points)))
 
     async def _stop(self, ch: _Channel) -> Ok:
         if ch.state == "running" and ch.scope is not None:

@@ -124,7 +124,17 @@ class DataBatch:
     error: str | None = None
 
 
+# Events.
+@dataclass(frozen=True, slots=True)
+class DataReady:
+    """New points on `channel`, the newest with sequence number `last`; read them with
+    ReadData. Only a wake-up call: a subscriber that misses it loses nothing."""
+
+    channel: str
+    last: int
+
+
 MESSAGES: tuple[type, ...] = (
     Param, Column, Technique, Task, Describe, StartTask, StopTask, ReadData, GetDeviceStatus,
-    DeviceInfo, ChannelStatus, DeviceStatus, DataBatch,
+    DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady,
 )

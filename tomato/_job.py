@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,14 @@ from typing import Any
 import anyio
 
 from actors import Actor, ActorError, Connection, Context, Ok, connect
-from drivers import Column, Describe, ReadData, StartTask, StopTask, Task
+from drivers import Describe, ReadData, StartTask, StopTask, Task
 
 from ._codec import CODEC
 from ._outputs import make_outputs, output_place
+from ._rawdata import DataFile
+from ._reporter import Reporter, Wake
 from .errors import OutputError
-from .messages import CancelRun, JobFinished
+from .messages import CancelRun, JobData, JobFinished, StepStarted
 from .output import write_manifest
 
 logger = logging.getLogger("tomato.job")
@@ -31,54 +32,11 @@ class StepFailed(Exception):
     """A device reported an error for a step."""
 
 
-class DataFile:
-    """One step's raw data: CSV with a `uts` column and a units row, appended per batch.
-
-    Each batch goes down in whole lines; a write that fails (disk full) is cut back to the
-    last whole line, so what was written before stays intact.
-    """
-
-    def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
-        self.path = path
-        self.columns = columns
-        self.count = 0
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._size = os.fstat(self._fd).st_size
-        if self._size == 0:
-            self._write(",".join(["uts", *(c.name for c in columns)]) + "\n"
-                        + ",".join(["s", *(c.unit for c in columns)]) + "\n")
-
-    def append(self, points: list[list[float]]) -> None:
-        if not points:
-            return
-        lines = []
-        for uts, *values in points:
-            cells = [f"{uts:.6f}", *(f"{v:.{c.decimals}f}" for c, v in zip(self.columns, values,
-                                                                          strict=True))]
-            lines.append(",".join(cells) + "\n")
-        self._write("".join(lines))
-        self.count += len(points)
-
-    def _write(self, text: str) -> None:
-        encoded = text.encode()
-        data = memoryview(encoded)
-        try:
-            while data:
-                data = data[os.write(self._fd, data):]
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self._size)
-            raise
-        self._size += len(encoded)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
 class JobActor(Actor):
     """Answers CancelRun by cancelling the run; everything else happens in `run`."""
 
-    def __init__(self, jobdir: Path, poll_interval: float) -> None:
+    def __init__(self, jobdir: Path, poll_interval: float, reporter: Reporter) -> None:
+        self.reporter = reporter
         self.jobdir = jobdir
         self.poll = poll_interval
         self.data = json.loads((jobdir / "jobdata.json").read_text())
@@ -157,43 +115,60 @@ class JobActor(Actor):
 
     async def _run_role(self, role: str, steps: list[tuple[int, dict[str, Any]]]) -> None:
         component = self.data["pipeline"]["components"][role]
-        async with connect(Path(component["socket"]), CODEC) as device:
+        channel = component["channel"]
+        async with connect(Path(component["socket"]), CODEC) as device, \
+                device.subscribe() as events, anyio.create_task_group() as tg:
+            wake = Wake()
+            tg.start_soon(wake.on_events, events, channel)
             info = await device.ask(Describe())
             techniques = {t.name: t for t in info.techniques}
             for index, step in steps:
-                name = step["technique_name"]
-                path = self.jobdir / f"{index:02d}-{role}-{name}.csv"
-                out = DataFile(path, tuple(techniques[name].columns))
-                self._add_datafile(index, role, techniques[name], path)
+                technique = techniques[step["technique_name"]]
+                path = self.jobdir / f"{index:02d}-{role}-{technique.name}.csv"
+                out = DataFile(path, tuple(technique.columns))
+                self._add_datafile(index, role, technique, path)
                 try:
-                    await self._run_step(device, component["channel"], index, step, out)
+                    await self._run_step(device, channel, index, step, out, wake)
                 finally:
                     out.close()
-                    logger.info("step %d (%s on %s) ended with %d points", index, name, role,
-                                out.count)
+                    logger.info("step %d (%s on %s) ended with %d points", index,
+                                technique.name, role, out.count)
+            tg.cancel_scope.cancel()
 
     async def _run_step(self, device: Connection, channel: str, index: int,
-                        step: dict[str, Any], out: DataFile) -> None:
+                        step: dict[str, Any], out: DataFile, wake: Wake) -> None:
         task = Task(step["technique_name"], step["max_duration"], step["sampling_interval"],
                     step.get("task_params") or {})
+        role = step["component_role"]
         await device.ask(StartTask(channel, task, f"{self.jobid}.{index}"))
-        logger.info("step %d (%s) started on %s", index, task.technique, step["component_role"])
+        self.reporter.post(StepStarted(self.jobid, index, role, task.technique,
+                                       task.max_duration, time.time(),
+                                       len(self.data["payload"]["method"])))
+        logger.info("step %d (%s) started on %s", index, task.technique, role)
+        names = [c.name for c in out.columns]
+        units = [c.unit for c in out.columns]
         after = 0
+
+        def keep(points: list[list[float]]) -> None:
+            out.append(points)
+            if points:
+                self.reporter.post(JobData(self.jobid, index, role, names, units, points))
+
         try:
             while True:
                 batch = await device.ask(ReadData(channel, after))
-                out.append(batch.points)
+                keep(batch.points)
                 after = batch.first + len(batch.points)
                 if batch.state == "error":
                     raise StepFailed(f"step {index} ({task.technique}): {batch.error}")
                 if batch.state != "running":
                     return
-                await anyio.sleep(self.poll)
+                await wake.wait(self.poll)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2 * STOP_TIMEOUT):
                 await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)
                 batch = await device.ask(ReadData(channel, after), timeout=STOP_TIMEOUT)
-                out.append(batch.points)
+                keep(batch.points)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import pwd
+from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,23 +46,30 @@ from .messages import (
     GetJobs,
     GetPipelines,
     GetServiceStatus,
+    GetWatchState,
+    JobData,
     JobFinished,
     JobInfo,
     JobStatusChanged,
     LoadSample,
+    PipelineChanged,
     PipelineInfo,
     SearchJobs,
     ServiceStatus,
     SetReady,
     SnapshotTaken,
+    StepStarted,
     StopService,
     SubmitJob,
     TakeSnapshot,
+    WatchState,
 )
 
 logger = logging.getLogger(__name__)
 
 CANCEL_TIMEOUT = 5.0
+RECENT = 1000
+"""Points kept per running step and component, for watchers that join late."""
 
 
 class CancelAll:
@@ -84,6 +93,8 @@ class Supervisor(Actor):
         self.device_state: dict[str, tuple[str, int | None, int, str | None]] = {}
         self.pipelines = self._load_pipelines()
         self.pending: dict[int, Pending] = {}
+        self.steps: dict[int, dict[str, StepStarted]] = {}
+        self.latest: dict[int, dict[str, JobData]] = {}
 
     # Start-up.
     def _load_pipelines(self) -> dict[str, Pipeline]:
@@ -132,6 +143,19 @@ class Supervisor(Actor):
             case JobFinished(jobid, status, reason, outputs):
                 self._end_job(jobid, status, reason, outputs)
                 return Ok()
+            case StepStarted(jobid=jobid, role=role):
+                self.steps.setdefault(jobid, {})[role] = msg
+                self.events.publish(msg)
+                return None
+            case JobData(jobid=jobid, step=step, role=role, points=points):
+                kept = self.latest.setdefault(jobid, {}).get(role)
+                if kept is None or kept.step != step:
+                    kept = self.latest[jobid][role] = replace(msg, points=deque(maxlen=RECENT))
+                kept.points.extend(points)  # type: ignore[attr-defined]
+                self.events.publish(msg)
+                return None
+            case GetWatchState(jobid):
+                return self._watch_state(jobid)
             case TakeSnapshot(jobid, cwd):
                 return self._snapshot(self._job(jobid), Path(cwd))
             case StopService(force):
@@ -207,6 +231,7 @@ class Supervisor(Actor):
         pipeline.ready, pipeline.jobid = False, jobid
         self.store.set_pipeline(pipeline.name, ready=0, jobid=jobid)
         self._move(jobid, "r", executed=now(), pipeline=pipeline.name, jobpath=str(jobdir))
+        self._changed(pipeline)
         self.tg.start_soon(self._spawn_job, jobid, jobdir)
 
     def _write_jobdata(self, jobid: int, pipeline: Pipeline, jobdir: Path) -> None:
@@ -262,6 +287,9 @@ class Supervisor(Actor):
             unlock = status == "c" and payload["settings"].get("unlock_when_done", False)
             pipeline.jobid, pipeline.ready = None, unlock
             self.store.set_pipeline(pipeline.name, jobid=None, ready=int(unlock))
+            self._changed(pipeline)
+        self.steps.pop(jobid, None)
+        self.latest.pop(jobid, None)
         self._schedule()
 
     def _cancel(self, jobids: tuple[int, ...]) -> list[JobInfo]:
@@ -287,6 +315,22 @@ class Supervisor(Actor):
         except (TimeoutError, ActorError) as exc:
             logger.error("job %d did not take the cancel (%s): stopping its process", jobid, exc)
             await self.procs.stop(f"job-{jobid}")
+
+    def _watch_state(self, jobid: int | None) -> WatchState:
+        jobs = [self._job(jobid)] if jobid is not None else self.store.jobs(ACTIVE)
+        methods = {}
+        for job in jobs:
+            payload, _ = self.store.job_extra(job.jobid)
+            methods[job.jobid] = [{"role": m["component_role"], "technique": m["technique_name"],
+                                   "max_duration": m["max_duration"]} for m in payload["method"]]
+        ids = {j.jobid for j in jobs}
+        latest = {j: {role: replace(d, points=list(d.points)) for role, d in roles.items()}
+                  for j, roles in self.latest.items() if j in ids}
+        return WatchState([self._pipeline_info(p) for p in self.pipelines.values()], jobs,
+                          methods, {j: s for j, s in self.steps.items() if j in ids}, latest)
+
+    def _changed(self, p: Pipeline) -> None:
+        self.events.publish(PipelineChanged(self._pipeline_info(p)))
 
     def _snapshot(self, job: JobInfo, cwd: Path) -> Deferred:
         """Snapshot into the caller's folder, by the output process, beside the mailbox."""
@@ -327,6 +371,7 @@ class Supervisor(Actor):
                                 f"eject it first")
         p.sample = sample
         self.store.set_pipeline(p.name, sample=sample)
+        self._changed(p)
         self._schedule()
         return self._pipeline_info(p)
 
@@ -336,6 +381,7 @@ class Supervisor(Actor):
                                 f"let it finish or cancel it first")
         p.sample = None
         self.store.set_pipeline(p.name, sample=None)
+        self._changed(p)
         return self._pipeline_info(p)
 
     def _set_ready(self, p: Pipeline, ready: bool) -> PipelineInfo:
@@ -344,6 +390,7 @@ class Supervisor(Actor):
                                 f"let it finish or cancel it first")
         p.ready = ready
         self.store.set_pipeline(p.name, ready=int(ready))
+        self._changed(p)
         self._schedule()
         return self._pipeline_info(p)
 
@@ -407,6 +454,7 @@ class Supervisor(Actor):
             for p in self.pipelines.values():
                 if any(c.device == device for c in p.spec.components):
                     p.failed = f"device {device} failed: {reason}"
+                    self._changed(p)
                     if p.jobid is not None:
                         self._end_job(p.jobid, "ce", p.failed)
 

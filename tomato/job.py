@@ -13,6 +13,7 @@ from actors import serve_actor, signal_ready, start_actor, task_group
 
 from ._codec import CODEC
 from ._job import JobActor, report
+from ._reporter import Reporter
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -36,9 +37,11 @@ def _job_log(jobdir: Path, verbosity: str) -> None:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    actor = JobActor(args.jobdir, args.poll_interval)
+    reporter = Reporter(args.supervisor)
+    actor = JobActor(args.jobdir, args.poll_interval, reporter)
     _job_log(args.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
     async with task_group() as tg:
+        tg.start_soon(reporter.run)
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()

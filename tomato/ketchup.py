@@ -238,6 +238,27 @@ async def snapshot(ctx: Ctx, jobid: int) -> None:
 
 
 @cli.command()
+@click.argument("jobid", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per event per line (the default when not a terminal).")
+@click.option("--width", type=int, default=None, help="Screen width (default: the terminal's).")
+@click.pass_obj
+async def watch(obj: tuple[bool, Path | None], jobid: int | None, as_json: bool,
+                width: int | None) -> None:
+    """Live view of all pipelines, or of job JOBID until it ends (exit 0 if it completed)."""
+    from ._watch import watch as run_watch
+
+    config_dir = config_dirs(*obj)[0]
+    as_json = as_json or not sys.stdout.isatty()
+    try:
+        code = await run_watch(config_dir, jobid, as_json, width)
+    except ActorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exit_code_of(exc))
+    sys.exit(code)
+
+
+@cli.command()
 @click.argument("text")
 @click.option("-c", "--complete", is_flag=True, help="Include finished jobs.")
 @command

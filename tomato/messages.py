@@ -158,7 +158,58 @@ class ServiceStatus:
     running_jobs: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """A job started step `step` on the component `role` (also an event for watchers)."""
+
+    jobid: int
+    step: int
+    role: str
+    technique: str
+    max_duration: float
+    started: float
+    total: int
+    """How many steps the job has."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobData:
+    """New points of a step: [uts, value per column] (also an event for watchers)."""
+
+    jobid: int
+    step: int
+    role: str
+    columns: list[str]
+    units: list[str]
+    points: list[list[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class GetWatchState:
+    """What `ketchup watch` shows before the first event: pipelines, active jobs, progress."""
+
+    jobid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    pipelines: list[PipelineInfo]
+    jobs: list[JobInfo]
+    methods: dict[int, list[dict[str, Any]]]
+    """jobid → its steps: role, technique, max_duration."""
+    steps: dict[int, dict[str, StepStarted]]
+    """jobid → role → the step running on it."""
+    latest: dict[int, dict[str, JobData]]
+    """jobid → role → the recent points of its current step (up to 1000)."""
+
+
 # Events (subscribe).
+@dataclass(frozen=True, slots=True)
+class PipelineChanged:
+    pipeline: PipelineInfo
+
+
+
 @dataclass(frozen=True, slots=True)
 class JobStatusChanged:
     jobid: int
@@ -171,4 +222,5 @@ MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
     CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
+    StepStarted, JobData, GetWatchState, WatchState, PipelineChanged,
 )

@@ -1,0 +1,68 @@
+"""What a job tells others while it runs, without ever waiting on them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from actors import ActorError, EventsMissed, Subscription, connect
+from drivers import DataReady
+
+from ._codec import CODEC
+
+logger = logging.getLogger("tomato.job")
+
+QUEUE = 1000
+RECONNECT_DELAY = 1.0
+
+
+class Reporter:
+    """Sends progress (steps, data) to the supervisor for `ketchup watch`.
+
+    `post` never blocks: when the supervisor is slow or gone, messages beyond a bounded
+    queue are dropped and counted. The data itself is safe in the job folder regardless.
+    """
+
+    def __init__(self, supervisor: Path) -> None:
+        self._path = supervisor
+        self._send, self._receive = anyio.create_memory_object_stream[Any](QUEUE)
+        self.dropped = 0
+
+    def post(self, msg: Any) -> None:
+        try:
+            self._send.send_nowait(msg)
+        except anyio.WouldBlock:
+            self.dropped += 1
+
+    async def run(self) -> None:
+        """Forward posted messages until cancelled, reconnecting when the supervisor is back."""
+        with self._receive:
+            while True:
+                try:
+                    async with connect(self._path, CODEC) as conn:
+                        async for msg in self._receive:
+                            await conn.tell(msg)
+                except ActorError as exc:
+                    logger.debug("progress reports paused: %s", exc)
+                    await anyio.sleep(RECONNECT_DELAY)
+
+
+class Wake:
+    """Set by a device's DataReady events; the read loop waits on it (or its poll interval)."""
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
+        self._event = anyio.Event()
+
+    async def on_events(self, events: Subscription, channel: str) -> None:
+        async for event in events:
+            if isinstance(event, EventsMissed) or (
+                    isinstance(event, DataReady) and event.channel == channel):
+                self._event.set()
