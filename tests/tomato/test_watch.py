@@ -1,0 +1,164 @@
+"""`ketchup watch` as a person (in a pseudo-terminal) and as a script (JSON lines) sees it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import socket
+import struct
+import subprocess
+
+import msgpack
+import pexpect
+import pyte
+from conftest import BIN, payload, read_csv, until
+from test_bad_input import tomato_socket
+
+
+class Terminal:
+    """A real pseudo-terminal running a command, rendered by a terminal emulator."""
+
+    def __init__(self, tomato, *args, rows=30, cols=120):
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.child = pexpect.spawn(str(BIN / "ketchup"), ["--config", str(tomato.root), *args],
+                                   cwd=str(tomato.root), env=tomato.env,
+                                   dimensions=(rows, cols))
+        self.history = ""
+
+    def pump(self):
+        try:
+            while True:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.05))
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            pass
+        text = "\n".join(self.screen.display)
+        self.history += text
+        return text
+
+    def wait_for(self, predicate, timeout=20, what="the screen"):
+        def check():
+            text = self.pump()
+            return text if predicate(text) else None
+
+        return until(check, timeout, what)
+
+    def exit_code(self, timeout=20):
+        until(lambda: self.pump() is not None and not self.child.isalive(), timeout,
+              "watch to exit")
+        self.child.close()
+        return self.child.exitstatus
+
+
+def watch_json(tomato, *args):
+    return subprocess.Popen([str(BIN / "ketchup"), "--config", str(tomato.root), "watch",
+                             *args, "--json"], cwd=tomato.root, env=tomato.env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def records(proc, timeout=30):
+    out, _ = proc.communicate(timeout=timeout)
+    return [json.loads(line) for line in out.splitlines()], proc.returncode
+
+
+def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("random", 4, 0.2), "-j", "looked-at")
+    term = Terminal(tomato, "watch", str(jobid))
+    first = term.wait_for(lambda t: "status r" in t and "value=" in t and "━" in t,
+                          what="status, progress bar and a value")
+    assert f"job {jobid} looked-at" in first and "pipeline dummy-5" in first
+    assert "1/1" in first and "worker" in first and "random" in first
+
+    def value(text):
+        return next(w for w in text.split() if w.startswith("value="))
+
+    term.wait_for(lambda t: "value=" in t and value(t) != value(first), what="a new value")
+    final = term.wait_for(lambda t: f"job {jobid} ended c" in t, what="the end line")
+    assert f"results.{jobid}.nc" in final.replace("\n", "")
+    assert term.exit_code() == 0
+
+
+def test_watching_all_pipelines_in_a_terminal_and_leaving_with_ctrl_c(tomato):
+    tomato.prepare("dummy-10", "s1")
+    term = Terminal(tomato, "watch")
+    term.wait_for(lambda t: "dummy-5" in t and "dummy-10" in t, what="the pipelines")
+    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    row = term.wait_for(lambda t: any(line.startswith(" dummy-10") and f" {jobid} " in line
+                                      and " r " in line and "value=" in line
+                                      for line in t.splitlines()), what="the running job")
+    assert "1/1" in row and "━" in row
+    term.child.sendintr()
+    assert term.exit_code() == 0
+    assert "Traceback" not in term.history
+
+
+def test_watch_json_gives_every_point_in_order_and_ends_with_the_status(tomato):
+    jobid = tomato.submit(payload("sequential", 1, 0.05))
+    watcher = watch_json(tomato, str(jobid))
+    tomato.prepare("dummy-5", "s1")
+    lines, code = records(watcher)
+    assert code == 0
+    assert lines[0]["event"] == "state"
+    points = [r for r in lines if r["event"] == "point"]
+    assert [p["values"]["value"] for p in points] == list(range(1, 21))
+    assert [p["uts"] for p in points] == sorted(p["uts"] for p in points)
+    assert any(r["event"] == "StepStarted" for r in lines)
+    assert lines[-1]["event"] == "end" and lines[-1]["status"] == "c"
+    assert f"results.{jobid}.nc" in " ".join(lines[-1]["outputs"])
+
+
+def test_watch_of_a_cancelled_job_exits_non_zero(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 30, 0.1))
+    watcher = watch_json(tomato, str(jobid))
+    until(lambda: tomato.data_files(jobid), 10, "data")
+    tomato.ketchup("cancel", str(jobid))
+    lines, code = records(watcher)
+    assert code == 11
+    assert lines[-1]["status"] == "cd"
+
+
+def test_watch_says_when_tomato_stops_and_follows_it_when_it_is_back(tomato):
+    watcher = watch_json(tomato)
+    assert json.loads(watcher.stdout.readline())["event"] == "state"
+    tomato.stop()
+    assert json.loads(watcher.stdout.readline())["event"] == "disconnected"
+    tomato.start()
+    assert json.loads(watcher.stdout.readline())["event"] == "state"
+    tomato.prepare("dummy-5", "s1")
+    assert json.loads(watcher.stdout.readline())["event"] == "PipelineChanged"
+    watcher.send_signal(signal.SIGINT)
+    _, code = records(watcher)
+    assert code == 0
+
+
+def test_twenty_watchers_one_stuck_leave_the_job_unaffected(tomato):
+    stuck = socket.socket(socket.AF_UNIX)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(str(tomato_socket(tomato)))
+    frame = msgpack.packb([1, "sub", 1, "NoneType", None])
+    stuck.sendall(struct.pack(">I", len(frame)) + frame)  # subscribes, then never reads
+    watchers = [watch_json(tomato) for _ in range(19)]
+    for w in watchers:
+        assert json.loads(w.stdout.readline())["event"] == "state"
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 3, 0.01))
+    job = tomato.wait_status(jobid, "c", "ce")
+    assert job["status"] == "c"
+    rows = read_csv(tomato.data_files(jobid)[0])
+    assert [v for _, v in rows] == list(range(1, 301))
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(rows)]
+    assert max(gaps) < 0.25, max(gaps)  # generous: a stalled job would show seconds
+    for w in watchers:
+        w.send_signal(signal.SIGINT)
+    for w in watchers:
+        lines, code = records(w)
+        values = [r["values"]["value"] for r in lines
+                  if r["event"] == "point" and r["jobid"] == jobid]
+        assert values == list(range(1, 301)), (len(values), code)
+    assert tomato.process.poll() is None
+    stuck.close()
+    assert len(tomato.json("status")) == 2
+
