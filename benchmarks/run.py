@@ -5,7 +5,9 @@ Measures, on this machine, against a real `tomato -t` service in a temporary fol
 - `python -c pass` (the floor) and `ketchup status` whole-process wall time;
 - `ketchup submit` whole-process wall time;
 - submit → status `r` on a ready pipeline, seen by an event subscriber on the service socket;
-- end-of-job outputs (yadg datagram and archive): time and peak RSS for 10^3..10^5 points.
+- end-of-job outputs (yadg datagram and archive): time and peak RSS for 10^3..10^5 points;
+- latency from a point made by the driver to `ketchup watch --json` writing it (10 pipelines
+  at 10 points/s, steady state).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import anyio
 import outputs
+import watch
 
 from actors import connect
 from tomato._client import service_socket
@@ -108,6 +111,7 @@ def main() -> None:
                            capture_output=True)
             service.wait(30)
     outputs.main((10**3,) if args.quick else (10**3, 10**4, 10**5))
+    watch.main(*((2, 1, 10) if args.quick else (10, 10, 10)))
 
 
 if __name__ == "__main__":

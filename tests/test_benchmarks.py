@@ -13,5 +13,6 @@ def test_the_benchmark_runs_and_prints_every_figure(env):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick"],
                          capture_output=True, text=True, timeout=120, env=env, check=True).stdout
     for name in ("tomato start → answering", "ketchup status (whole process)",
-                 "submit → r", "ketchup submit (whole process)", "outputs for 1000 points"):
+                 "submit → r", "ketchup submit (whole process)", "outputs for 1000 points",
+                 "watch latency at 10 points/s on 2 pipelines"):
         assert f"{name}" in out, out

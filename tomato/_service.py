@@ -86,6 +86,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 await tg.start(serve_actor, ref, sock, CODEC)
                 logger.info("tomato ready: %d pipelines, socket %s", len(sup.pipelines), sock)
                 task_status.started(sock)
+                tg.start_soon(anyio.to_thread.run_sync, _warm_up)
                 await _until_stop(sup)
                 await _finish_running_jobs(sup)
                 await procs.stop_all()  # while the supervisor still records their exits
@@ -152,6 +153,14 @@ async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
     if failures:
         raise TomatoError("; ".join(failures))
     return infos
+
+
+def _warm_up() -> None:
+    """Import the payload models now (in a thread), so the first submit does not wait."""
+    import dgbowl_schemas.tomato as schemas
+
+    for version in ("0_1", "0_2", "1_0", "2_0", "2_1", "2_2"):
+        getattr(schemas, f"Payload_{version}")
 
 
 def _check_drivers(lab: Lab) -> None:
