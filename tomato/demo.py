@@ -78,6 +78,11 @@ def main() -> None:
             lines = path.read_text().splitlines()
             print(f"\n{path.relative_to(where)}: {len(lines) - 2} points; first rows:")
             print("\n".join(lines[:5]))
+        import xarray
+
+        print(f"\n>>> xarray.open_datatree('results.{jobid}.nc')")
+        with xarray.open_datatree(where / f"results.{jobid}.nc") as tree:
+            print(tree)
     finally:
         subprocess.run([_bin("tomato"), "-t", "stop", "--force"], cwd=where,
                        capture_output=True, timeout=30)
