@@ -12,10 +12,11 @@ from typing import Any
 import anyio
 
 from actors import Actor, ActorError, Connection, Context, Ok, connect
-from drivers import Describe, ReadData, StartTask, StopTask, Task
+from drivers import Describe, ReadData, StartTask, StopTask
 
 from ._codec import CODEC
 from ._outputs import make_outputs, output_place
+from ._payload import task_of
 from ._rawdata import DataFile
 from ._reporter import Reporter, Wake
 from .errors import OutputError
@@ -137,8 +138,7 @@ class JobActor(Actor):
 
     async def _run_step(self, device: Connection, channel: str, index: int,
                         step: dict[str, Any], out: DataFile, wake: Wake) -> None:
-        task = Task(step["technique_name"], step["max_duration"], step["sampling_interval"],
-                    step.get("task_params") or {})
+        task = task_of(step)
         role = step["component_role"]
         await device.ask(StartTask(channel, task, f"{self.jobid}.{index}"))
         self.reporter.post(StepStarted(self.jobid, index, role, task.technique,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from drivers import ParameterError, Task, Technique, check_task
+
 from .errors import PayloadError
 
 VERSIONS = ("0.1", "0.2", "1.0", "2.0", "2.1", "2.2")
@@ -65,3 +67,37 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
     except (ValueError, AssertionError, OSError) as exc:
         raise PayloadError(f"{filename}: {exc}", {"file": filename, "field": ""}) from None
     return version, payload.model_dump(mode="json")
+
+
+def task_of(step: dict[str, Any]) -> Task:
+    """The driver task of a (2.2) method step."""
+    return Task(step["technique_name"], step["max_duration"], step["sampling_interval"],
+                step.get("task_params") or {})
+
+
+def check_method(version: str, payload: dict[str, Any], filename: str,
+                 techniques: dict[str, Technique]) -> tuple[tuple[str, str], ...]:
+    """Check every step against the techniques the devices offer; returns (role, technique)
+    of each step. Raises PayloadError naming the field as the user's version spells it."""
+    method = payload["method"]
+    if not method:
+        raise PayloadError(f"{filename}: method: needs at least one step",
+                           {"file": filename, "field": "method"})
+    for i, step in enumerate(method):
+        technique = techniques.get(step["technique_name"])
+        if technique is None:
+            where = field_name(version, ("method", i, "technique_name"))
+            raise PayloadError(
+                f"{filename}: {where}: no device can do technique "
+                f"{step['technique_name']!r} (known: {', '.join(sorted(techniques))})",
+                {"file": filename, "field": where})
+        try:
+            check_task(technique, task_of(step))
+        except ParameterError as exc:
+            key = exc.details.get("field", "")
+            path = (("method", i, key) if key in step or version.startswith("0.")
+                    else ("method", i, "task_params", key))
+            where = field_name(version, path)
+            raise PayloadError(f"{filename}: {where}: {exc.message}",
+                               {"file": filename, "field": where}) from None
+    return tuple((s["component_role"], s["technique_name"]) for s in method)

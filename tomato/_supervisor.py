@@ -27,21 +27,21 @@ from actors import (
     connect,
     python_argv,
 )
-from drivers import GetDeviceStatus, ParameterError, Task, Technique, check_task
+from drivers import Technique
 
 from ._codec import CODEC
+from ._devices import Devices
 from ._devicesfile import Lab
 from ._outputs import make_outputs
 from ._paths import device_socket, socket_path
-from ._payload import field_name, normalise_payload
+from ._payload import check_method, normalise_payload
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
-from .errors import ConflictError, NotFoundError, PayloadError
+from .errors import ConflictError, NotFoundError
 from .messages import (
     CancelJobs,
     CancelRun,
-    DeviceInfoRow,
     EjectSample,
     GetJobs,
     GetPipelines,
@@ -90,7 +90,7 @@ class Supervisor(Actor):
         self.stop_requested = anyio.Event()
         self.device_techniques = techniques
         self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
-        self.device_state: dict[str, tuple[str, int | None, int, str | None]] = {}
+        self.devices = Devices(lab, settings.runtime_dir, store)
         self.pipelines = self._load_pipelines()
         self.pending: dict[int, Pending] = {}
         self.steps: dict[int, dict[str, StepStarted]] = {}
@@ -173,7 +173,7 @@ class Supervisor(Actor):
     async def _submit(self, msg: SubmitJob, ctx: Context) -> JobInfo:
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
-        needs = self._check_method(version, payload, msg.filename)
+        needs = check_method(version, payload, msg.filename, self.techniques)
         if not str(version).startswith("2.2"):
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         sample = payload["sample"]["identifier"]
@@ -184,30 +184,6 @@ class Supervisor(Actor):
         self._schedule()
         return self._job(jobid)
 
-    def _check_method(self, version: str, payload: dict[str, Any], filename: str
-                      ) -> tuple[tuple[str, str], ...]:
-        method = payload["method"]
-        if not method:
-            raise PayloadError(f"{filename}: method: needs at least one step",
-                               {"file": filename, "field": "method"})
-        for i, step in enumerate(method):
-            technique = self.techniques.get(step["technique_name"])
-            if technique is None:
-                where = field_name(version, ("method", i, "technique_name"))
-                raise PayloadError(
-                    f"{filename}: {where}: no device can do technique "
-                    f"{step['technique_name']!r} (known: {', '.join(sorted(self.techniques))})",
-                    {"file": filename, "field": where})
-            try:
-                check_task(technique, _task_of(step))
-            except ParameterError as exc:
-                key = exc.details.get("field", "")
-                path = ("method", i, key) if key in step or version.startswith("0.") \
-                    else ("method", i, "task_params", key)
-                where = field_name(version, path)
-                raise PayloadError(f"{filename}: {where}: {exc.message}",
-                                   {"file": filename, "field": where}) from None
-        return tuple((s["component_role"], s["technique_name"]) for s in method)
 
     def _enqueue(self, jobid: int, sample: str, payload: dict[str, Any],
                  needs: tuple[tuple[str, str], ...] | None = None) -> Pending:
@@ -404,25 +380,11 @@ class Supervisor(Actor):
         return Ok()
 
     async def _service_status(self) -> ServiceStatus:
-        rows = []
-        for device in self.lab.devices:
-            state, pid, restarts, reason = self.device_state.get(device.name,
-                                                                 ("unknown", None, 0, None))
-            channels: dict[str, str] = {}
-            with anyio.move_on_after(2.0):
-                try:
-                    sock = device_socket(self.settings.runtime_dir, device.name)
-                    async with connect(sock, CODEC) as conn:
-                        reply = await conn.ask(GetDeviceStatus(), timeout=2.0)
-                    channels = {c.channel: c.state for c in reply.channels}
-                except ActorError as exc:
-                    reason = reason or str(exc)
-            rows.append(DeviceInfoRow(device.name, device.driver, state, pid, restarts, reason,
-                                      channels))
         s = self.settings
         return ServiceStatus(os.getpid(), str(socket_path(s.runtime_dir, "tomato")),
                              str(s.config_dir), str(s.state_db), str(s.jobs_dir),
-                             self.lab.source, tuple(rows), tuple(self.running_jobs()))
+                             self.lab.source, tuple(await self.devices.rows()),
+                             tuple(self.running_jobs()))
 
     def running_jobs(self) -> list[int]:
         return [p.jobid for p in self.pipelines.values() if p.jobid is not None]
@@ -442,13 +404,7 @@ class Supervisor(Actor):
         self._device_event(name, ev)
 
     def _device_event(self, device: str, ev: ChildEvent) -> None:
-        state = {"started": "running", "exited": "restarting", "restarting": "restarting",
-                 "failed": "failed", "stopped": "stopped"}[ev.kind]
-        reason = ev.reason or (f"exited with code {ev.returncode}" if ev.returncode else None)
-        self.device_state[device] = (state, ev.pid, ev.restarts, reason)
-        spec = next(d for d in self.lab.devices if d.name == device)
-        self.store.set_device(device, spec.driver, ev.pid, state, ev.restarts, reason)
-        self.store.log(f"device {ev.kind}", device, reason or "")
+        reason = self.devices.record(device, ev)
         if ev.kind == "failed":
             logger.error("device %s failed: %s", device, reason)
             for p in self.pipelines.values():
@@ -457,11 +413,6 @@ class Supervisor(Actor):
                     self._changed(p)
                     if p.jobid is not None:
                         self._end_job(p.jobid, "ce", p.failed)
-
-
-def _task_of(step: dict[str, Any]) -> Task:
-    return Task(step["technique_name"], step["max_duration"], step["sampling_interval"],
-                step.get("task_params") or {})
 
 
 def _user_name(uid: int) -> str:
