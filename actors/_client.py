@@ -17,6 +17,7 @@ from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply, task_group
 from ._codec import (
     CALL,
     CAST,
+    DISCONNECTS,
     ERROR,
     EVENT,
     PROTOCOL_VERSION,
@@ -27,9 +28,6 @@ from ._codec import (
     send_frame,
 )
 from .errors import ActorDeadError, AskTimeout, ProtocolError
-
-_DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
-                anyio.ClosedResourceError, ConnectionError)
 
 
 class Connection:
@@ -82,7 +80,7 @@ class Connection:
         async with self._lock:
             try:
                 await send_frame(self._stream, frame)
-            except _DISCONNECTS:
+            except DISCONNECTS:
                 raise ActorDeadError(f"connection to {self._path} lost") from None
 
     async def _read(self) -> None:
@@ -91,7 +89,7 @@ class Connection:
             while True:
                 _v, kind, cid, _op, body = self._codec.decode(await receive_frame(reader))
                 self._deliver(kind, cid, body)
-        except (*_DISCONNECTS, ProtocolError) as exc:
+        except (*DISCONNECTS, ProtocolError) as exc:
             self._closed = f"connection to {self._path} lost ({type(exc).__name__})"
         for reply in self._pending.values():
             reply.set(error=ActorDeadError(self._closed))

@@ -7,6 +7,7 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
+import anyio
 import msgpack
 from anyio.abc import ByteStream
 from anyio.streams.buffered import BufferedByteReceiveStream
@@ -27,6 +28,10 @@ _EXT_MESSAGE = 1
 _HEADER = struct.Struct(">I")
 _RUNTIME_ERRORS = (ActorError, ProtocolError, ActorDeadError, AskTimeout, HandlerError,
                    ChildStartError)
+
+# What a peer going away looks like on a stream.
+DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
+               anyio.ClosedResourceError, ConnectionError)
 
 # Envelope kinds (DESIGN §3).
 CALL, CAST, REPLY, ERROR, EVENT, SUBSCRIBE = "call", "cast", "reply", "error", "event", "sub"

@@ -17,6 +17,7 @@ from ._actor import ActorRef, Context, Subscription
 from ._codec import (
     CALL,
     CAST,
+    DISCONNECTS,
     ERROR,
     EVENT,
     PROTOCOL_VERSION,
@@ -31,8 +32,6 @@ from .messages import Ping, Pong
 
 logger = logging.getLogger(__name__)
 
-_DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
-                anyio.ClosedResourceError, ConnectionError)
 _CREDS = struct.Struct("3i")
 
 
@@ -83,7 +82,7 @@ class _Connection:
                 while True:
                     envelope = self._codec.decode(await receive_frame(reader))
                     await self._dispatch(tg, *self._open(envelope))
-            except _DISCONNECTS:
+            except DISCONNECTS:
                 pass
             except ActorError as exc:
                 logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
@@ -137,5 +136,5 @@ class _Connection:
         async with self._lock:
             try:
                 await send_frame(self._stream, frame)
-            except _DISCONNECTS:
+            except DISCONNECTS:
                 pass  # the reader sees the disconnect and closes the connection

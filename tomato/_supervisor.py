@@ -352,18 +352,14 @@ class Supervisor(Actor):
         return self._pipeline_info(p)
 
     def _eject(self, p: Pipeline) -> PipelineInfo:
-        if p.jobid is not None:
-            raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
-                                f"let it finish or cancel it first")
+        _refuse_if_running(p)
         p.sample = None
         self.store.set_pipeline(p.name, sample=None)
         self._changed(p)
         return self._pipeline_info(p)
 
     def _set_ready(self, p: Pipeline, ready: bool) -> PipelineInfo:
-        if p.jobid is not None:
-            raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
-                                f"let it finish or cancel it first")
+        _refuse_if_running(p)
         p.ready = ready
         self.store.set_pipeline(p.name, ready=int(ready))
         self._changed(p)
@@ -413,6 +409,12 @@ class Supervisor(Actor):
                     self._changed(p)
                     if p.jobid is not None:
                         self._end_job(p.jobid, "ce", p.failed)
+
+
+def _refuse_if_running(p: Pipeline) -> None:
+    if p.jobid is not None:
+        raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
+                            f"let it finish or cancel it first")
 
 
 def _user_name(uid: int) -> str:
