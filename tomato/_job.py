@@ -20,7 +20,7 @@ from ._payload import task_of
 from ._rawdata import DataFile
 from ._reporter import Reporter, Wake
 from .errors import OutputError
-from .messages import CancelRun, JobData, JobFinished, StepStarted
+from .messages import CancelRun, JobCollected, JobData, JobFinished, StepStarted
 from .output import write_manifest
 
 logger = logging.getLogger("tomato.job")
@@ -36,8 +36,10 @@ class StepFailed(Exception):
 class JobActor(Actor):
     """Answers CancelRun by cancelling the run; everything else happens in `run`."""
 
-    def __init__(self, jobdir: Path, poll_interval: float, reporter: Reporter) -> None:
+    def __init__(self, jobdir: Path, poll_interval: float, reporter: Reporter,
+                 supervisor: Path) -> None:
         self.reporter = reporter
+        self.supervisor = supervisor
         self.jobdir = jobdir
         self.poll = poll_interval
         self.data = json.loads((jobdir / "jobdata.json").read_text())
@@ -58,6 +60,8 @@ class JobActor(Actor):
     async def run(self) -> tuple[str, str | None, list[str]]:
         """Run every step, then write the outputs; returns status, reason and output files."""
         status, reason = await self._collect()
+        # The devices are done: the pipeline can take its next job while outputs are made.
+        await report(self.supervisor, JobCollected(self.jobid, status))
         outdir, prefix = output_place(self.data, "output", "results")
         try:
             outputs = await make_outputs(self.jobdir, outdir, prefix, status)
@@ -179,16 +183,15 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return found
 
 
-async def report(supervisor: Path, jobid: int, status: str, reason: str | None,
-                 outputs: list[str]) -> None:
-    """Tell the supervisor how the job ended; retried until it is acknowledged (bounded)."""
+async def report(supervisor: Path, msg: JobCollected | JobFinished) -> None:
+    """Tell the supervisor; retried until it is acknowledged (bounded)."""
     with anyio.move_on_after(REPORT_TIMEOUT):
         while True:
             try:
                 async with connect(supervisor, CODEC) as conn:
-                    await conn.ask(JobFinished(jobid, status, reason, tuple(outputs)))
+                    await conn.ask(msg)
                     return
             except ActorError as exc:
                 logger.warning("could not report to the supervisor (%s); retrying", exc)
                 await anyio.sleep(1.0)
-    logger.error("the supervisor did not take the report of job %d (%s)", jobid, status)
+    logger.error("the supervisor did not take %s", msg)

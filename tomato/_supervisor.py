@@ -47,6 +47,7 @@ from .messages import (
     GetPipelines,
     GetServiceStatus,
     GetWatchState,
+    JobCollected,
     JobData,
     JobFinished,
     JobInfo,
@@ -140,6 +141,9 @@ class Supervisor(Actor):
                 return self._eject(self._pipeline(name))
             case SetReady(name, ready):
                 return self._set_ready(self._pipeline(name), ready)
+            case JobCollected(jobid, status):
+                self._release(jobid, status)
+                return Ok()
             case JobFinished(jobid, status, reason, outputs):
                 self._end_job(jobid, status, reason, outputs)
                 return Ok()
@@ -257,15 +261,20 @@ class Supervisor(Actor):
         self._move(jobid, status, completed=now(), reason=reason,
                    outputs=json.dumps(list(outputs)) if outputs else None)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
-        pipeline = self.pipelines.get(job.pipeline or "")
+        self._release(jobid, status)
+        self.steps.pop(jobid, None)
+        self.latest.pop(jobid, None)
+
+    def _release(self, jobid: int, status: str) -> None:
+        """Free the job's pipeline (ready again only after `c` with unlock_when_done)."""
+        job = self.store.job(jobid)
+        pipeline = self.pipelines.get(job.pipeline or "") if job else None
         if pipeline is not None and pipeline.jobid == jobid:
             payload, _ = self.store.job_extra(jobid)
             unlock = status == "c" and payload["settings"].get("unlock_when_done", False)
             pipeline.jobid, pipeline.ready = None, unlock
             self.store.set_pipeline(pipeline.name, jobid=None, ready=int(unlock))
             self._changed(pipeline)
-        self.steps.pop(jobid, None)
-        self.latest.pop(jobid, None)
         self._schedule()
 
     def _cancel(self, jobids: tuple[int, ...]) -> list[JobInfo]:
@@ -368,7 +377,7 @@ class Supervisor(Actor):
 
     # Service.
     def _request_stop(self, force: bool) -> Ok:
-        running = [p.jobid for p in self.pipelines.values() if p.jobid is not None]
+        running = self.running_jobs()
         if running and not force:
             raise ConflictError(f"job(s) {', '.join(map(str, running))} are running; cancel "
                                 f"them or use 'tomato stop --force' to cancel them and stop")
@@ -383,7 +392,8 @@ class Supervisor(Actor):
                              tuple(self.running_jobs()))
 
     def running_jobs(self) -> list[int]:
-        return [p.jobid for p in self.pipelines.values() if p.jobid is not None]
+        """Jobs not yet ended (some may have released their pipeline to make outputs)."""
+        return [j.jobid for j in self.store.jobs(ACTIVE)]
 
     def _child_event(self, ev: ChildEvent) -> None:
         kind, _, name = ev.id.partition("-")

@@ -125,13 +125,15 @@ class Watcher:
                     self.model.load(state)
                     await self._check_end(conn)
                     on_change()
+                    if self.final is not None:
+                        return
                     async for event in events:
-                        if self.final is not None:
-                            return
                         if self._wanted(event):
                             self._take(event)
                             await self._check_end(conn)
                             on_change()
+                        if self.final is not None:
+                            return
             except ActorError as exc:
                 if self.model.connected or not self.notice:
                     self.notice = f"tomato is not running ({exc}); reconnecting…"

@@ -14,6 +14,7 @@ from actors import serve_actor, signal_ready, start_actor, task_group
 from ._codec import CODEC
 from ._job import JobActor, report
 from ._reporter import Reporter
+from .messages import JobFinished
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -38,7 +39,7 @@ def _job_log(jobdir: Path, verbosity: str) -> None:
 
 async def _main(args: argparse.Namespace) -> None:
     reporter = Reporter(args.supervisor)
-    actor = JobActor(args.jobdir, args.poll_interval, reporter)
+    actor = JobActor(args.jobdir, args.poll_interval, reporter, args.supervisor)
     _job_log(args.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
     async with task_group() as tg:
         tg.start_soon(reporter.run)
@@ -46,7 +47,8 @@ async def _main(args: argparse.Namespace) -> None:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
             status, reason, outputs = await actor.run()
-            await report(args.supervisor, actor.jobid, status, reason, outputs)
+            await report(args.supervisor,
+                         JobFinished(actor.jobid, status, reason, tuple(outputs)))
         tg.cancel_scope.cancel()
 
 

@@ -97,6 +97,14 @@ class JobFinished:
     outputs: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class JobCollected:
+    """A job's devices are done (data collection ended as `status`); outputs follow."""
+
+    jobid: int
+    status: str
+
+
 # supervisor → job process.
 @dataclass(frozen=True, slots=True)
 class CancelRun:
@@ -221,6 +229,7 @@ class JobStatusChanged:
 MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
+    JobCollected,
     CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
     StepStarted, JobData, GetWatchState, WatchState, PipelineChanged,
 )

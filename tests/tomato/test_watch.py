@@ -162,3 +162,19 @@ def test_twenty_watchers_one_stuck_leave_the_job_unaffected(tomato):
     stuck.close()
     assert len(tomato.json("status")) == 2
 
+
+
+def test_the_pipeline_is_released_when_data_collection_ends_before_outputs(tomato):
+    watcher = watch_json(tomato)
+    assert json.loads(watcher.stdout.readline())["event"] == "state"
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 0.3, 0.1, unlock_when_done=True))
+    tomato.wait_status(jobid, "c")
+    watcher.send_signal(signal.SIGINT)
+    lines, _ = records(watcher)
+    released = next(i for i, r in enumerate(lines) if r["event"] == "PipelineChanged"
+                    and r["pipeline"]["name"] == "dummy-5" and r["pipeline"]["jobid"] is None
+                    and r["pipeline"]["ready"])
+    ended = next(i for i, r in enumerate(lines) if r["event"] == "JobStatusChanged"
+                 and r["status"] == "c")
+    assert released < ended
