@@ -145,6 +145,14 @@ class ActorRef:
         self.actor = actor
         self._send = send
 
+    async def post(self, msg: Any, ctx: Context, reply: Any) -> None:
+        """Queue `msg`; `reply.set(value)` or `reply.set(error=exc)` is called with the answer
+        (from the mailbox, so it must not block). For servers that answer without waiting."""
+        try:
+            await self._send.send((msg, ctx, reply))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            reply.set(error=ActorDeadError(f"{type(self.actor).__name__} has stopped"))
+
     async def tell(self, msg: Any, ctx: Context = LOCAL) -> None:
         try:
             await self._send.send((msg, ctx, None))

@@ -94,10 +94,15 @@ class Codec:
         return cls(body.get("message", ""), body.get("details") or {})
 
 
-async def send_frame(stream: ByteStream, payload: bytes) -> None:
+def frame(payload: bytes) -> bytes:
+    """The bytes of one frame: a 4-byte big-endian length, then the payload."""
     if len(payload) > MAX_FRAME:
         raise ProtocolError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME}")
-    await stream.send(_HEADER.pack(len(payload)) + payload)
+    return _HEADER.pack(len(payload)) + payload
+
+
+async def send_frame(stream: ByteStream, payload: bytes) -> None:
+    await stream.send(frame(payload))
 
 
 async def receive_frame(stream: BufferedByteReceiveStream) -> bytes:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import socket
 import struct
@@ -24,8 +26,8 @@ from ._codec import (
     REPLY,
     SUBSCRIBE,
     Codec,
+    frame,
     receive_frame,
-    send_frame,
 )
 from .errors import ActorError, ProtocolError
 from .messages import Ping, Pong
@@ -66,7 +68,7 @@ async def serve_actor(ref: ActorRef, path: Path, codec: Codec, *,
 
 
 class _Connection:
-    """One client: frames in, replies and events out under one send lock."""
+    """One client: frames in; replies (queued, written by one writer) and events out."""
 
     def __init__(self, stream: SocketStream, ref: ActorRef, codec: Codec) -> None:
         self._stream = stream
@@ -74,10 +76,17 @@ class _Connection:
         self._codec = codec
         self._lock = anyio.Lock()
         self._ctx = peer_context(stream)
+        # Replies are bounded by the calls the client has in flight.
+        self._out, self._out_receive = anyio.create_memory_object_stream[bytes](math.inf)
 
     async def run(self) -> None:
         reader = BufferedByteReceiveStream(self._stream)
+        with self._out, self._out_receive:
+            await self._serve(reader)
+
+    async def _serve(self, reader: BufferedByteReceiveStream) -> None:
         async with self._stream, anyio.create_task_group() as tg:
+            tg.start_soon(self._write_replies)
             try:
                 while True:
                     envelope = self._codec.decode(await receive_frame(reader))
@@ -86,6 +95,7 @@ class _Connection:
                 pass
             except ActorError as exc:
                 logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
+            self._out.close()
             tg.cancel_scope.cancel()
 
     @staticmethod
@@ -101,9 +111,9 @@ class _Connection:
 
     async def _dispatch(self, tg: anyio.abc.TaskGroup, kind: str, cid: int, body: Any) -> None:
         if kind == CALL and isinstance(body, Ping):
-            await self._send(REPLY, cid, Pong(os.getpid()))
+            _ReplyTo(self, cid).set(Pong(os.getpid()))
         elif kind == CALL:
-            tg.start_soon(self._answer, cid, body)
+            await self._ref.post(body, self._ctx, _ReplyTo(self, cid))
         elif kind == CAST:
             await self._ref.tell(body, self._ctx)
         elif kind == SUBSCRIBE:
@@ -111,30 +121,55 @@ class _Connection:
         else:
             raise ProtocolError(f"unknown message kind {kind!r}")
 
-    async def _answer(self, cid: int, body: Any) -> None:
+    def encode(self, kind: str, cid: int, body: Any) -> bytes:
         try:
-            result = await self._ref.ask(body, self._ctx, timeout=None)
-        except Exception as exc:
-            await self._send(ERROR, cid, self._codec.error_body(exc))
-        else:
-            await self._send(REPLY, cid, result)
+            return frame(self._codec.encode(
+                [PROTOCOL_VERSION, kind, cid, type(body).__name__, body]))
+        except (TypeError, ProtocolError) as exc:
+            return frame(self._codec.encode([PROTOCOL_VERSION, ERROR, cid, "ProtocolError", {
+                "type": "ProtocolError", "message": f"reply not encodable: {exc}",
+                "details": {}}]))
+
+    def queue(self, data: bytes) -> None:
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._out.send_nowait(data)
+
+    async def _write_replies(self) -> None:
+        """Write queued replies, as many as are waiting in one send."""
+        async for data in self._out_receive:
+            batch = [data]
+            with contextlib.suppress(anyio.WouldBlock):
+                while len(batch) < 256:
+                    batch.append(self._out_receive.receive_nowait())
+            await self._write(b"".join(batch))
 
     async def _forward(self, cid: int, sub: Subscription) -> None:
         try:
             async for event in sub:
-                await self._send(EVENT, cid, event)
+                await self._write(self.encode(EVENT, cid, event))
         finally:
             sub.close()
 
-    async def _send(self, kind: str, cid: int, body: Any) -> None:
-        try:
-            frame = self._codec.encode([PROTOCOL_VERSION, kind, cid, type(body).__name__, body])
-        except TypeError as exc:
-            frame = self._codec.encode([PROTOCOL_VERSION, ERROR, cid, "ProtocolError", {
-                "type": "ProtocolError", "message": f"reply not encodable: {exc}",
-                "details": {}}])
+    async def _write(self, data: bytes) -> None:
         async with self._lock:
             try:
-                await send_frame(self._stream, frame)
+                await self._stream.send(data)
             except DISCONNECTS:
                 pass  # the reader sees the disconnect and closes the connection
+
+
+class _ReplyTo:
+    """Where the mailbox puts the answer to a call that came over a connection."""
+
+    __slots__ = ("_cid", "_conn")
+
+    def __init__(self, conn: _Connection, cid: int) -> None:
+        self._conn = conn
+        self._cid = cid
+
+    def set(self, value: Any = None, error: BaseException | None = None) -> None:
+        if error is not None:
+            data = self._conn.encode(ERROR, self._cid, self._conn._codec.error_body(error))
+        else:
+            data = self._conn.encode(REPLY, self._cid, value)
+        self._conn.queue(data)

@@ -1,0 +1,127 @@
+"""Helpers of the benchmarks: a tomato service in a temp folder, timing, statistics."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Figure:
+    name: str
+    values: list[float]
+    unit: str
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def line(self, label: str = "") -> str:
+        low, high = min(self.values), max(self.values)
+        spread = f" (min {low:.4g}, max {high:.4g}, n={len(self.values)})" \
+            if len(self.values) > 1 else ""
+        return f"{self.name}{label}: {self.median:.4g} {self.unit}{spread}"
+
+
+def show(figure: Figure) -> Figure:
+    print(figure.line(), flush=True)
+    return figure
+
+
+def until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"benchmark: timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def wall(argv: list[str], cwd: Path, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+class Service:
+    """`tomato -t` in a temp folder (optionally with a devices file), and its ketchup."""
+
+    def __init__(self, root: Path, devices: str | None = None) -> None:
+        self.root = root
+        if devices is not None:
+            (root / "devices.yml").write_text(devices)
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen([str(BIN / "tomato"), "-t"], cwd=root,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        until(lambda: self.ketchup("status").returncode == 0, 120, "tomato to answer")
+        self.ready_after = time.perf_counter() - self.started
+
+    def ketchup(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([str(BIN / "ketchup"), "-t", *args], cwd=self.root,
+                              capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run([str(BIN / "tomato"), "-t", "stop", "--force"], cwd=self.root,
+                       capture_output=True)
+        self.process.wait(60)
+
+
+@contextlib.contextmanager
+def service(devices: str | None = None) -> Iterator[Service]:
+    with tempfile.TemporaryDirectory(prefix="tomato-bench-") as tmp:
+        svc = Service(Path(tmp), devices)
+        try:
+            yield svc
+        finally:
+            svc.stop()
+
+
+def channels_lab(count: int) -> str:
+    """A devices file: one dummy device with `count` channels, pipelines p-1 .. p-count."""
+    channels = ", ".join(str(i) for i in range(1, count + 1))
+    return (f"devices:\n  - {{name: d, driver: dummy, channels: [{channels}]}}\n"
+            "pipelines:\n  - name: p-*\n    devices: [{tag: worker, name: d, channel: each}]\n")
