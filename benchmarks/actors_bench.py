@@ -138,8 +138,9 @@ async def _fanout_rate(path: Path, events: int, subscribers: int) -> float:
             tg.start_soon(subscriber)
         await ready.wait()
         start = time.perf_counter()
-        for _ in range(events // 500):
-            await conn.ask(Publish(500))
+        chunk = min(events, 500)
+        for _ in range(events // chunk):
+            await conn.ask(Publish(chunk))
         with anyio.fail_after(120):
             await done.wait()
         elapsed = time.perf_counter() - start

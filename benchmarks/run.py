@@ -1,117 +1,104 @@
-"""Benchmarks: `python benchmarks/run.py [--rounds N] [--quick]`. Prints one figure a line.
+"""Benchmarks: `python benchmarks/run.py [--quick] [--no-reference] [--rounds N]`.
 
-Measures, on this machine, against a real `tomato -t` service in a temporary folder:
-- start of `tomato` until it answers `ketchup status`;
-- `python -c pass` (the floor) and `ketchup status` whole-process wall time;
-- `ketchup submit` whole-process wall time;
-- submit → status `r` on a ready pipeline, seen by an event subscriber on the service socket;
-- end-of-job outputs (yadg datagram and archive): time and peak RSS for 10^3..10^5 points;
-- latency from a point made by the driver to `ketchup watch --json` writing it (10 pipelines
-  at 10 points/s, steady state).
+Prints one figure a line (`name: median unit (min, max, n)`), ours, then the reference's
+(tomato 2.2 with tomato-example-counter, measured in the same run on the same machine, in a
+virtual environment of its own), then ours/reference ratios. Sections:
+1-2. `python -c pass` (floor), `ketchup status` and `ketchup submit` whole-process wall time;
+     submit → r; start → answering.
+3. throughput: 20 jobs of 0.5 s on 10 pipelines (first start → last c; ideal 1.0 s).
+4. scheduler scale: 1,000 pipelines x 10,000 queued jobs (pass time, idle CPU, RSS, dispatch).
+5. data path: 10^6 points from one job (CPU per process, RSS over time, bytes per point).
+6. actor runtime: asks per second and event fan-out, against a bare asyncio echo.
+Plus end-of-job outputs (10^3..10^5 points) and `ketchup watch` latency.
+`--quick` runs every section on a tiny size (the test suite's smoke test).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
 
+import actors_bench
 import anyio
+import ours
 import outputs
+import reference
 import watch
+from _common import BIN, Figure, service, show, wall
 
 from actors import connect
 from tomato._client import service_socket
 from tomato._codec import CODEC
-from tomato.messages import JobStatusChanged, SubmitJob
+from tomato.messages import JobStatusChanged, LoadSample, SetReady, SubmitJob
 
-BIN = Path(sys.executable).parent
-PAYLOAD = {"version": "0.2", "sample": {"name": "bench"},
+PAYLOAD = {"version": "0.2", "sample": {"name": "bench"}, "tomato": {"unlock_when_done": True},
            "method": [{"device": "worker", "technique": "random", "time": 0.2, "delay": 0.1}]}
 
 
-def report(name: str, samples: list[float], unit: str = "ms", scale: float = 1000) -> None:
-    values = [s * scale for s in samples]
-    print(f"{name}: {statistics.median(values):.1f} {unit} "
-          f"(min {min(values):.1f}, max {max(values):.1f}, n={len(values)})", flush=True)
-
-
-def wall(argv: list[str], cwd: Path, rounds: int) -> list[float]:
+async def submit_to_running(root, rounds: int) -> list[float]:
+    """Submit → r on a ready pipeline, as an event subscriber on the socket sees it."""
     times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
+    async with connect(service_socket(root), CODEC) as conn, conn.subscribe() as events:
+        await conn.ask(LoadSample("dummy-5", "bench"))
+        await conn.ask(SetReady("dummy-5", True))
+        for _ in range(rounds):
+            start = time.perf_counter()
+            job = await conn.ask(SubmitJob(PAYLOAD, "bench.yml", str(root)))
+            with anyio.fail_after(30):
+                async for ev in events:
+                    if isinstance(ev, JobStatusChanged) and ev.jobid == job.jobid:
+                        if ev.status == "r":
+                            times.append(time.perf_counter() - start)
+                        if ev.status in ("c", "ce", "cd"):
+                            break
     return times
 
 
-def until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit("benchmark: timed out")
-        time.sleep(0.005)
-
-
-def ketchup(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([str(BIN / "ketchup"), "-t", *args], cwd=cwd, capture_output=True)
-
-
-async def submit_to_running(root: Path, rounds: int) -> list[float]:
-    times = []
-    async with connect(service_socket(root), CODEC) as conn:
-        async with conn.subscribe() as events:
-            for _ in range(rounds):
-                start = time.perf_counter()
-                job = await conn.ask(SubmitJob(PAYLOAD, "bench.yml", str(root)))
-                with anyio.fail_after(10):
-                    async for ev in events:
-                        if isinstance(ev, JobStatusChanged) and ev.jobid == job.jobid:
-                            if ev.status == "r":
-                                times.append(time.perf_counter() - start)
-                            if ev.status in ("c", "ce", "cd"):
-                                break
-                await anyio.to_thread.run_sync(ketchup, root, "ready", "dummy-5")
-    return times
+def cli(rounds: int) -> dict[str, Figure]:
+    figures = {}
+    with service() as svc:
+        figures["start"] = show(Figure("tomato start → answering", [svc.ready_after], "s"))
+        figures["floor"] = show(Figure("python -c pass (the floor)", [
+            t * 1000 for t in wall([str(BIN / "python"), "-c", "pass"], svc.root, rounds)],
+            "ms"))
+        figures["status"] = show(Figure("ketchup status (whole process)", [
+            t * 1000 for t in wall([str(BIN / "ketchup"), "-t", "status"], svc.root, rounds)],
+            "ms"))
+        (svc.root / "bench.yml").write_text(str(PAYLOAD).replace("'", '"').replace(
+            "True", "true"))
+        figures["submit"] = show(Figure("ketchup submit (whole process)", [
+            t * 1000 for t in wall([str(BIN / "ketchup"), "-t", "submit", "bench.yml"],
+                                   svc.root, rounds)], "ms"))
+        svc.ketchup("cancel", *[str(i) for i in range(1, rounds + 1)])
+        figures["dispatch"] = show(Figure("submit → r (event on the socket)", [
+            t * 1000 for t in anyio.run(submit_to_running, svc.root, rounds)], "ms"))
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip tomato 2.2 (e.g. offline: it is installed from PyPI)")
     args = parser.parse_args()
-    if args.quick:
-        args.rounds = 1
-    with tempfile.TemporaryDirectory(prefix="tomato-bench-") as tmp:
-        root = Path(tmp)
-        start = time.perf_counter()
-        service = subprocess.Popen([str(BIN / "tomato"), "-t"], cwd=root,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            until(lambda: ketchup(root, "status").returncode == 0, 30)
-            report("tomato start → answering", [time.perf_counter() - start])
-            report("python -c pass", wall([sys.executable, "-c", "pass"], root, args.rounds))
-            report("ketchup status (whole process)",
-                   wall([str(BIN / "ketchup"), "-t", "status"], root, args.rounds))
-            ketchup(root, "load", "bench", "dummy-5")
-            ketchup(root, "ready", "dummy-5")
-            report("submit → r (service, event seen by a subscriber)",
-                   anyio.run(submit_to_running, root, args.rounds))
-            (root / "bench.yml").write_text(str(PAYLOAD).replace("'", '"'))
-            ketchup(root, "unready", "dummy-5")
-            report("ketchup submit (whole process)",
-                   wall([str(BIN / "ketchup"), "-t", "submit", "bench.yml"], root, args.rounds))
-        finally:
-            subprocess.run([str(BIN / "tomato"), "-t", "stop", "--force"], cwd=root,
-                           capture_output=True)
-            service.wait(30)
+    rounds = 2 if args.quick else args.rounds
+    print(f"# benchmarks {time.strftime('%Y-%m-%d %H:%M')}{' (quick)' if args.quick else ''}")
+    mine = cli(rounds)
+    mine.update(ours.throughput(args.quick))
+    ours.scale(args.quick)
+    ours.datapath(args.quick)
+    actors_bench.main(args.quick)
     outputs.main((10**3,) if args.quick else (10**3, 10**4, 10**5))
     watch.main(*((2, 1, 10) if args.quick else (10, 10, 10)))
+    if args.no_reference:
+        print("# reference (tomato 2.2): skipped (--no-reference)")
+        return
+    theirs = reference.measure(rounds, args.quick)
+    print("# ours / reference (lower is better, but for throughput)")
+    for key in ("start", "status", "submit", "dispatch", "throughput", "throughput_fraction"):
+        if key in mine and key in theirs:
+            print(f"ratio {key}: {mine[key].median / theirs[key].median:.3g}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ class _Channel:
     first: int = 0
     """Sequence number of the point before points[0]."""
     scope: anyio.CancelScope | None = None
+    notified: bool = False
+    """A DataReady went out since the last read."""
     done: anyio.Event = field(default_factory=anyio.Event)
 
     def status(self) -> ChannelStatus:
@@ -115,7 +117,9 @@ class DeviceActor(Actor):
 
     def _emit(self, ch: _Channel, point: list[float]) -> None:
         ch.points.append(point)
-        self.events.publish(DataReady(ch.name, ch.first + len(ch.points)))
+        if not ch.notified:  # one wake-up call until the next read, however fast points come
+            ch.notified = True
+            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)))
 
     async def _stop(self, ch: _Channel) -> Ok:
         if ch.state == "running" and ch.scope is not None:
@@ -126,6 +130,7 @@ class DeviceActor(Actor):
 
     @staticmethod
     def _read(ch: _Channel, after: int) -> DataBatch:
+        ch.notified = False
         drop = min(max(after - ch.first, 0), len(ch.points))
         if drop:
             del ch.points[:drop]

@@ -10,9 +10,11 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_the_benchmark_runs_and_prints_every_figure(env):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick"],
-                         capture_output=True, text=True, timeout=120, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--no-reference"],
+                         capture_output=True, text=True, timeout=300, env=env, check=True).stdout
     for name in ("tomato start → answering", "ketchup status (whole process)",
-                 "submit → r", "ketchup submit (whole process)", "outputs for 1000 points",
-                 "watch latency at 10 points/s on 2 pipelines"):
-        assert f"{name}" in out, out
+                 "submit → r", "ketchup submit (whole process)", "throughput as a fraction",
+                 "scheduling pass", "idle CPU", "data path: bytes on disk per point",
+                 "actor ask round trips", "event fan-out", "outputs for 1000 points",
+                 "watch latency at 10 points/s on 2 pipelines", "reference (tomato 2.2): skipped"):
+        assert name in out, out

@@ -26,6 +26,7 @@ from .output import write_manifest
 logger = logging.getLogger("tomato.job")
 
 STOP_TIMEOUT = 1.0
+MIN_READ_GAP = 0.01
 REPORT_TIMEOUT = 60.0
 
 
@@ -37,9 +38,10 @@ class JobActor(Actor):
     """Answers CancelRun by cancelling the run; everything else happens in `run`."""
 
     def __init__(self, jobdir: Path, poll_interval: float, reporter: Reporter,
-                 supervisor: Path) -> None:
+                 supervisor: Path, outputs: Path | None = None) -> None:
         self.reporter = reporter
         self.supervisor = supervisor
+        self.outputs = outputs
         self.jobdir = jobdir
         self.poll = poll_interval
         self.data = json.loads((jobdir / "jobdata.json").read_text())
@@ -64,7 +66,7 @@ class JobActor(Actor):
         await report(self.supervisor, JobCollected(self.jobid, status))
         outdir, prefix = output_place(self.data, "output", "results")
         try:
-            outputs = await make_outputs(self.jobdir, outdir, prefix, status)
+            outputs = await make_outputs(self.jobdir, outdir, prefix, status, self.outputs)
         except OutputError as exc:
             logger.error("%s; the data stays in %s", exc, self.jobdir)
             return "ce", "; ".join(filter(None, (reason, str(exc)))), []
@@ -106,7 +108,7 @@ class JobActor(Actor):
         while True:
             await anyio.sleep(options["interval"])
             try:
-                await make_outputs(self.jobdir, outdir, prefix)
+                await make_outputs(self.jobdir, outdir, prefix, server=self.outputs)
             except OutputError as exc:  # a failed snapshot never stops the data collection
                 logger.error("periodic snapshot: %s", exc)
 
@@ -167,7 +169,10 @@ class JobActor(Actor):
                     raise StepFailed(f"step {index} ({task.technique}): {batch.error}")
                 if batch.state != "running":
                     return
+                read_at = anyio.current_time()
                 await wake.wait(self.poll)
+                # At fast rates, read in batches: at most one read per MIN_READ_GAP.
+                await anyio.sleep(max(read_at + MIN_READ_GAP - anyio.current_time(), 0))
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2 * STOP_TIMEOUT):
                 await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)

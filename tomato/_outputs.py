@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from actors import python_argv
+from actors import (
+    Actor,
+    ActorError,
+    Context,
+    Deferred,
+    connect,
+    python_argv,
+    run_until_signalled,
+    serve_actor,
+    signal_ready,
+    start_actor,
+    task_group,
+)
 
+from ._codec import CODEC
 from .errors import OutputError
+from .messages import MakeOutputs, OutputsMade
+
+logger = logging.getLogger(__name__)
 
 
 def output_place(jobdata: dict[str, Any], section: str, kind: str) -> tuple[Path, str]:
@@ -22,9 +39,26 @@ def output_place(jobdata: dict[str, Any], section: str, kind: str) -> tuple[Path
     return folder.resolve(), options.get("prefix") or f"{kind}.{jobdata['jobid']}"
 
 
-async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | None = None
-                       ) -> list[str]:
-    """Write `<outdir>/<prefix>.{zip,nc}` from the job folder; raises OutputError."""
+OUTPUT_TIMEOUT = 3600.0
+
+
+async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | None = None,
+                       server: Path | None = None) -> list[str]:
+    """Write `<outdir>/<prefix>.{zip,nc}` from the job folder; raises OutputError.
+
+    Asks the output server (yadg already loaded) when it answers, else runs the output
+    process once for this request.
+    """
+    if server is not None:
+        try:
+            async with connect(server, CODEC) as conn:
+                made = await conn.ask(MakeOutputs(str(jobdir), str(outdir), prefix, status),
+                                      timeout=OUTPUT_TIMEOUT)
+            return list(made.files)
+        except OutputError:
+            raise
+        except ActorError as exc:
+            logger.info("output server unavailable (%s): running the output process", exc)
     argv = python_argv("tomato.output", "--jobdir", str(jobdir), "--out", str(outdir),
                        "--prefix", prefix, *(("--status", status) if status else ()))
     result = await anyio.run_process(argv, check=False)
@@ -32,3 +66,46 @@ async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | No
         lines = result.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
         raise OutputError(f"outputs in {outdir} failed: {lines[-1]}")
     return list(json.loads(result.stdout).values())
+
+
+class OutputServer(Actor):
+    """Builds outputs on request in a worker thread (one at a time), yadg loaded once."""
+
+    def __init__(self) -> None:
+        self._one = anyio.CapacityLimiter(1)
+
+    async def handle(self, msg: Any, ctx: Context) -> Any:
+        match msg:
+            case MakeOutputs():
+                return Deferred(lambda: self._make(msg))
+        raise ActorError(f"the output server does not understand {type(msg).__name__}")
+
+    async def _make(self, msg: MakeOutputs) -> OutputsMade:
+        from .output import build_outputs, one_line
+
+        try:
+            files = await anyio.to_thread.run_sync(
+                lambda: build_outputs(Path(msg.jobdir), Path(msg.outdir), msg.prefix,
+                                      status=msg.status), limiter=self._one)
+        except Exception as exc:
+            raise OutputError(f"outputs in {msg.outdir} failed: {one_line(exc)}") from None
+        return OutputsMade(tuple(str(f) for f in files))
+
+
+def serve_outputs(sock: Path) -> None:
+    """Entry of the output server process (supervised by the service)."""
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s outputs: %(message)s")
+
+    async def main() -> None:
+        import xarray  # noqa: F401
+        import yadg.core  # noqa: F401
+
+        from . import output  # noqa: F401 - load yadg and xarray now, not at the first job
+
+        async with task_group() as tg, start_actor(OutputServer()) as ref:
+            await tg.start(serve_actor, ref, sock, CODEC)
+            signal_ready()
+            await run_until_signalled()
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)

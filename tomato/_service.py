@@ -87,6 +87,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 logger.info("tomato ready: %d pipelines, socket %s", len(sup.pipelines), sock)
                 task_status.started(sock)
                 tg.start_soon(anyio.to_thread.run_sync, _warm_up)
+                tg.start_soon(_start_output_server, procs, settings)
                 await _until_stop(sup)
                 await _finish_running_jobs(sup)
                 await procs.stop_all()  # while the supervisor still records their exits
@@ -153,6 +154,18 @@ async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
     if failures:
         raise TomatoError("; ".join(failures))
     return infos
+
+
+async def _start_output_server(procs: ProcessSupervisor, settings: Settings) -> None:
+    """The output server: yadg loaded once for every job's outputs (jobs fall back to an
+    output process of their own while it is not there)."""
+    sock = socket_path(settings.runtime_dir, "outputs")
+    try:
+        await procs.start(ChildSpec(id="outputs", argv=python_argv(
+            "tomato.output", "--serve", str(sock)), socket=sock, ping_interval=5.0,
+            start_timeout=60.0))
+    except ActorError as exc:
+        logger.error("the output server did not start (%s); jobs make their own outputs", exc)
 
 
 def _warm_up() -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import pwd
+import time
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
@@ -94,6 +95,7 @@ class Supervisor(Actor):
         self.devices = Devices(lab, settings.runtime_dir, store)
         self.pipelines = self._load_pipelines()
         self.pending: dict[int, Pending] = {}
+        self.last_pass = 0.0
         self.steps: dict[int, dict[str, StepStarted]] = {}
         self.latest: dict[int, dict[str, JobData]] = {}
 
@@ -200,8 +202,10 @@ class Supervisor(Actor):
         return job
 
     def _schedule(self) -> None:
+        start = time.perf_counter()
         for jobid, name in plan(self.pending.values(), self.pipelines):
             self._start_job(jobid, self.pipelines[name])
+        self.last_pass = time.perf_counter() - start
 
     def _start_job(self, jobid: int, pipeline: Pipeline) -> None:
         del self.pending[jobid]
@@ -234,6 +238,7 @@ class Supervisor(Actor):
             id=f"job-{jobid}", restart="temporary", socket=sock,
             argv=python_argv("tomato.job", "--jobdir", str(jobdir), "--socket", str(sock),
                              "--supervisor", str(socket_path(self.settings.runtime_dir, "tomato")),
+                             "--outputs", str(self._outputs_socket()),
                              "--poll-interval", str(self.settings.poll_interval),
                              "--log-level", self.settings.log_level))
         try:
@@ -241,6 +246,9 @@ class Supervisor(Actor):
         except ActorError as exc:
             assert self.ref is not None
             await self.ref.tell(JobFinished(jobid, "ce", f"job process did not start: {exc}"))
+
+    def _outputs_socket(self) -> Path:
+        return socket_path(self.settings.runtime_dir, "outputs")
 
     def _move(self, jobid: int, status: str, **fields: Any) -> None:
         job = self.store.job(jobid)
@@ -326,7 +334,8 @@ class Supervisor(Actor):
                    "its data" if job.status in FINISHED else None)
 
         async def work() -> SnapshotTaken:
-            files = await make_outputs(Path(job.jobpath or ""), cwd, f"snapshot.{job.jobid}")
+            files = await make_outputs(Path(job.jobpath or ""), cwd, f"snapshot.{job.jobid}",
+                                       server=self._outputs_socket())
             return SnapshotTaken(tuple(files), warning)
 
         return Deferred(work)
@@ -389,13 +398,17 @@ class Supervisor(Actor):
         return ServiceStatus(os.getpid(), str(socket_path(s.runtime_dir, "tomato")),
                              str(s.config_dir), str(s.state_db), str(s.jobs_dir),
                              self.lab.source, tuple(await self.devices.rows()),
-                             tuple(self.running_jobs()))
+                             tuple(self.running_jobs()), len(self.pending),
+                             self.last_pass * 1000)
 
     def running_jobs(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""
         return [j.jobid for j in self.store.jobs(ACTIVE)]
 
     def _child_event(self, ev: ChildEvent) -> None:
+        if ev.id == "outputs":
+            logger.info("output server %s %s", ev.kind, ev.reason)
+            return
         kind, _, name = ev.id.partition("-")
         if kind == "job":
             jobid = int(name)

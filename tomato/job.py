@@ -22,6 +22,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jobdir", required=True, type=Path)
     parser.add_argument("--socket", required=True, type=Path)
     parser.add_argument("--supervisor", required=True, type=Path)
+    parser.add_argument("--outputs", type=Path, default=None, help="the output server")
     parser.add_argument("--poll-interval", type=float, default=0.1)
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
@@ -39,7 +40,7 @@ def _job_log(jobdir: Path, verbosity: str) -> None:
 
 async def _main(args: argparse.Namespace) -> None:
     reporter = Reporter(args.supervisor)
-    actor = JobActor(args.jobdir, args.poll_interval, reporter, args.supervisor)
+    actor = JobActor(args.jobdir, args.poll_interval, reporter, args.supervisor, args.outputs)
     _job_log(args.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
     async with task_group() as tg:
         tg.start_soon(reporter.run)

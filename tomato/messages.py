@@ -75,6 +75,21 @@ class SnapshotTaken:
 
 
 @dataclass(frozen=True, slots=True)
+class MakeOutputs:
+    """Ask the output server for `<outdir>/<prefix>.{nc,zip}` from a job folder."""
+
+    jobdir: str
+    outdir: str
+    prefix: str
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputsMade:
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class GetServiceStatus:
     """Ask for the service's pid, paths and devices."""
 
@@ -164,6 +179,9 @@ class ServiceStatus:
     devices_file: str
     devices: tuple[DeviceInfoRow, ...]
     running_jobs: tuple[int, ...]
+    queued: int = 0
+    schedule_pass_ms: float = 0.0
+    """How long the last scheduling pass took."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +247,7 @@ class JobStatusChanged:
 MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
-    JobCollected,
+    JobCollected, MakeOutputs, OutputsMade,
     CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
     StepStarted, JobData, GetWatchState, WatchState, PipelineChanged,
 )

@@ -108,17 +108,28 @@ def _write_datagram(jobdata: dict[str, Any], entries: list[dict[str, Any]],
     shutil.move(partial, datagram)
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as one line, for the job log and `ketchup status`."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tomato.output")
-    parser.add_argument("--jobdir", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--serve", type=Path, help="serve requests on this socket")
+    parser.add_argument("--jobdir", type=Path)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--prefix")
     parser.add_argument("--status", default=None)
     args = parser.parse_args(argv)
+    if args.serve:
+        from ._outputs import serve_outputs
+
+        serve_outputs(args.serve)
+        return
     try:
         datagram, archive = build_outputs(args.jobdir, args.out, args.prefix, status=args.status)
-    except Exception as exc:  # one line for the job log and `ketchup status`
-        print(f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    except Exception as exc:
+        print(one_line(exc), file=sys.stderr)
         sys.exit(1)
     print(json.dumps({"datagram": str(datagram), "archive": str(archive)}))
 
