@@ -3,6 +3,11 @@
 It knows nothing of the programs built on it.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from ._actor import (
     DEFAULT_TIMEOUT,
     LOCAL,
@@ -18,15 +23,6 @@ from ._actor import (
 )
 from ._client import Connection, connect
 from ._codec import MAX_FRAME, PROTOCOL_VERSION, Codec
-from ._process import (
-    ChildEvent,
-    ChildSpec,
-    ProcessSupervisor,
-    python_argv,
-    run_until_signalled,
-    signal_ready,
-)
-from ._server import peer_context, prepare_socket_path, serve_actor
 from .errors import (
     ActorDeadError,
     ActorError,
@@ -36,6 +32,26 @@ from .errors import (
     ProtocolError,
 )
 from .messages import EventsMissed, Ok, Ping, Pong
+
+_LAZY = {
+    "ChildEvent": "._process",
+    "ChildSpec": "._process",
+    "ProcessSupervisor": "._process",
+    "python_argv": "._process",
+    "run_until_signalled": "._process",
+    "signal_ready": "._process",
+    "peer_context": "._server",
+    "prepare_socket_path": "._server",
+    "serve_actor": "._server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Process supervision and serving load on first use: clients start faster."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",

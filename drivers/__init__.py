@@ -1,9 +1,14 @@
-"""Drivers and the device actor that runs them. Knows nothing of queues or scheduling."""
+"""Drivers and the device actor that runs them. Knows nothing of queues or scheduling.
 
-from ._device import DEVICE_CODEC, DeviceActor
-from ._dummy import DummyDriver
-from ._interface import Driver, Emit, check_task, point_count
-from ._registry import driver_names, load_driver
+Messages and errors load at once; the rest on first use, so a client that only talks to
+devices (or to tomato) starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import (
     ChannelBusyError,
     DriverError,
@@ -27,6 +32,25 @@ from .messages import (
     Task,
     Technique,
 )
+
+_LAZY = {
+    "DEVICE_CODEC": "._device",
+    "DeviceActor": "._device",
+    "DummyDriver": "._dummy",
+    "Driver": "._interface",
+    "Emit": "._interface",
+    "check_task": "._interface",
+    "point_count": "._interface",
+    "driver_names": "._registry",
+    "load_driver": "._registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEVICE_CODEC",
