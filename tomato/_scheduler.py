@@ -42,6 +42,8 @@ class Pending:
     """(role, technique) of every step."""
     matches: tuple[str, ...] = field(default=())
     """Pipelines able to run it, in devices-file order."""
+    match_set: frozenset[str] = field(default=frozenset())
+    """The same, for look-ups (shared between jobs with the same needs)."""
 
 
 def matching(needs: tuple[tuple[str, str], ...], pipelines: Iterable[Pipeline]) -> tuple[str, ...]:
@@ -71,12 +73,13 @@ def plan(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]) -> list[
     for job in pending:
         if job.sample not in samples:
             continue
-        for name in job.matches:
-            p = free.get(name)
-            if p is not None and p.sample == job.sample and not p.parts & busy:
+        # Free pipelines are few: look through them (in devices-file order), not the matches.
+        for name, p in free.items():
+            if name in job.match_set and p.sample == job.sample and not p.parts & busy:
                 starts.append((job.jobid, name))
                 busy |= p.parts
                 del free[name]
+                samples = {q.sample for q in free.values()}
                 break
         if not free:
             break

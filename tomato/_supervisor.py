@@ -95,6 +95,7 @@ class Supervisor(Actor):
         self.devices = Devices(lab, settings.runtime_dir, store)
         self.pipelines = self._load_pipelines()
         self.pending: dict[int, Pending] = {}
+        self.matches: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], frozenset[str]]] = {}
         self.last_pass = 0.0
         self.steps: dict[int, dict[str, StepStarted]] = {}
         self.latest: dict[int, dict[str, JobData]] = {}
@@ -195,7 +196,10 @@ class Supervisor(Actor):
                  needs: tuple[tuple[str, str], ...] | None = None) -> Pending:
         if needs is None:
             needs = tuple((s["component_role"], s["technique_name"]) for s in payload["method"])
-        job = Pending(jobid, sample, needs, matching(needs, self.pipelines.values()))
+        if needs not in self.matches:  # capabilities are fixed: compute once per kind of job
+            names = matching(needs, self.pipelines.values())
+            self.matches[needs] = (names, frozenset(names))
+        job = Pending(jobid, sample, needs, *self.matches[needs])
         self.pending[jobid] = job
         if job.matches and self.store.job(jobid).status == "q":  # type: ignore[union-attr]
             self._move(jobid, "qw")
