@@ -73,8 +73,14 @@ class _Child:
 
 
 def signal_ready() -> None:
-    """Called by a child once it serves: tells the parent, then points stdout at stderr."""
-    os.write(1, READY_LINE)
+    """Called by a child once it serves: tells the parent, then points stdout at stderr.
+
+    If the parent stopped waiting (it gave up or is shutting down), the child exits quietly.
+    """
+    try:
+        os.write(1, READY_LINE)
+    except BrokenPipeError:
+        os._exit(0)
     os.dup2(2, 1)
 
 
@@ -146,6 +152,10 @@ class ProcessSupervisor:
             rc = await process.wait()
             raise ChildStartError(f"{spec.id}: exited with code {rc} before it was ready"
                                   ) from None
+        except BaseException:  # cancelled while it starts: leave no orphan behind
+            with anyio.CancelScope(shield=True):
+                await _terminate(process, spec.stop_timeout)
+            raise
         finally:
             await process.stdout.aclose()
         if line + b"\n" != READY_LINE:

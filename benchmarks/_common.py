@@ -90,10 +90,13 @@ def children(pid: int) -> list[int]:
 class Service:
     """`tomato -t` in a temp folder (optionally with a devices file), and its ketchup."""
 
-    def __init__(self, root: Path, devices: str | None = None) -> None:
+    def __init__(self, root: Path, devices: str | None = None, settings: str | None = None
+                 ) -> None:
         self.root = root
         if devices is not None:
             (root / "devices.yml").write_text(devices)
+        if settings is not None:
+            (root / "settings.toml").write_text(settings)
         self.started = time.perf_counter()
         self.process = subprocess.Popen([str(BIN / "tomato"), "-t"], cwd=root,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -111,9 +114,9 @@ class Service:
 
 
 @contextlib.contextmanager
-def service(devices: str | None = None) -> Iterator[Service]:
+def service(devices: str | None = None, settings: str | None = None) -> Iterator[Service]:
     with tempfile.TemporaryDirectory(prefix="tomato-bench-") as tmp:
-        svc = Service(Path(tmp), devices)
+        svc = Service(Path(tmp), devices, settings)
         try:
             yield svc
         finally:

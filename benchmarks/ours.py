@@ -74,11 +74,15 @@ async def _throughput(svc: Service, jobs: int, pipelines: int, seconds: float
 def throughput(quick: bool) -> dict[str, Figure]:
     jobs, pipelines, seconds = (4, 2, 0.5) if quick else (20, 10, 0.5)
     ideal = jobs / pipelines * seconds
-    with service(channels_lab(pipelines)) as svc:
+    # As many job processes on standby as pipelines start at once (`[jobs] standby`).
+    with service(channels_lab(pipelines), f"[jobs]\nstandby = {pipelines}\n") as svc:
+        until(lambda: len([p for p in children(svc.process.pid) if b"tomato.job" in Path(
+            f"/proc/{p}/cmdline").read_bytes()]) >= pipelines, 60, "standby job processes")
         total, released = anyio.run(_throughput, svc, jobs, pipelines, seconds)
     return {
         "throughput": show(Figure(f"throughput, {jobs} jobs of {seconds} s on {pipelines} "
-                                  "pipelines, first start → last c", [total], "s")),
+                                  f"pipelines, first start → last c (standby = {pipelines})",
+                                  [total], "s")),
         "throughput_fraction": show(Figure(f"throughput as a fraction of ideal ({ideal:g} s)",
                                            [ideal / total], "")),
         "collection": show(Figure("  … first start → last pipeline released (data collected)",

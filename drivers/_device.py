@@ -113,6 +113,8 @@ class DeviceActor(Actor):
                 if ch.state != "done":
                     await self.driver.reset(ch.name)
             ch.done.set()
+            # Wake the reader: the task's end is news too (it need not wait for its poll).
+            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)))
             logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
 
     def _emit(self, ch: _Channel, point: list[float]) -> None:

@@ -20,7 +20,7 @@ from ._payload import task_of
 from ._rawdata import DataFile
 from ._reporter import Reporter, Wake
 from .errors import OutputError
-from .messages import CancelRun, JobCollected, JobData, JobFinished, StepStarted
+from .messages import CancelRun, JobCollected, JobData, JobFinished, RunJob, StepStarted
 from .output import write_manifest
 
 logger = logging.getLogger("tomato.job")
@@ -35,23 +35,33 @@ class StepFailed(Exception):
 
 
 class JobActor(Actor):
-    """Answers CancelRun by cancelling the run; everything else happens in `run`."""
+    """Takes its job (at start, or later by RunJob when started on standby) and answers
+    CancelRun by cancelling the run; everything else happens in `run`."""
 
-    def __init__(self, jobdir: Path, poll_interval: float, reporter: Reporter,
-                 supervisor: Path, outputs: Path | None = None) -> None:
+    def __init__(self, poll_interval: float, reporter: Reporter, supervisor: Path,
+                 outputs: Path | None = None) -> None:
         self.reporter = reporter
         self.supervisor = supervisor
         self.outputs = outputs
-        self.jobdir = jobdir
         self.poll = poll_interval
-        self.data = json.loads((jobdir / "jobdata.json").read_text())
-        self.jobid: int = self.data["jobid"]
+        self.assigned = anyio.Event()
         self.scope = anyio.CancelScope()
         self.cancelled = False
         self.datafiles: list[dict[str, Any]] = []
 
+    def assign(self, jobdir: Path) -> None:
+        self.jobdir = jobdir
+        self.data = json.loads((jobdir / "jobdata.json").read_text())
+        self.jobid: int = self.data["jobid"]
+        self.assigned.set()
+
     async def handle(self, msg: Any, ctx: Context) -> Any:
         match msg:
+            case RunJob(jobdir):
+                if self.assigned.is_set():
+                    raise ActorError(f"this process already runs job {self.jobid}")
+                self.assign(Path(jobdir))
+                return Ok()
             case CancelRun():
                 logger.warning("cancel requested (by uid %s)", ctx.uid)
                 self.cancelled = True

@@ -88,6 +88,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 task_status.started(sock)
                 tg.start_soon(anyio.to_thread.run_sync, _warm_up)
                 tg.start_soon(_start_output_server, procs, settings)
+                tg.start_soon(sup.jobprocs.fill)
                 await _until_stop(sup)
                 await _finish_running_jobs(sup)
                 await procs.stop_all()  # while the supervisor still records their exits

@@ -22,6 +22,7 @@ devices = "{devices}"    # the devices file; if missing, built-in dummy pipeline
 
 [jobs]
 poll_interval = 0.1      # seconds between reads of a device's new data points
+standby = 2              # job processes kept started and waiting, so jobs start at once
 
 # Per-driver settings, passed to the driver of each device, e.g.
 # [drivers.dummy]
@@ -29,7 +30,7 @@ poll_interval = 0.1      # seconds between reads of a device's new data points
 
 _KNOWN: dict[str, dict[str, type | tuple[type, ...]]] = {
     "paths": {"state": str, "jobs": str, "devices": str},
-    "jobs": {"poll_interval": (int, float)},
+    "jobs": {"poll_interval": (int, float), "standby": int},
 }
 
 
@@ -43,6 +44,7 @@ class Settings:
     devices_file: Path
     runtime_dir: Path
     poll_interval: float = 0.1
+    standby: int = 2
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
     log_level: str = "WARNING"
     test_mode: bool = False
@@ -80,6 +82,7 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         devices_file=resolve("devices", "devices.yml"),
         runtime_dir=rundir or runtime_dir(config_dir),
         poll_interval=float(raw.get("jobs", {}).get("poll_interval", 0.1)),
+        standby=int(raw.get("jobs", {}).get("standby", 2)),
         drivers=raw.get("drivers", {}),
         log_level=log_level,
         test_mode=test_mode,
@@ -105,6 +108,8 @@ def _check_keys(path: Path, text: str, raw: dict[str, Any]) -> None:
                 raise ConfigError(f"{where}: [{section}] {key} has the wrong type")
             if key == "poll_interval" and not 0 < value <= 10:
                 raise ConfigError(f"{where}: [jobs] poll_interval must be in (0, 10] s")
+            if key == "standby" and not 0 <= value <= 100:
+                raise ConfigError(f"{where}: [jobs] standby must be from 0 to 100")
 
 
 def _line_of(text: str, key: str) -> int:

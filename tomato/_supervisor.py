@@ -20,19 +20,16 @@ from actors import (
     ActorError,
     ActorRef,
     ChildEvent,
-    ChildSpec,
     Context,
     Deferred,
     Ok,
     ProcessSupervisor,
-    connect,
-    python_argv,
 )
 from drivers import Technique
 
-from ._codec import CODEC
 from ._devices import Devices
 from ._devicesfile import Lab
+from ._jobprocs import JobProcesses
 from ._outputs import make_outputs
 from ._paths import device_socket, socket_path
 from ._payload import check_method, normalise_payload
@@ -42,7 +39,6 @@ from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 from .errors import ConflictError, NotFoundError
 from .messages import (
     CancelJobs,
-    CancelRun,
     EjectSample,
     GetJobs,
     GetPipelines,
@@ -69,7 +65,6 @@ from .messages import (
 
 logger = logging.getLogger(__name__)
 
-CANCEL_TIMEOUT = 5.0
 RECENT = 1000
 """Points kept per running step and component, for watchers that join late."""
 
@@ -93,6 +88,7 @@ class Supervisor(Actor):
         self.device_techniques = techniques
         self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
         self.devices = Devices(lab, settings.runtime_dir, store)
+        self.jobprocs = JobProcesses(settings, procs)
         self.pipelines = self._load_pipelines()
         self.pending: dict[int, Pending] = {}
         self.matches: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], frozenset[str]]] = {}
@@ -237,19 +233,13 @@ class Supervisor(Actor):
         (jobdir / "jobdata.json").write_text(json.dumps(jobdata, indent=1))
 
     async def _spawn_job(self, jobid: int, jobdir: Path) -> None:
-        sock = socket_path(self.settings.runtime_dir, f"job-{jobid}")
-        spec = ChildSpec(
-            id=f"job-{jobid}", restart="temporary", socket=sock,
-            argv=python_argv("tomato.job", "--jobdir", str(jobdir), "--socket", str(sock),
-                             "--supervisor", str(socket_path(self.settings.runtime_dir, "tomato")),
-                             "--outputs", str(self._outputs_socket()),
-                             "--poll-interval", str(self.settings.poll_interval),
-                             "--log-level", self.settings.log_level))
         try:
-            await self.procs.start(spec)
+            await self.jobprocs.launch(jobid, jobdir)
         except ActorError as exc:
             assert self.ref is not None
             await self.ref.tell(JobFinished(jobid, "ce", f"job process did not start: {exc}"))
+            return
+        self.store.set_job(jobid, pid=self.jobprocs.pid_of(jobid))
 
     def _outputs_socket(self) -> Path:
         return socket_path(self.settings.runtime_dir, "outputs")
@@ -299,19 +289,8 @@ class Supervisor(Actor):
                 self._end_job(job.jobid, "cd", "cancelled while queued")
             elif job.status == "r":
                 self._move(job.jobid, "rd")
-                self.tg.start_soon(self._stop_running, job.jobid)
+                self.tg.start_soon(self.jobprocs.cancel, job.jobid)
         return [self._job(j) for j in jobids]
-
-    async def _stop_running(self, jobid: int) -> None:
-        """Ask the job process to stop; if it does not answer, stop the process."""
-        sock = socket_path(self.settings.runtime_dir, f"job-{jobid}")
-        try:
-            with anyio.fail_after(CANCEL_TIMEOUT):
-                async with connect(sock, CODEC) as conn:
-                    await conn.ask(CancelRun(), timeout=CANCEL_TIMEOUT)
-        except (TimeoutError, ActorError) as exc:
-            logger.error("job %d did not take the cancel (%s): stopping its process", jobid, exc)
-            await self.procs.stop(f"job-{jobid}")
 
     def _watch_state(self, jobid: int | None) -> WatchState:
         jobs = [self._job(jobid)] if jobid is not None else self.store.jobs(ACTIVE)
@@ -414,11 +393,9 @@ class Supervisor(Actor):
             logger.info("output server %s %s", ev.kind, ev.reason)
             return
         kind, _, name = ev.id.partition("-")
-        if kind == "job":
-            jobid = int(name)
-            if ev.kind == "started":
-                self.store.set_job(jobid, pid=ev.pid)
-            elif ev.kind == "exited":
+        if kind in ("job", "standby"):
+            jobid = self.jobprocs.job_of(ev)
+            if jobid is not None and ev.kind == "exited":
                 job = self.store.job(jobid)
                 status = "cd" if job is not None and job.status == "rd" else "ce"
                 self._end_job(jobid, status, f"job process exited with code {ev.returncode} "

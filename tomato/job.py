@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 
-from actors import serve_actor, signal_ready, start_actor, task_group
+from actors import run_until_signalled, serve_actor, signal_ready, start_actor, task_group
 
 from ._codec import CODEC
 from ._job import JobActor, report
@@ -19,7 +19,7 @@ from .messages import JobFinished
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tomato.job")
-    parser.add_argument("--jobdir", required=True, type=Path)
+    parser.add_argument("--jobdir", type=Path, help="the job to run (else: wait for RunJob)")
     parser.add_argument("--socket", required=True, type=Path)
     parser.add_argument("--supervisor", required=True, type=Path)
     parser.add_argument("--outputs", type=Path, default=None, help="the output server")
@@ -40,13 +40,26 @@ def _job_log(jobdir: Path, verbosity: str) -> None:
 
 async def _main(args: argparse.Namespace) -> None:
     reporter = Reporter(args.supervisor)
-    actor = JobActor(args.jobdir, args.poll_interval, reporter, args.supervisor, args.outputs)
-    _job_log(args.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
+    actor = JobActor(args.poll_interval, reporter, args.supervisor, args.outputs)
+    if args.jobdir is not None:
+        actor.assign(args.jobdir)
     async with task_group() as tg:
         tg.start_soon(reporter.run)
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
+            async with anyio.create_task_group() as waiting:  # on standby: SIGTERM ends it
+                async def stop_on_signal() -> None:
+                    await run_until_signalled()
+                    waiting.cancel_scope.cancel()
+
+                waiting.start_soon(stop_on_signal)
+                await actor.assigned.wait()
+                waiting.cancel_scope.cancel()
+            if not actor.assigned.is_set():
+                tg.cancel_scope.cancel()
+                return
+            _job_log(actor.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
             status, reason, outputs = await actor.run()
             await report(args.supervisor,
                          JobFinished(actor.jobid, status, reason, tuple(outputs)))

@@ -122,6 +122,13 @@ class JobCollected:
 
 # supervisor → job process.
 @dataclass(frozen=True, slots=True)
+class RunJob:
+    """Hand the job in `jobdir` to a job process started on standby."""
+
+    jobdir: str
+
+
+@dataclass(frozen=True, slots=True)
 class CancelRun:
     """Stop the job's tasks now; the job then reports cd."""
 
@@ -248,6 +255,6 @@ MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
     JobCollected, MakeOutputs, OutputsMade,
-    CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
+    RunJob, CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
     StepStarted, JobData, GetWatchState, WatchState, PipelineChanged,
 )

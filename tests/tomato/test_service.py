@@ -7,6 +7,7 @@ import os
 import signal
 
 from conftest import payload, until
+from test_bad_input import tomato_socket
 
 
 def service_status(tomato):
@@ -67,3 +68,35 @@ def test_queued_jobs_survive_a_restart_of_the_service(tomato):
     assert tomato.status(jobid) == "qw"
     tomato.prepare("dummy-10", "s1")
     assert tomato.wait_status(jobid, "c")["pipeline"] == "dummy-10"
+
+
+def test_jobs_run_without_standby_processes_too(tomato_factory):
+    lab = tomato_factory(start=False)
+    (lab.root / "settings.toml").write_text("[jobs]\nstandby = 0\n")
+    lab.start()
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload(time=0.3))
+    assert lab.wait_status(jobid, "c", "ce")["status"] == "c"
+
+
+def test_standby_job_processes_wait_and_are_replaced_when_used(tomato):
+    def standby_pids():
+        pids = set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if b"tomato.job" in argv and b"--jobdir" not in argv and \
+                        rundir in b" ".join(argv):
+                    pids.add(int(entry))
+        return pids
+
+    rundir = str(tomato_socket(tomato).parent).encode()
+    before = until(lambda: len(s := standby_pids()) >= 2 and s, 20, "two standby processes")
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload(time=0.3))
+    assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
+    until(lambda: len(standby_pids() - before) >= 1, 20, "a new standby process")
