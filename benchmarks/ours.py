@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,12 @@ def datapath(quick: bool) -> dict[str, Figure]:
         jobid = json.loads(svc.ketchup("submit", "d.yml", "--json").stdout)["jobid"]
         procs: dict[str, int] = {}
 
+        jobdir = str(svc.root / "jobs" / str(jobid))
+
         def find() -> bool:
             for pid in children(svc.process.pid):
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"tomato.job" in cmd:
+                if b"tomato.job" in cmd and _has_open(pid, jobdir):  # not a standby one
                     procs["job"] = pid
                 elif b"drivers.device" in cmd:
                     procs["device"] = pid
@@ -198,3 +201,11 @@ def datapath(quick: bool) -> dict[str, Figure]:
             f"data path: {who} RSS at 20 % → at end of collection (peak)",
             [late[who]], f"MiB (from {early[who]:.0f}, peak {hwm[who]:.0f})"))
     return figures
+
+
+def _has_open(pid: int, folder: str) -> bool:
+    """Whether process `pid` has a file in `folder` open."""
+    try:
+        return any(os.readlink(fd).startswith(folder) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False

@@ -24,7 +24,7 @@ import ours
 import outputs
 import reference
 import watch
-from _common import BIN, Figure, service, show, wall
+from _common import BIN, Figure, children, service, show, until, wall
 
 from actors import connect
 from tomato._client import service_socket
@@ -58,6 +58,8 @@ def cli(rounds: int) -> dict[str, Figure]:
     figures = {}
     with service() as svc:
         figures["start"] = show(Figure("tomato start → answering", [svc.ready_after], "s"))
+        # Let the start-up finish (device, output server, 2 standby job processes) first.
+        until(lambda: len(children(svc.process.pid)) >= 4, 60, "the service's processes")
         figures["floor"] = show(Figure("python -c pass (the floor)", [
             t * 1000 for t in wall([str(BIN / "python"), "-c", "pass"], svc.root, rounds)],
             "ms"))
