@@ -150,7 +150,9 @@ def test_twenty_watchers_one_stuck_leave_the_job_unaffected(tomato):
     rows = read_csv(tomato.data_files(jobid)[0])
     assert [v for _, v in rows] == list(range(1, 301))
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(rows)]
-    assert max(gaps) < 0.25, max(gaps)  # generous: a stalled job would show seconds
+    # Generous bounds (two cores, a parallel test): a job held up by watchers shows seconds.
+    assert max(gaps) < 1.0, max(gaps)
+    assert rows[-1][0] - rows[0][0] < 4.0
     for w in watchers:
         w.send_signal(signal.SIGINT)
     for w in watchers:
