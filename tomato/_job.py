@@ -49,6 +49,13 @@ class JobActor(Actor):
         self.cancelled = False
         self.datafiles: list[dict[str, Any]] = []
 
+    def reset(self) -> None:
+        """Forget the last job: this process waits for the next one (RunJob)."""
+        self.assigned = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self.cancelled = False
+        self.datafiles = []
+
     def assign(self, jobdir: Path) -> None:
         self.jobdir = jobdir
         self.data = json.loads((jobdir / "jobdata.json").read_text())
@@ -62,10 +69,11 @@ class JobActor(Actor):
                     raise ActorError(f"this process already runs job {self.jobid}")
                 self.assign(Path(jobdir))
                 return Ok()
-            case CancelRun():
-                logger.warning("cancel requested (by uid %s)", ctx.uid)
-                self.cancelled = True
-                self.scope.cancel()
+            case CancelRun(jobid):
+                if self.assigned.is_set() and jobid == self.jobid:
+                    logger.warning("cancel requested (by uid %s)", ctx.uid)
+                    self.cancelled = True
+                    self.scope.cancel()
                 return Ok()
         raise ActorError(f"a job does not understand {type(msg).__name__}")
 
@@ -198,15 +206,15 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return found
 
 
-async def report(supervisor: Path, msg: JobCollected | JobFinished) -> None:
-    """Tell the supervisor; retried until it is acknowledged (bounded)."""
+async def report(supervisor: Path, msg: JobCollected | JobFinished) -> Any:
+    """Tell the supervisor; retried until it is acknowledged (bounded). Returns its reply."""
     with anyio.move_on_after(REPORT_TIMEOUT):
         while True:
             try:
                 async with connect(supervisor, CODEC) as conn:
-                    await conn.ask(msg)
-                    return
+                    return await conn.ask(msg)
             except ActorError as exc:
                 logger.warning("could not report to the supervisor (%s); retrying", exc)
                 await anyio.sleep(1.0)
     logger.error("the supervisor did not take %s", msg)
+    return None

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import anyio
+from anyio.abc import TaskGroup
 
 from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
@@ -18,15 +19,19 @@ from .messages import CancelRun, RunJob
 logger = logging.getLogger(__name__)
 
 CANCEL_TIMEOUT = 5.0
+REFILL_DELAY = 2.0
 
 
 class JobProcesses:
-    """Starts one process per running job. `settings.standby` processes wait ready-made
-    (imports done, connected), so a job starts without the ~0.1 s CPU of a new Python."""
+    """Runs each job in a process of its own. `settings.standby` processes wait ready-made
+    (imports done, connected), so a job starts without the ~0.1 s CPU of a new Python; a
+    process whose job ended goes back on standby while the pool has room."""
 
-    def __init__(self, settings: Settings, procs: ProcessSupervisor) -> None:
+    def __init__(self, settings: Settings, procs: ProcessSupervisor, tg: TaskGroup) -> None:
         self._settings = settings
         self._procs = procs
+        self._tg = tg
+        self._refill_pending = False
         self._idle: list[str] = []
         self._starting = 0
         self._jobs: dict[int, str] = {}
@@ -69,11 +74,31 @@ class JobProcesses:
                 logger.warning("standby %s did not take job %d (%s)", child, jobid, exc)
                 continue
             self._jobs[jobid] = child
-            await self.fill()
+            self._refill_later()
             return
         child = f"job-{jobid}"
         self._jobs[jobid] = child
         await self._procs.start(self._argv(child, jobdir)[0])
+
+    def finished(self, jobid: int) -> bool:
+        """The job's process reported its end: keep it on standby if the pool wants it."""
+        child = self._jobs.pop(jobid, None)
+        if child is None or len(self._idle) + self._starting >= self._settings.standby:
+            return False
+        self._idle.append(child)
+        return True
+
+    def _refill_later(self) -> None:
+        """Top the pool up after a while: processes of ending jobs come back to it first,
+        and starting new ones now would take CPU from jobs that are starting."""
+        if not self._refill_pending:
+            self._refill_pending = True
+            self._tg.start_soon(self._refill)
+
+    async def _refill(self) -> None:
+        await anyio.sleep(REFILL_DELAY)
+        self._refill_pending = False
+        await self.fill()
 
     def socket(self, child: str) -> Path:
         return socket_path(self._settings.runtime_dir, child)
@@ -99,7 +124,7 @@ class JobProcesses:
         try:
             with anyio.fail_after(CANCEL_TIMEOUT):
                 async with connect(self.socket(child), CODEC) as conn:
-                    await conn.ask(CancelRun(), timeout=CANCEL_TIMEOUT)
+                    await conn.ask(CancelRun(jobid), timeout=CANCEL_TIMEOUT)
         except (TimeoutError, ActorError) as exc:
             logger.error("job %d did not take the cancel (%s): stopping its process", jobid, exc)
             await self._procs.stop(child)

@@ -50,6 +50,7 @@ from .messages import (
     JobInfo,
     JobStatusChanged,
     LoadSample,
+    NextJob,
     PipelineChanged,
     PipelineInfo,
     SearchJobs,
@@ -88,7 +89,7 @@ class Supervisor(Actor):
         self.device_techniques = techniques
         self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
         self.devices = Devices(lab, settings.runtime_dir, store)
-        self.jobprocs = JobProcesses(settings, procs)
+        self.jobprocs = JobProcesses(settings, procs, tg)
         self.pipelines = self._load_pipelines()
         self.pending: dict[int, Pending] = {}
         self.matches: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], frozenset[str]]] = {}
@@ -145,7 +146,7 @@ class Supervisor(Actor):
                 return Ok()
             case JobFinished(jobid, status, reason, outputs):
                 self._end_job(jobid, status, reason, outputs)
-                return Ok()
+                return NextJob(self.jobprocs.finished(jobid))
             case StepStarted(jobid=jobid, role=role):
                 self.steps.setdefault(jobid, {})[role] = msg
                 self.events.publish(msg)

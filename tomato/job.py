@@ -14,7 +14,7 @@ from actors import run_until_signalled, serve_actor, signal_ready, start_actor, 
 from ._codec import CODEC
 from ._job import JobActor, report
 from ._reporter import Reporter
-from .messages import JobFinished
+from .messages import JobFinished, NextJob
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -28,7 +28,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _job_log(jobdir: Path, verbosity: str) -> None:
+def _job_log(jobdir: Path, verbosity: str) -> logging.Handler:
     """The job log is the user's record: at least INFO, DEBUG if the payload asks."""
     handler = logging.FileHandler(jobdir / "jobdata.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -36,6 +36,7 @@ def _job_log(jobdir: Path, verbosity: str) -> None:
     job_logger = logging.getLogger("tomato.job")
     job_logger.addHandler(handler)
     job_logger.setLevel(handler.level)
+    return handler
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -48,22 +49,33 @@ async def _main(args: argparse.Namespace) -> None:
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
-            async with anyio.create_task_group() as waiting:  # on standby: SIGTERM ends it
-                async def stop_on_signal() -> None:
-                    await run_until_signalled()
-                    waiting.cancel_scope.cancel()
-
-                waiting.start_soon(stop_on_signal)
-                await actor.assigned.wait()
-                waiting.cancel_scope.cancel()
-            if not actor.assigned.is_set():
-                tg.cancel_scope.cancel()
-                return
-            _job_log(actor.jobdir, actor.data["payload"]["settings"].get("verbosity", "WARNING"))
-            status, reason, outputs = await actor.run()
-            await report(args.supervisor,
-                         JobFinished(actor.jobid, status, reason, tuple(outputs)))
+            while await _assigned(actor):
+                handler = _job_log(actor.jobdir,
+                                   actor.data["payload"]["settings"].get("verbosity", "WARNING"))
+                try:
+                    status, reason, outputs = await actor.run()
+                finally:
+                    logging.getLogger("tomato.job").removeHandler(handler)
+                    handler.close()
+                reply = await report(args.supervisor,
+                                     JobFinished(actor.jobid, status, reason, tuple(outputs)))
+                if not isinstance(reply, NextJob) or not reply.wait:
+                    break
+                actor.reset()  # back on standby: the supervisor may hand it the next job
         tg.cancel_scope.cancel()
+
+
+async def _assigned(actor: JobActor) -> bool:
+    """Wait for a job; False if SIGTERM came first (a process on standby just ends)."""
+    async with anyio.create_task_group() as waiting:
+        async def stop_on_signal() -> None:
+            await run_until_signalled()
+            waiting.cancel_scope.cancel()
+
+        waiting.start_soon(stop_on_signal)
+        await actor.assigned.wait()
+        waiting.cancel_scope.cancel()
+    return actor.assigned.is_set()
 
 
 def main(argv: list[str] | None = None) -> None:

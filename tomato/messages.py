@@ -120,6 +120,13 @@ class JobCollected:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class NextJob:
+    """Reply to JobFinished: `wait` for another job (standby), or end the process."""
+
+    wait: bool
+
+
 # supervisor → job process.
 @dataclass(frozen=True, slots=True)
 class RunJob:
@@ -130,7 +137,10 @@ class RunJob:
 
 @dataclass(frozen=True, slots=True)
 class CancelRun:
-    """Stop the job's tasks now; the job then reports cd."""
+    """Stop job `jobid`'s tasks now; the job then reports cd. (A process that has moved on
+    to another job, or back to standby, ignores it.)"""
+
+    jobid: int
 
 
 # Replies.
@@ -255,6 +265,7 @@ MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
     JobCollected, MakeOutputs, OutputsMade,
-    RunJob, CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus, JobStatusChanged,
+    RunJob, NextJob, CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus,
+    JobStatusChanged,
     StepStarted, JobData, GetWatchState, WatchState, PipelineChanged,
 )
