@@ -16,6 +16,7 @@ Plus end-of-job outputs (10^3..10^5 points) and `ketchup watch` latency.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import actors_bench
@@ -66,8 +67,7 @@ def cli(rounds: int) -> dict[str, Figure]:
         figures["status"] = show(Figure("ketchup status (whole process)", [
             t * 1000 for t in wall([str(BIN / "ketchup"), "-t", "status"], svc.root, rounds)],
             "ms"))
-        (svc.root / "bench.yml").write_text(str(PAYLOAD).replace("'", '"').replace(
-            "True", "true"))
+        (svc.root / "bench.yml").write_text(json.dumps(PAYLOAD))
         figures["submit"] = show(Figure("ketchup submit (whole process)", [
             t * 1000 for t in wall([str(BIN / "ketchup"), "-t", "submit", "bench.yml"],
                                    svc.root, rounds)], "ms"))

@@ -38,16 +38,17 @@ class JobProcesses:
         """jobid → the child (id) running it."""
         self._numbers = itertools.count(1)
 
-    def _argv(self, child: str, jobdir: Path | None) -> tuple[ChildSpec, Path]:
+    def _spec(self, child: str, jobdir: Path | None) -> ChildSpec:
+        """A job process: for `jobdir`, or (None) on standby."""
         s = self._settings
-        sock = socket_path(s.runtime_dir, child)
+        sock = self.socket(child)
         argv = python_argv(
             "tomato.job", "--socket", str(sock),
             "--supervisor", str(socket_path(s.runtime_dir, "tomato")),
             "--outputs", str(socket_path(s.runtime_dir, "outputs")),
             "--poll-interval", str(s.poll_interval), "--log-level", s.log_level,
             *(("--jobdir", str(jobdir)) if jobdir is not None else ()))
-        return ChildSpec(id=child, argv=argv, restart="temporary", socket=sock), sock
+        return ChildSpec(id=child, argv=argv, restart="temporary", socket=sock)
 
     async def fill(self) -> None:
         """Start standby processes until there are `settings.standby` of them."""
@@ -55,7 +56,7 @@ class JobProcesses:
             self._starting += 1
             child = f"standby-{next(self._numbers)}"
             try:
-                await self._procs.start(self._argv(child, None)[0])
+                await self._procs.start(self._spec(child, None))
                 self._idle.append(child)
             except ActorError as exc:
                 logger.error("a standby job process did not start: %s", exc)
@@ -78,7 +79,7 @@ class JobProcesses:
             return
         child = f"job-{jobid}"
         self._jobs[jobid] = child
-        await self._procs.start(self._argv(child, jobdir)[0])
+        await self._procs.start(self._spec(child, jobdir))
 
     def finished(self, jobid: int) -> bool:
         """The job's process reported its end: keep it on standby if the pool wants it."""

@@ -75,6 +75,11 @@ def task_of(step: dict[str, Any]) -> Task:
                 step.get("task_params") or {})
 
 
+def needs_of(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(role, technique) of each step of a (2.2) payload: what a pipeline must offer."""
+    return tuple((s["component_role"], s["technique_name"]) for s in payload["method"])
+
+
 def check_method(version: str, payload: dict[str, Any], filename: str,
                  techniques: dict[str, Technique]) -> tuple[tuple[str, str], ...]:
     """Check every step against the techniques the devices offer; returns (role, technique)
@@ -100,4 +105,4 @@ def check_method(version: str, payload: dict[str, Any], filename: str,
             where = field_name(version, path)
             raise PayloadError(f"{filename}: {where}: {exc.message}",
                                {"file": filename, "field": where}) from None
-    return tuple((s["component_role"], s["technique_name"]) for s in method)
+    return needs_of(payload)

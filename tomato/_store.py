@@ -133,10 +133,6 @@ class Store:
             args.append(name)
         return [_job_info(row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
 
-    def job_pid(self, jobid: int) -> int | None:
-        row = self._db.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
-        return row[0] if row else None
-
     # Pipelines.
     def sync_pipelines(self, names: list[str]) -> dict[str, tuple[str | None, bool, int | None]]:
         """Keep rows for `names` (adding new ones), drop the rest; returns name → state."""

@@ -32,7 +32,7 @@ from ._devicesfile import Lab
 from ._jobprocs import JobProcesses
 from ._outputs import make_outputs
 from ._paths import device_socket, socket_path
-from ._payload import check_method, normalise_payload
+from ._payload import LATEST, check_method, needs_of, normalise_payload
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
@@ -117,7 +117,7 @@ class Supervisor(Actor):
                 self.store.set_pipeline(p.name, jobid=None)
         for job in self.store.jobs(PENDING):
             payload, _ = self.store.job_extra(job.jobid)
-            self._enqueue(job.jobid, job.sample, payload)
+            self._enqueue(job.jobid, job.sample, needs_of(payload))
 
     # Messages.
     async def handle(self, msg: Any, ctx: Context) -> Any:
@@ -178,21 +178,17 @@ class Supervisor(Actor):
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
         needs = check_method(version, payload, msg.filename, self.techniques)
-        if not str(version).startswith("2.2"):
+        if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         sample = payload["sample"]["identifier"]
         jobid = self.store.add_job(payload, sample, msg.jobname, ctx.uid, msg.cwd, "q")
-        job = self._enqueue(jobid, sample, payload, needs)
+        job = self._enqueue(jobid, sample, needs)
         logger.info("job %d queued (%s)", jobid, "matches " + ", ".join(job.matches)
                     if job.matches else "no pipeline can run it yet")
         self._schedule()
         return self._job(jobid)
 
-
-    def _enqueue(self, jobid: int, sample: str, payload: dict[str, Any],
-                 needs: tuple[tuple[str, str], ...] | None = None) -> Pending:
-        if needs is None:
-            needs = tuple((s["component_role"], s["technique_name"]) for s in payload["method"])
+    def _enqueue(self, jobid: int, sample: str, needs: tuple[tuple[str, str], ...]) -> Pending:
         if needs not in self.matches:  # capabilities are fixed: compute once per kind of job
             names = matching(needs, self.pipelines.values())
             self.matches[needs] = (names, frozenset(names))
