@@ -31,7 +31,7 @@ from .errors import (
     HandlerError,
     ProtocolError,
 )
-from .messages import EventsMissed, Ok, Ping, Pong
+from .messages import EventsMissed, Message, Ok, Ping, Pong
 
 _LAZY = {
     "ChildEvent": "._process",
@@ -73,6 +73,7 @@ __all__ = [
     "EventHub",
     "EventsMissed",
     "HandlerError",
+    "Message",
     "Ok",
     "Ping",
     "Pong",

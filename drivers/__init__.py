@@ -1,7 +1,7 @@
 """Drivers and the device actor that runs them. Knows nothing of queues or scheduling.
 
-Messages and errors load at once; the rest on first use, so a client that only talks to
-devices (or to tomato) starts fast.
+Errors load at once; the rest (messages too) on first use, so a client that only talks
+to tomato starts without building the drivers' message types.
 """
 
 from __future__ import annotations
@@ -16,24 +16,22 @@ from .errors import (
     UnknownChannelError,
     UnknownDriverError,
 )
-from .messages import (
-    ChannelStatus,
-    Column,
-    DataBatch,
-    DataReady,
-    Describe,
-    DeviceInfo,
-    DeviceStatus,
-    GetDeviceStatus,
-    Param,
-    ReadData,
-    StartTask,
-    StopTask,
-    Task,
-    Technique,
-)
 
 _LAZY = {
+    "ChannelStatus": ".messages",
+    "Column": ".messages",
+    "DataBatch": ".messages",
+    "DataReady": ".messages",
+    "Describe": ".messages",
+    "DeviceInfo": ".messages",
+    "DeviceStatus": ".messages",
+    "GetDeviceStatus": ".messages",
+    "Param": ".messages",
+    "ReadData": ".messages",
+    "StartTask": ".messages",
+    "StopTask": ".messages",
+    "Task": ".messages",
+    "Technique": ".messages",
     "DEVICE_CODEC": "._device",
     "DeviceActor": "._device",
     "DummyDriver": "._dummy",

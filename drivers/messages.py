@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from actors import Message
 
-@dataclass(frozen=True, slots=True)
-class Param:
+
+class Param(Message):
     """One parameter a technique accepts, with its type, unit and bounds."""
 
     name: str
@@ -21,8 +22,7 @@ class Param:
     doc: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(Message):
     """A quantity a technique records: unit, instrumental uncertainty, decimals written."""
 
     name: str
@@ -31,8 +31,7 @@ class Column:
     decimals: int = 6
 
 
-@dataclass(frozen=True, slots=True)
-class Technique:
+class Technique(Message):
     """A capability of a driver: what it takes (params) and what it records (columns)."""
 
     name: str
@@ -41,8 +40,7 @@ class Technique:
     doc: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
+class Task(Message):
     """One step to run on one channel."""
 
     technique: str
@@ -52,13 +50,11 @@ class Task:
 
 
 # Commands.
-@dataclass(frozen=True, slots=True)
-class Describe:
+class Describe(Message):
     """Ask for the device's driver, channels and techniques."""
 
 
-@dataclass(frozen=True, slots=True)
-class StartTask:
+class StartTask(Message):
     """Start `task` on `channel`; refused if the channel is busy."""
 
     channel: str
@@ -66,29 +62,25 @@ class StartTask:
     task_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class StopTask:
+class StopTask(Message):
     """Stop whatever runs on `channel`; replies once it has stopped."""
 
     channel: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReadData:
+class ReadData(Message):
     """Fetch the points of `channel` after sequence number `after` (and forget older ones)."""
 
     channel: str
     after: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class GetDeviceStatus:
+class GetDeviceStatus(Message):
     """Ask for the state of every channel."""
 
 
 # Replies.
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
+class DeviceInfo(Message):
     name: str
     driver: str
     channels: tuple[str, ...]
@@ -96,8 +88,7 @@ class DeviceInfo:
     pid: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelStatus:
+class ChannelStatus(Message):
     channel: str
     state: str
     """idle, running, done, stopped or error"""
@@ -106,14 +97,12 @@ class ChannelStatus:
     points: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceStatus:
+class DeviceStatus(Message):
     name: str
     channels: tuple[ChannelStatus, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DataBatch:
+class DataBatch(Message):
     """Points [uts, value, ...] with sequence numbers first+1 .. first+len(points)."""
 
     channel: str
@@ -125,8 +114,7 @@ class DataBatch:
 
 
 # Events.
-@dataclass(frozen=True, slots=True)
-class DataReady:
+class DataReady(Message):
     """New points on `channel`, the newest with sequence number `last`; read them with
     ReadData. Only a wake-up call: a subscriber that misses it loses nothing."""
 

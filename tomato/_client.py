@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actors import ActorDeadError, connect
+from actors import ActorDeadError, Codec, connect
+from drivers.errors import ERRORS as DRIVER_ERRORS
 
-from ._codec import CODEC
 from ._paths import runtime_dir, socket_path
-from .errors import NotRunningError
+from .errors import ERRORS, NotRunningError
+from .messages import MESSAGES
 
 REQUEST_TIMEOUT = 30.0
+
+# What a client and the service exchange: the public messages and every error (not the
+# service's own processes' messages, so a command starts without building their types).
+CLIENT_CODEC = Codec(MESSAGES, (*ERRORS, *DRIVER_ERRORS))
 
 
 def service_socket(config_dir: Path) -> Path:
@@ -22,7 +27,7 @@ async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT) 
     """Send `msg` to the service of `config_dir`; return its reply or raise its error."""
     sock = service_socket(config_dir)
     try:
-        async with connect(sock, CODEC) as conn:
+        async with connect(sock, CLIENT_CODEC) as conn:
             return await conn.ask(msg, timeout=timeout)
     except ActorDeadError as exc:
         raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "

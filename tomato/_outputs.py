@@ -24,8 +24,8 @@ from actors import (
 )
 
 from ._codec import CODEC
+from ._procmessages import MakeOutputs, OutputsMade
 from .errors import OutputError
-from .messages import MakeOutputs, OutputsMade
 
 logger = logging.getLogger(__name__)
 

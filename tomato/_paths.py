@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
@@ -17,9 +16,10 @@ SOCKET_PATH_MAX = 107
 def runtime_dir(config_dir: Path, base: Path | None = None) -> Path:
     """A short, deterministic, private (0700) directory for the sockets of `config_dir`."""
     if base is None:
-        xdg = os.environ.get("XDG_RUNTIME_DIR")
-        tmp = Path(tempfile.gettempdir()) / f"tomato-{os.getuid()}"
-        base = Path(xdg) / "tomato" if xdg else tmp
+        if xdg := os.environ.get("XDG_RUNTIME_DIR"):
+            base = Path(xdg) / "tomato"
+        else:  # as tempfile.gettempdir() finds it, without importing tempfile (2 ms)
+            base = Path(os.environ.get("TMPDIR") or "/tmp") / f"tomato-{os.getuid()}"
     key = hashlib.sha1(str(config_dir.resolve()).encode()).hexdigest()[:12]
     return base / key
 

@@ -33,6 +33,7 @@ from ._jobprocs import JobProcesses
 from ._outputs import make_outputs
 from ._paths import device_socket, socket_path
 from ._payload import LATEST, check_method, needs_of, normalise_payload
+from ._procmessages import JobCollected, JobFinished, NextJob
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
@@ -44,13 +45,10 @@ from .messages import (
     GetPipelines,
     GetServiceStatus,
     GetWatchState,
-    JobCollected,
     JobData,
-    JobFinished,
     JobInfo,
     JobStatusChanged,
     LoadSample,
-    NextJob,
     PipelineChanged,
     PipelineInfo,
     SearchJobs,

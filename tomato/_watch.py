@@ -15,8 +15,7 @@ import anyio
 
 from actors import ActorError, Connection, EventsMissed, connect
 
-from ._client import service_socket
-from ._codec import CODEC
+from ._client import CLIENT_CODEC, service_socket
 from .messages import (
     GetJobs,
     GetWatchState,
@@ -113,7 +112,7 @@ class Watcher:
         sock = service_socket(self.config_dir)
         while self.final is None:
             try:
-                async with connect(sock, CODEC) as conn, conn.subscribe() as events:
+                async with connect(sock, CLIENT_CODEC) as conn, conn.subscribe() as events:
                     state = await conn.ask(GetWatchState(self.jobid))
                     self.model.connected, self.notice = True, ""
                     if self.as_json:

@@ -13,8 +13,8 @@ from actors import run_until_signalled, serve_actor, signal_ready, start_actor, 
 
 from ._codec import CODEC
 from ._job import JobActor, report
+from ._procmessages import JobFinished, NextJob
 from ._reporter import Reporter
-from .messages import JobFinished, NextJob
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

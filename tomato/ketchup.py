@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncclick as click
 
@@ -270,8 +271,23 @@ async def search(ctx: Ctx, text: str, complete: bool) -> None:
     ctx.emit(jobs, lambda: _render.jobs_table(jobs, f"jobs named *{text}*"))
 
 
-def main() -> None:
-    cli(_anyio_backend="asyncio")
+def main() -> NoReturn:
+    """Run the command, then leave at once: with its output flushed, the interpreter's
+    teardown of some 300 modules (~15 ms, an eighth of a `ketchup status`) is only delay."""
+    try:
+        cli(_anyio_backend="asyncio")
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away: what was not written is lost, say so by the code
+        code = code or 1
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

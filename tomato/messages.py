@@ -1,14 +1,15 @@
-"""Messages between ketchup, the supervisor and job processes."""
+"""What ketchup (or any client) and the service say to each other: commands, replies,
+watch events. The supervisor's talk with its own processes is in `_procmessages`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from actors import Message
 
 
 # ketchup → supervisor: commands.
-@dataclass(frozen=True, slots=True)
-class SubmitJob:
+class SubmitJob(Message):
     """Queue a payload; `cwd` is where ketchup ran (default output folder)."""
 
     payload: dict[str, Any]
@@ -17,135 +18,66 @@ class SubmitJob:
     jobname: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GetPipelines:
+class GetPipelines(Message):
     """List every pipeline."""
 
 
-@dataclass(frozen=True, slots=True)
-class GetJobs:
+class GetJobs(Message):
     """Jobs by id, or the queue (`finished` too when asked)."""
 
     jobids: tuple[int, ...] = ()
     finished: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class SearchJobs:
+class SearchJobs(Message):
     """Jobs whose name contains `text`; `complete` includes finished ones."""
 
     text: str
     complete: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class CancelJobs:
+class CancelJobs(Message):
     jobids: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LoadSample:
+class LoadSample(Message):
     pipeline: str
     sample: str
 
 
-@dataclass(frozen=True, slots=True)
-class EjectSample:
+class EjectSample(Message):
     pipeline: str
 
 
-@dataclass(frozen=True, slots=True)
-class SetReady:
+class SetReady(Message):
     pipeline: str
     ready: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TakeSnapshot:
+class TakeSnapshot(Message):
     """Write snapshot.<jobid>.{nc,zip} of a running (or finished) job into `cwd`."""
 
     jobid: int
     cwd: str
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotTaken:
+class SnapshotTaken(Message):
     files: tuple[str, ...]
     warning: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MakeOutputs:
-    """Ask the output server for `<outdir>/<prefix>.{nc,zip}` from a job folder."""
-
-    jobdir: str
-    outdir: str
-    prefix: str
-    status: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutputsMade:
-    files: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class GetServiceStatus:
+class GetServiceStatus(Message):
     """Ask for the service's pid, paths and devices."""
 
 
-@dataclass(frozen=True, slots=True)
-class StopService:
+class StopService(Message):
     """Stop the service; refused while jobs run unless `force` (they are then cancelled)."""
 
     force: bool = False
 
 
-# job process → supervisor.
-@dataclass(frozen=True, slots=True)
-class JobFinished:
-    """A job process ends its job with status c, ce or cd (committed before the reply)."""
-
-    jobid: int
-    status: str
-    reason: str | None = None
-    outputs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class JobCollected:
-    """A job's devices are done (data collection ended as `status`); outputs follow."""
-
-    jobid: int
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class NextJob:
-    """Reply to JobFinished: `wait` for another job (standby), or end the process."""
-
-    wait: bool
-
-
-# supervisor → job process.
-@dataclass(frozen=True, slots=True)
-class RunJob:
-    """Hand the job in `jobdir` to a job process started on standby."""
-
-    jobdir: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelRun:
-    """Stop job `jobid`'s tasks now; the job then reports cd. (A process that has moved on
-    to another job, or back to standby, ignores it.)"""
-
-    jobid: int
-
-
 # Replies.
-@dataclass(frozen=True, slots=True)
-class JobInfo:
+class JobInfo(Message):
     jobid: int
     jobname: str | None
     status: str
@@ -160,8 +92,7 @@ class JobInfo:
     outputs: list[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PipelineInfo:
+class PipelineInfo(Message):
     name: str
     sample: str | None
     ready: bool
@@ -174,8 +105,7 @@ class PipelineInfo:
     """Why a device of this pipeline is failed, if one is."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceInfoRow:
+class DeviceInfoRow(Message):
     name: str
     driver: str
     state: str
@@ -186,8 +116,7 @@ class DeviceInfoRow:
     """channel → state of the task on it, as the device reports."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceStatus:
+class ServiceStatus(Message):
     pid: int
     socket: str
     config_dir: str
@@ -201,8 +130,7 @@ class ServiceStatus:
     """How long the last scheduling pass took."""
 
 
-@dataclass(frozen=True, slots=True)
-class StepStarted:
+class StepStarted(Message):
     """A job started step `step` on the component `role` (also an event for watchers)."""
 
     jobid: int
@@ -215,8 +143,7 @@ class StepStarted:
     """How many steps the job has."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobData:
+class JobData(Message):
     """New points of a step: [uts, value per column] (also an event for watchers)."""
 
     jobid: int
@@ -227,15 +154,13 @@ class JobData:
     points: list[list[float]]
 
 
-@dataclass(frozen=True, slots=True)
-class GetWatchState:
+class GetWatchState(Message):
     """What `ketchup watch` shows before the first event: pipelines, active jobs, progress."""
 
     jobid: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WatchState:
+class WatchState(Message):
     pipelines: list[PipelineInfo]
     jobs: list[JobInfo]
     methods: dict[int, list[dict[str, Any]]]
@@ -247,14 +172,11 @@ class WatchState:
 
 
 # Events (subscribe).
-@dataclass(frozen=True, slots=True)
-class PipelineChanged:
+class PipelineChanged(Message):
     pipeline: PipelineInfo
 
 
-
-@dataclass(frozen=True, slots=True)
-class JobStatusChanged:
+class JobStatusChanged(Message):
     jobid: int
     status: str
     pipeline: str | None
@@ -263,9 +185,7 @@ class JobStatusChanged:
 
 MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
-    SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobFinished,
-    JobCollected, MakeOutputs, OutputsMade,
-    RunJob, NextJob, CancelRun, JobInfo, PipelineInfo, DeviceInfoRow, ServiceStatus,
-    JobStatusChanged,
-    StepStarted, JobData, GetWatchState, WatchState, PipelineChanged,
+    SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobInfo,
+    PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
+    WatchState, PipelineChanged, JobStatusChanged,
 )
