@@ -17,7 +17,7 @@ from drivers import Describe, ReadData, StartTask, StopTask
 from ._codec import CODEC
 from ._outputs import make_outputs, output_place
 from ._payload import task_of
-from ._procmessages import CancelRun, JobCollected, JobFinished, RunJob
+from ._procmessages import CancelRun, JobCollected, RunJob
 from ._rawdata import DataFile
 from ._reporter import Reporter, Wake
 from .errors import OutputError
@@ -36,64 +36,61 @@ class StepFailed(Exception):
 
 
 class JobActor(Actor):
-    """Takes its job (at start, or later by RunJob when started on standby) and answers
-    CancelRun by cancelling the run; everything else happens in `run`."""
+    """Takes a job (at start, or by RunJob while on standby) and answers CancelRun by
+    cancelling the run; `run` collects the job's data. The outputs are the supervisor's."""
 
-    def __init__(self, poll_interval: float, reporter: Reporter, supervisor: Path,
-                 outputs: Path | None = None) -> None:
+    def __init__(self, poll_interval: float, reporter: Reporter,
+                 outputs: tuple[Path, ...] = ()) -> None:
         self.reporter = reporter
-        self.supervisor = supervisor
-        self.outputs = outputs
         self.poll = poll_interval
-        self.assigned = anyio.Event()
-        self.scope = anyio.CancelScope()
-        self.cancelled = False
-        self.datafiles: list[dict[str, Any]] = []
+        self.outputs = outputs
+        """The output servers, for periodic snapshots."""
+        self.offered = anyio.Event()
+        self.next: Path | None = None
+        self.busy = False
+        """True from taking a job until its data is collected (then RunJob is welcome)."""
 
-    def reset(self) -> None:
-        """Forget the last job: this process waits for the next one (RunJob)."""
-        self.assigned = anyio.Event()
-        self.scope = anyio.CancelScope()
-        self.cancelled = False
-        self.datafiles = []
+    def offer(self, jobdir: Path) -> None:
+        self.next = jobdir
+        self.offered.set()
 
-    def assign(self, jobdir: Path) -> None:
+    async def next_job(self) -> Path:
+        """Wait for the next job, then take it: its folder."""
+        await self.offered.wait()
+        assert self.next is not None
+        jobdir, self.next, self.offered = self.next, None, anyio.Event()
         self.jobdir = jobdir
         self.data = json.loads((jobdir / "jobdata.json").read_text())
         self.jobid: int = self.data["jobid"]
-        self.assigned.set()
+        self.scope = anyio.CancelScope()
+        self.cancelled = False
+        self.datafiles: list[dict[str, Any]] = []
+        self.busy = True
+        return jobdir
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         match msg:
             case RunJob(jobdir):
-                if self.assigned.is_set():
-                    raise ActorError(f"this process already runs job {self.jobid}")
-                self.assign(Path(jobdir))
+                if self.busy or self.next is not None:
+                    raise ActorError("this process is running a job")
+                self.offer(Path(jobdir))
                 return Ok()
             case CancelRun(jobid):
-                if self.assigned.is_set() and jobid == self.jobid:
+                if self.busy and jobid == self.jobid:
                     logger.warning("cancel requested (by uid %s)", ctx.uid)
                     self.cancelled = True
                     self.scope.cancel()
                 return Ok()
         raise ActorError(f"a job does not understand {type(msg).__name__}")
 
-    async def run(self) -> tuple[str, str | None, list[str]]:
-        """Run every step, then write the outputs; returns status, reason and output files."""
-        status, reason = await self._collect()
-        # The devices are done: the pipeline can take its next job while outputs are made.
-        await report(self.supervisor, JobCollected(self.jobid, status))
-        outdir, prefix = output_place(self.data, "output", "results")
+    async def run(self) -> tuple[str, str | None]:
+        """Run every step (and periodic snapshots); returns the status and its reason."""
         try:
-            outputs = await make_outputs(self.jobdir, outdir, prefix, status, self.outputs)
-        except OutputError as exc:
-            logger.error("%s; the data stays in %s", exc, self.jobdir)
-            return "ce", "; ".join(filter(None, (reason, str(exc)))), []
-        logger.info("outputs: %s", ", ".join(outputs))
-        return status, reason, outputs
+            return await self._collect()
+        finally:
+            self.busy = False
 
     async def _collect(self) -> tuple[str, str | None]:
-        """Run every step (and periodic snapshots); returns the status and its reason."""
         steps: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for index, step in enumerate(self.data["payload"]["method"]):
             steps[step["component_role"]].append((index, step))
@@ -127,7 +124,7 @@ class JobActor(Actor):
         while True:
             await anyio.sleep(options["interval"])
             try:
-                await make_outputs(self.jobdir, outdir, prefix, server=self.outputs)
+                await make_outputs(self.jobdir, outdir, prefix, servers=self.outputs)
             except OutputError as exc:  # a failed snapshot never stops the data collection
                 logger.error("periodic snapshot: %s", exc)
 
@@ -207,7 +204,7 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return found
 
 
-async def report(supervisor: Path, msg: JobCollected | JobFinished) -> Any:
+async def report(supervisor: Path, msg: JobCollected) -> Any:
     """Tell the supervisor; retried until it is acknowledged (bounded). Returns its reply."""
     with anyio.move_on_after(REPORT_TIMEOUT):
         while True:

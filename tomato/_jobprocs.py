@@ -12,6 +12,7 @@ from anyio.abc import TaskGroup
 from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
 from ._codec import CODEC
+from ._outputs import output_servers
 from ._paths import socket_path
 from ._procmessages import CancelRun, RunJob
 from ._settings import Settings
@@ -45,7 +46,8 @@ class JobProcesses:
         argv = python_argv(
             "tomato.job", "--socket", str(sock),
             "--supervisor", str(socket_path(s.runtime_dir, "tomato")),
-            "--outputs", str(socket_path(s.runtime_dir, "outputs")),
+            *(arg for sock in output_servers(s.runtime_dir, s.output_servers)
+              for arg in ("--outputs", str(sock))),
             "--poll-interval", str(s.poll_interval), "--log-level", s.log_level,
             *(("--jobdir", str(jobdir)) if jobdir is not None else ()))
         return ChildSpec(id=child, argv=argv, restart="temporary", socket=sock)

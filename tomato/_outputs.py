@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from actors import (
 )
 
 from ._codec import CODEC
+from ._paths import socket_path
 from ._procmessages import MakeOutputs, OutputsMade
 from .errors import OutputError
 
@@ -40,16 +42,33 @@ def output_place(jobdata: dict[str, Any], section: str, kind: str) -> tuple[Path
 
 
 OUTPUT_TIMEOUT = 3600.0
+JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def output_servers(runtime_dir: Path, count: int, first: int = 0) -> tuple[Path, ...]:
+    """The sockets of the `count` output servers, starting with number `first % count`
+    (jobs start at different ones, which spreads the work)."""
+    socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
+    k = first % count if count else 0
+    return (*socks[k:], *socks[:k])
+
+
+def log_to_job(jobdir: Path, level: int, message: str) -> None:
+    """Append a line to the job's log (jobdata.log), as the job process writes them."""
+    record = logging.makeLogRecord({"msg": message, "levelno": level,
+                                    "levelname": logging.getLevelName(level)})
+    with (jobdir / "jobdata.log").open("a", encoding="utf-8") as log:
+        log.write(logging.Formatter(JOB_LOG_FORMAT).format(record) + "\n")
 
 
 async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | None = None,
-                       server: Path | None = None) -> list[str]:
+                       servers: Sequence[Path] = ()) -> list[str]:
     """Write `<outdir>/<prefix>.{zip,nc}` from the job folder; raises OutputError.
 
-    Asks the output server (yadg already loaded) when it answers, else runs the output
-    process once for this request.
+    Asks the output servers (yadg already loaded) in turn, the first that answers; when
+    none does, runs the output process once for this request.
     """
-    if server is not None:
+    for server in servers:
         try:
             async with connect(server, CODEC) as conn:
                 made = await conn.ask(MakeOutputs(str(jobdir), str(outdir), prefix, status),
@@ -58,7 +77,7 @@ async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | No
         except OutputError:
             raise
         except ActorError as exc:
-            logger.info("output server unavailable (%s): running the output process", exc)
+            logger.info("output server %s unavailable (%s)", server.name, exc)
     argv = python_argv("tomato.output", "--jobdir", str(jobdir), "--out", str(outdir),
                        "--prefix", prefix, *(("--status", status) if status else ()))
     result = await anyio.run_process(argv, check=False)

@@ -19,9 +19,9 @@ class OutputsMade(Message):
     files: tuple[str, ...]
 
 
-# job process → supervisor.
+# supervisor → itself, once a job's outputs are made.
 class JobFinished(Message):
-    """A job process ends its job with status c, ce or cd (committed before the reply)."""
+    """End the job with status c, ce or cd."""
 
     jobid: int
     status: str
@@ -29,15 +29,18 @@ class JobFinished(Message):
     outputs: tuple[str, ...] = ()
 
 
+# job process → supervisor.
 class JobCollected(Message):
-    """A job's devices are done (data collection ended as `status`); outputs follow."""
+    """A job's data collection ended as `status` (c, ce or cd, and why); the supervisor
+    releases the pipeline, makes the outputs, then ends the job."""
 
     jobid: int
     status: str
+    reason: str | None = None
 
 
 class NextJob(Message):
-    """Reply to JobFinished: `wait` for another job (standby), or end the process."""
+    """Reply to JobCollected: `wait` for another job (standby), or end the process."""
 
     wait: bool
 

@@ -17,6 +17,7 @@ logger = logging.getLogger("tomato.job")
 
 QUEUE = 1000
 RECONNECT_DELAY = 1.0
+DRAIN_TIMEOUT = 5.0
 
 
 class Reporter:
@@ -30,12 +31,23 @@ class Reporter:
         self._path = supervisor
         self._send, self._receive = anyio.create_memory_object_stream[Any](QUEUE)
         self.dropped = 0
+        self._unsent = 0
+        self._sent = anyio.Event()
 
     def post(self, msg: Any) -> None:
         try:
             self._send.send_nowait(msg)
         except anyio.WouldBlock:
             self.dropped += 1
+        else:
+            self._unsent += 1
+
+    async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Wait (bounded: the supervisor may be away) until everything posted was sent."""
+        with anyio.move_on_after(timeout):
+            while self._unsent:
+                self._sent = anyio.Event()
+                await self._sent.wait()
 
     async def run(self) -> None:
         """Forward posted messages until cancelled, reconnecting when the supervisor is back."""
@@ -44,7 +56,14 @@ class Reporter:
                 try:
                     async with connect(self._path, CODEC) as conn:
                         async for msg in self._receive:
-                            await conn.tell(msg)
+                            try:
+                                await conn.tell(msg)
+                            except ActorError:
+                                self.dropped += 1
+                                raise
+                            finally:
+                                self._unsent -= 1
+                                self._sent.set()
                 except ActorError as exc:
                     logger.debug("progress reports paused: %s", exc)
                     await anyio.sleep(RECONNECT_DELAY)

@@ -32,6 +32,7 @@ from drivers import Describe, DeviceInfo, Technique, driver_names
 
 from ._codec import CODEC
 from ._devicesfile import Lab, load_lab
+from ._outputs import output_servers
 from ._paths import device_socket, ensure_private_dir, socket_path
 from ._settings import Settings
 from ._store import Store
@@ -87,7 +88,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 logger.info("tomato ready: %d pipelines, socket %s", len(sup.pipelines), sock)
                 task_status.started(sock)
                 tg.start_soon(anyio.to_thread.run_sync, _warm_up)
-                tg.start_soon(_start_output_server, procs, settings)
+                for number in range(settings.output_servers):
+                    tg.start_soon(_start_output_server, procs, settings, number)
                 tg.start_soon(sup.jobprocs.fill)
                 await _until_stop(sup)
                 await _finish_running_jobs(sup)
@@ -157,16 +159,17 @@ async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
     return infos
 
 
-async def _start_output_server(procs: ProcessSupervisor, settings: Settings) -> None:
-    """The output server: yadg loaded once for every job's outputs (jobs fall back to an
-    output process of their own while it is not there)."""
-    sock = socket_path(settings.runtime_dir, "outputs")
+async def _start_output_server(procs: ProcessSupervisor, settings: Settings, number: int
+                               ) -> None:
+    """An output server: yadg loaded once for many jobs' outputs (while none answers, each
+    job's outputs are made by an output process of its own)."""
+    sock = output_servers(settings.runtime_dir, settings.output_servers, number)[0]
     try:
-        await procs.start(ChildSpec(id="outputs", argv=python_argv(
+        await procs.start(ChildSpec(id=sock.stem, argv=python_argv(
             "tomato.output", "--serve", str(sock)), socket=sock, ping_interval=5.0,
             start_timeout=60.0))
     except ActorError as exc:
-        logger.error("the output server did not start (%s); jobs make their own outputs", exc)
+        logger.error("output server %d did not start (%s)", number, exc)
 
 
 def _warm_up() -> None:

@@ -23,6 +23,7 @@ devices = "{devices}"    # the devices file; if missing, built-in dummy pipeline
 [jobs]
 poll_interval = 0.1      # seconds between reads of a device's new data points
 standby = 2              # job processes kept started and waiting, so jobs start at once
+output_servers = 2       # processes making datagrams and archives (0: one process per job)
 
 # Per-driver settings, passed to the driver of each device, e.g.
 # [drivers.dummy]
@@ -30,7 +31,7 @@ standby = 2              # job processes kept started and waiting, so jobs start
 
 _KNOWN: dict[str, dict[str, type | tuple[type, ...]]] = {
     "paths": {"state": str, "jobs": str, "devices": str},
-    "jobs": {"poll_interval": (int, float), "standby": int},
+    "jobs": {"poll_interval": (int, float), "standby": int, "output_servers": int},
 }
 
 
@@ -45,6 +46,7 @@ class Settings:
     runtime_dir: Path
     poll_interval: float = 0.1
     standby: int = 2
+    output_servers: int = 2
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
     log_level: str = "WARNING"
     test_mode: bool = False
@@ -83,6 +85,7 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         runtime_dir=rundir or runtime_dir(config_dir),
         poll_interval=float(raw.get("jobs", {}).get("poll_interval", 0.1)),
         standby=int(raw.get("jobs", {}).get("standby", 2)),
+        output_servers=int(raw.get("jobs", {}).get("output_servers", 2)),
         drivers=raw.get("drivers", {}),
         log_level=log_level,
         test_mode=test_mode,
@@ -110,6 +113,8 @@ def _check_keys(path: Path, text: str, raw: dict[str, Any]) -> None:
                 raise ConfigError(f"{where}: [jobs] poll_interval must be in (0, 10] s")
             if key == "standby" and not 0 <= value <= 100:
                 raise ConfigError(f"{where}: [jobs] standby must be from 0 to 100")
+            if key == "output_servers" and not 0 <= value <= 16:
+                raise ConfigError(f"{where}: [jobs] output_servers must be from 0 to 16")
 
 
 def _line_of(text: str, key: str) -> int:

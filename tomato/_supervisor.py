@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -30,14 +31,14 @@ from drivers import Technique
 from ._devices import Devices
 from ._devicesfile import Lab
 from ._jobprocs import JobProcesses
-from ._outputs import make_outputs
+from ._outputs import log_to_job, make_outputs, output_place, output_servers
 from ._paths import device_socket, socket_path
 from ._payload import LATEST, check_method, needs_of, normalise_payload
 from ._procmessages import JobCollected, JobFinished, NextJob
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
-from .errors import ConflictError, NotFoundError
+from .errors import ConflictError, NotFoundError, OutputError
 from .messages import (
     CancelJobs,
     EjectSample,
@@ -139,19 +140,23 @@ class Supervisor(Actor):
                 return self._eject(self._pipeline(name))
             case SetReady(name, ready):
                 return self._set_ready(self._pipeline(name), ready)
-            case JobCollected(jobid, status):
-                self._release(jobid, status)
-                return Ok()
+            case JobCollected(jobid, status, reason):
+                wait = self.jobprocs.finished(jobid)
+                self._collected(jobid, status, reason)
+                return NextJob(wait)
             case JobFinished(jobid, status, reason, outputs):
                 self._end_job(jobid, status, reason, outputs)
-                return NextJob(self.jobprocs.finished(jobid))
+                return None
             case StepStarted(jobid=jobid, role=role):
                 self.steps.setdefault(jobid, {})[role] = msg
                 self.events.publish(msg)
                 return None
             case JobData(jobid=jobid, step=step, role=role, points=points):
-                kept = self.latest.setdefault(jobid, {}).get(role)
+                kept = self.latest.get(jobid, {}).get(role)
+                if kept is None and (job := self.store.job(jobid)) and job.status in FINISHED:
+                    return None  # late, from a job that has ended: keep nothing for it
                 if kept is None or kept.step != step:
+                    self.latest.setdefault(jobid, {})
                     kept = self.latest[jobid][role] = replace(msg, points=deque(maxlen=RECENT))
                 kept.points.extend(points)  # type: ignore[attr-defined]
                 self.events.publish(msg)
@@ -236,8 +241,35 @@ class Supervisor(Actor):
             return
         self.store.set_job(jobid, pid=self.jobprocs.pid_of(jobid))
 
-    def _outputs_socket(self) -> Path:
-        return socket_path(self.settings.runtime_dir, "outputs")
+    def _output_servers(self, jobid: int) -> tuple[Path, ...]:
+        return output_servers(self.settings.runtime_dir, self.settings.output_servers, jobid)
+
+    def _collected(self, jobid: int, status: str, reason: str | None) -> None:
+        """The job's data is in: free its pipeline, make its outputs beside the mailbox."""
+        job = self.store.job(jobid)
+        if job is None or job.status in FINISHED:
+            return
+        self._release(jobid, status)
+        self.tg.start_soon(self._finish, job, status, reason)
+
+    async def _finish(self, job: JobInfo, status: str, reason: str | None) -> None:
+        """Make the job's outputs, then end it (through the mailbox)."""
+        jobdir = Path(job.jobpath or "")
+        files: list[str] = []
+        try:
+            jobdata = json.loads((jobdir / "jobdata.json").read_text())
+            outdir, prefix = output_place(jobdata, "output", "results")
+            files = await make_outputs(jobdir, outdir, prefix, status,
+                                       self._output_servers(job.jobid))
+            note = logging.INFO, f"outputs: {', '.join(files)}"
+        except (OutputError, OSError, ValueError) as exc:
+            problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
+            note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
+            status, reason = "ce", "; ".join(filter(None, (reason, problem)))
+        with contextlib.suppress(OSError):  # the log may be on a full disk: status says it
+            log_to_job(jobdir, *note)
+        assert self.ref is not None
+        await self.ref.tell(JobFinished(job.jobid, status, reason, tuple(files)))
 
     def _move(self, jobid: int, status: str, **fields: Any) -> None:
         job = self.store.job(jobid)
@@ -313,7 +345,7 @@ class Supervisor(Actor):
 
         async def work() -> SnapshotTaken:
             files = await make_outputs(Path(job.jobpath or ""), cwd, f"snapshot.{job.jobid}",
-                                       server=self._outputs_socket())
+                                       servers=self._output_servers(job.jobid))
             return SnapshotTaken(tuple(files), warning)
 
         return Deferred(work)
@@ -384,7 +416,7 @@ class Supervisor(Actor):
         return [j.jobid for j in self.store.jobs(ACTIVE)]
 
     def _child_event(self, ev: ChildEvent) -> None:
-        if ev.id == "outputs":
+        if ev.id.startswith("outputs-"):
             logger.info("output server %s %s", ev.kind, ev.reason)
             return
         kind, _, name = ev.id.partition("-")

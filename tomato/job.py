@@ -13,7 +13,8 @@ from actors import run_until_signalled, serve_actor, signal_ready, start_actor, 
 
 from ._codec import CODEC
 from ._job import JobActor, report
-from ._procmessages import JobFinished, NextJob
+from ._outputs import JOB_LOG_FORMAT
+from ._procmessages import JobCollected, NextJob
 from ._reporter import Reporter
 
 
@@ -22,7 +23,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jobdir", type=Path, help="the job to run (else: wait for RunJob)")
     parser.add_argument("--socket", required=True, type=Path)
     parser.add_argument("--supervisor", required=True, type=Path)
-    parser.add_argument("--outputs", type=Path, default=None, help="the output server")
+    parser.add_argument("--outputs", type=Path, action="append", default=[],
+                        help="an output server (for snapshots); may be given more than once")
     parser.add_argument("--poll-interval", type=float, default=0.1)
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
@@ -31,7 +33,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def _job_log(jobdir: Path, verbosity: str) -> logging.Handler:
     """The job log is the user's record: at least INFO, DEBUG if the payload asks."""
     handler = logging.FileHandler(jobdir / "jobdata.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
     handler.setLevel(min(logging.INFO, logging.getLevelName(verbosity)))
     job_logger = logging.getLogger("tomato.job")
     job_logger.addHandler(handler)
@@ -41,41 +43,43 @@ def _job_log(jobdir: Path, verbosity: str) -> logging.Handler:
 
 async def _main(args: argparse.Namespace) -> None:
     reporter = Reporter(args.supervisor)
-    actor = JobActor(args.poll_interval, reporter, args.supervisor, args.outputs)
+    actor = JobActor(args.poll_interval, reporter, tuple(args.outputs))
     if args.jobdir is not None:
-        actor.assign(args.jobdir)
+        actor.offer(args.jobdir)
     async with task_group() as tg:
         tg.start_soon(reporter.run)
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
-            while await _assigned(actor):
-                handler = _job_log(actor.jobdir,
+            while (jobdir := await _next_job(actor)) is not None:
+                handler = _job_log(jobdir,
                                    actor.data["payload"]["settings"].get("verbosity", "WARNING"))
                 try:
-                    status, reason, outputs = await actor.run()
+                    status, reason = await actor.run()
                 finally:
                     logging.getLogger("tomato.job").removeHandler(handler)
                     handler.close()
-                reply = await report(args.supervisor,
-                                     JobFinished(actor.jobid, status, reason, tuple(outputs)))
+                await reporter.drain()  # the supervisor hears the last points before the end
+                # From here this process may be handed its next job (the supervisor makes
+                # this one's outputs).
+                reply = await report(args.supervisor, JobCollected(actor.jobid, status, reason))
                 if not isinstance(reply, NextJob) or not reply.wait:
                     break
-                actor.reset()  # back on standby: the supervisor may hand it the next job
         tg.cancel_scope.cancel()
 
 
-async def _assigned(actor: JobActor) -> bool:
-    """Wait for a job; False if SIGTERM came first (a process on standby just ends)."""
+async def _next_job(actor: JobActor) -> Path | None:
+    """The next job's folder; None if SIGTERM came first (a process on standby just ends)."""
+    jobdir: Path | None = None
     async with anyio.create_task_group() as waiting:
         async def stop_on_signal() -> None:
             await run_until_signalled()
             waiting.cancel_scope.cancel()
 
         waiting.start_soon(stop_on_signal)
-        await actor.assigned.wait()
+        jobdir = await actor.next_job()
         waiting.cancel_scope.cancel()
-    return actor.assigned.is_set()
+    return jobdir
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -104,7 +104,7 @@ def _write_datagram(jobdata: dict[str, Any], entries: list[dict[str, Any]],
         "archive": datagram.with_suffix(".zip").name, "archive_sha1": sha1,
     })
     partial = tmp / datagram.name
-    tree.to_netcdf(partial)
+    tree.to_netcdf(partial, engine="netcdf4")
     shutil.move(partial, datagram)
 
 
