@@ -57,8 +57,10 @@ class _Reply:
 class Subscription:
     """A bounded queue of events for one subscriber; overflow is counted, never blocks."""
 
-    def __init__(self, hub: EventHub | None, size: int) -> None:
+    def __init__(self, hub: EventHub | None, size: int, topic: Any = None) -> None:
         self._hub = hub
+        self.topic = topic
+        """Only events published under this topic (None: all events)."""
         self._send, self._receive = anyio.create_memory_object_stream[Any](size)
         self.missed = 0
 
@@ -103,12 +105,14 @@ class EventHub:
         self._subscribers: set[Subscription] = set()
         self._buffer = buffer
 
-    def publish(self, event: Any) -> None:
+    def publish(self, event: Any, topic: Any = None) -> None:
+        """Offer `event` to the subscribers of `topic`, and to those of all events."""
         for sub in tuple(self._subscribers):
-            sub.offer(event)
+            if sub.topic is None or sub.topic == topic:
+                sub.offer(event)
 
-    def subscribe(self, buffer: int | None = None) -> Subscription:
-        sub = Subscription(self, buffer or self._buffer)
+    def subscribe(self, topic: Any = None, buffer: int | None = None) -> Subscription:
+        sub = Subscription(self, buffer or self._buffer, topic)
         self._subscribers.add(sub)
         return sub
 

@@ -63,7 +63,8 @@ class Connection:
     @asynccontextmanager
     async def subscribe(self, topic: Any = None, buffer: int = 10_000
                         ) -> AsyncIterator[Subscription]:
-        """Yield an async iterator over the actor's events until the block ends."""
+        """Yield an async iterator over the actor's events (those published under `topic`
+        only, if given: a string or an integer) until the block ends."""
         cid = next(self._ids)
         sub = self._subs[cid] = Subscription(None, buffer)
         try:

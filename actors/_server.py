@@ -117,7 +117,9 @@ class _Connection:
         elif kind == CAST:
             await self._ref.tell(body, self._ctx)
         elif kind == SUBSCRIBE:
-            tg.start_soon(self._forward, cid, self._ref.actor.events.subscribe(body or None))
+            if not (body is None or isinstance(body, (str, int))):
+                raise ProtocolError("a subscription's topic must be a string, an integer or nil")
+            tg.start_soon(self._forward, cid, self._ref.actor.events.subscribe(body))
         else:
             raise ProtocolError(f"unknown message kind {kind!r}")
 

@@ -114,14 +114,14 @@ class DeviceActor(Actor):
                     await self.driver.reset(ch.name)
             ch.done.set()
             # Wake the reader: the task's end is news too (it need not wait for its poll).
-            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)))
+            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
             logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
 
     def _emit(self, ch: _Channel, point: list[float]) -> None:
         ch.points.append(point)
         if not ch.notified:  # one wake-up call until the next read, however fast points come
             ch.notified = True
-            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)))
+            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
 
     async def _stop(self, ch: _Channel) -> Ok:
         if ch.state == "running" and ch.scope is not None:

@@ -140,7 +140,7 @@ class JobActor(Actor):
         component = self.data["pipeline"]["components"][role]
         channel = component["channel"]
         async with connect(Path(component["socket"]), CODEC) as device, \
-                device.subscribe() as events, anyio.create_task_group() as tg:
+                device.subscribe(channel) as events, anyio.create_task_group() as tg:
             wake = Wake()
             tg.start_soon(wake.on_events, events, channel)
             info = await device.ask(Describe())

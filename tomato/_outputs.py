@@ -116,11 +116,12 @@ def serve_outputs(sock: Path) -> None:
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s outputs: %(message)s")
 
     async def main() -> None:
-        import xarray  # noqa: F401
-        import yadg.core  # noqa: F401
+        from .output import one_line, warm_up
 
-        from . import output  # noqa: F401 - load yadg and xarray now, not at the first job
-
+        try:
+            await anyio.to_thread.run_sync(warm_up)
+        except Exception as exc:  # each request then says what is wrong, for its job
+            logger.warning("warm-up outputs failed: %s", one_line(exc))
         async with task_group() as tg, start_actor(OutputServer()) as ref:
             await tg.start(serve_actor, ref, sock, CODEC)
             signal_ready()

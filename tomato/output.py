@@ -108,6 +108,21 @@ def _write_datagram(jobdata: dict[str, Any], entries: list[dict[str, Any]],
     shutil.move(partial, datagram)
 
 
+def warm_up() -> None:
+    """Make the outputs of a two-point job once, in a temporary folder, so that the first
+    real job does not pay for what loads on first use (yadg's extractor, babel's locale
+    data, the NetCDF library): about 50 ms."""
+    with tempfile.TemporaryDirectory(prefix="tomato-warm-up-") as tmp:
+        jobdir = Path(tmp)
+        (jobdir / "jobdata.json").write_text(json.dumps(
+            {"jobid": 0, "sample": "", "pipeline": {"name": ""}, "payload": {}}))
+        (jobdir / "00-w.csv").write_text("uts,value\ns,V\n1.0,0.5\n2.0,0.25\n")
+        write_manifest(jobdir, [{"file": "00-w.csv", "tag": "00-w", "step": 0, "role": "w",
+                                 "technique": "w", "columns": [
+                                     {"name": "value", "unit": "V", "uncertainty": 0.1}]}])
+        build_outputs(jobdir, jobdir / "out", "warm-up")
+
+
 def one_line(exc: BaseException) -> str:
     """An error as one line, for the job log and `ketchup status`."""
     return f"{type(exc).__name__}: {exc}".splitlines()[0]

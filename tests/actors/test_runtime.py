@@ -51,7 +51,7 @@ class Calc(actors.Actor):
     async def handle(self, msg, ctx):
         match msg:
             case Add(a, b):
-                self.events.publish(Add(a, b))
+                self.events.publish(Add(a, b), topic=a)
                 return a + b
             case Boom("refused"):
                 raise Refused("no, thank you", {"why": "test"})
@@ -138,6 +138,20 @@ async def test_subscribers_get_events_and_a_slow_one_is_told_what_it_missed(serv
             assert got == [Add(i, 0) for i in range(5)]
             first = [await slow.__anext__() for _ in range(3)]
             assert first == [Add(0, 0), Add(1, 0), actors.EventsMissed(3)]
+
+
+async def test_a_subscription_to_a_topic_gets_that_topic_only(served):
+    async with actors.connect(served, CODEC) as conn:
+        async with conn.subscribe("none") as nothing, conn.subscribe(1) as ones, \
+                conn.subscribe() as everything:
+            for a in (0, 1, 2, 1):
+                await conn.ask(Add(a, 5))
+            assert [await ones.__anext__() for _ in range(2)] == [Add(1, 5), Add(1, 5)]
+            assert [await everything.__anext__() for _ in range(4)] == [
+                Add(0, 5), Add(1, 5), Add(2, 5), Add(1, 5)]
+            with anyio.move_on_after(0.2) as scope:  # nothing more is on its way
+                await nothing.__anext__()
+            assert scope.cancelled_caught
 
 
 @pytest.mark.parametrize("junk", [
