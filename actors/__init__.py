@@ -22,7 +22,8 @@ from ._actor import (
     task_group,
 )
 from ._client import Connection, connect
-from ._codec import MAX_FRAME, PROTOCOL_VERSION, Codec
+from ._codec import PROTOCOL_VERSION, Codec
+from ._wire import MAX_FRAME
 from .errors import (
     ActorDeadError,
     ActorError,

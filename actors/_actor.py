@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -20,6 +22,8 @@ from .messages import EventsMissed
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+FAIR_SHARE = 32
+"""Messages a busy mailbox handles before letting other tasks run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +153,24 @@ class ActorRef:
         self.actor = actor
         self._send = send
 
+    async def _put(self, item: tuple[Any, Context, Any]) -> None:
+        """Into the mailbox: at once if it has room (no trip through the event loop)."""
+        try:
+            self._send.send_nowait(item)
+        except anyio.WouldBlock:
+            await self._send.send(item)
+
     async def post(self, msg: Any, ctx: Context, reply: Any) -> None:
         """Queue `msg`; `reply.set(value)` or `reply.set(error=exc)` is called with the answer
         (from the mailbox, so it must not block). For servers that answer without waiting."""
         try:
-            await self._send.send((msg, ctx, reply))
+            await self._put((msg, ctx, reply))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             reply.set(error=ActorDeadError(f"{type(self.actor).__name__} has stopped"))
 
     async def tell(self, msg: Any, ctx: Context = LOCAL) -> None:
         try:
-            await self._send.send((msg, ctx, None))
+            await self._put((msg, ctx, None))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise ActorDeadError(f"{type(self.actor).__name__} has stopped") from None
 
@@ -168,7 +179,7 @@ class ActorRef:
         reply = _Reply()
         try:
             with anyio.fail_after(timeout if timeout is not None else math.inf):
-                await self._send.send((msg, ctx, reply))
+                await self._put((msg, ctx, reply))
                 return await reply.wait()
         except TimeoutError:
             raise AskTimeout(f"{type(msg).__name__} got no reply in {timeout} s") from None
@@ -197,11 +208,25 @@ async def _finish_later(deferred: Deferred, reply: _Reply | None) -> None:
             reply.set(result)
 
 
+async def _next(receive: MemoryObjectReceiveStream[Any], handled: int) -> Any:
+    """The next message: at once if one is queued (but let other tasks run now and then)."""
+    if handled % FAIR_SHARE == 0:
+        await anyio.lowlevel.checkpoint()
+    try:
+        return receive.receive_nowait()
+    except anyio.WouldBlock:
+        return await receive.receive()
+
+
 async def _run_mailbox(actor: Actor, receive: MemoryObjectReceiveStream[Any], tg: TaskGroup
                        ) -> None:
     async with receive:
         try:
-            async for msg, ctx, reply in receive:
+            for handled in itertools.count(1):
+                try:
+                    msg, ctx, reply = await _next(receive, handled)
+                except anyio.EndOfStream:
+                    break
                 try:
                     result = await actor.handle(msg, ctx)
                 except Exception as exc:

@@ -1,7 +1,12 @@
-"""Reaching an actor served on a Unix socket: ask, tell, subscribe."""
+"""Reaching an actor served on a Unix socket: ask, tell, subscribe.
+
+Replies are read in a callback of the asyncio event loop (`add_reader`), which hands each
+straight to the task waiting for it: the runtime is asyncio's, under anyio's structure.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import AsyncIterator
@@ -10,37 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.abc import SocketStream
-from anyio.streams.buffered import BufferedByteReceiveStream
 
-from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply, task_group
-from ._codec import (
-    CALL,
-    CAST,
-    DISCONNECTS,
-    ERROR,
-    EVENT,
-    PROTOCOL_VERSION,
-    REPLY,
-    SUBSCRIBE,
-    Codec,
-    receive_frame,
-    send_frame,
-)
+from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply
+from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
+from ._wire import DISCONNECTS, FrameSocket, connect_unix, frame
 from .errors import ActorDeadError, AskTimeout, ProtocolError
 
 
 class Connection:
     """A client connection; use `async with connect(path, codec) as conn`."""
 
-    def __init__(self, stream: SocketStream, codec: Codec, path: Path) -> None:
-        self._stream = stream
+    def __init__(self, conn: FrameSocket, codec: Codec, path: Path) -> None:
+        self._conn = conn
         self._codec = codec
         self._path = path
         self._ids = itertools.count(1)
         self._pending: dict[int, _Reply] = {}
         self._subs: dict[int, Subscription] = {}
-        self._lock = anyio.Lock()
         self._closed: str | None = None
 
     async def ask(self, msg: Any, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
@@ -77,23 +68,31 @@ class Connection:
     async def _send(self, kind: str, cid: int, body: Any) -> None:
         if self._closed:
             raise ActorDeadError(self._closed)
-        frame = self._codec.encode([PROTOCOL_VERSION, kind, cid, type(body).__name__, body])
-        async with self._lock:
-            try:
-                await send_frame(self._stream, frame)
-            except DISCONNECTS:
-                raise ActorDeadError(f"connection to {self._path} lost") from None
-
-    async def _read(self) -> None:
-        reader = BufferedByteReceiveStream(self._stream)
+        data = frame(self._codec.encode([PROTOCOL_VERSION, kind, cid, type(body).__name__,
+                                         body]))
         try:
-            while True:
-                _v, kind, cid, _op, body = self._codec.decode(await receive_frame(reader))
+            await self._conn.send(data)
+        except DISCONNECTS:
+            raise ActorDeadError(f"connection to {self._path} lost") from None
+
+    def _on_readable(self) -> None:
+        """Called by the event loop when the socket has data: replies and events go to
+        their waiters straight from here (no reader task to wake in between)."""
+        if self._closed:
+            return
+        try:
+            self._conn.fill()
+            while (data := self._conn.cut()) is not None:
+                _v, kind, cid, _op, body = self._codec.decode(data)
                 self._deliver(kind, cid, body)
         except (*DISCONNECTS, ProtocolError) as exc:
-            self._closed = f"connection to {self._path} lost ({type(exc).__name__})"
+            self._lost(f"connection to {self._path} lost ({type(exc).__name__})")
+
+    def _lost(self, why: str) -> None:
+        self._closed = why
+        asyncio.get_running_loop().remove_reader(self._conn.sock)
         for reply in self._pending.values():
-            reply.set(error=ActorDeadError(self._closed))
+            reply.set(error=ActorDeadError(why))
         for sub in self._subs.values():
             sub.close()
 
@@ -115,13 +114,14 @@ class Connection:
 async def connect(path: Path, codec: Codec) -> AsyncIterator[Connection]:
     """Connect to the actor at `path`; raises ActorDeadError when nothing listens there."""
     try:
-        stream = await anyio.connect_unix(path)
-    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        sock = await connect_unix(path)
+    except OSError as exc:
         raise ActorDeadError(f"nothing listens at {path} ({exc.strerror})") from None
-    conn = Connection(stream, codec, Path(path))
-    async with stream, task_group() as tg:
-        tg.start_soon(conn._read)
-        try:
-            yield conn
-        finally:
-            tg.cancel_scope.cancel()
+    conn = Connection(sock, codec, Path(path))
+    asyncio.get_running_loop().add_reader(sock.sock, conn._on_readable)
+    try:
+        yield conn
+    finally:
+        if not conn._closed:
+            conn._lost("connection closed")
+        sock.close()

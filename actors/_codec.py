@@ -1,16 +1,12 @@
-"""msgpack codec for typed messages, and the length-prefixed frames that carry them."""
+"""msgpack codec for typed messages (the frames that carry them are in `_wire`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import struct
 from collections.abc import Iterable
 from typing import Any
 
-import anyio
 import msgpack
-from anyio.abc import ByteStream
-from anyio.streams.buffered import BufferedByteReceiveStream
 
 from .errors import (
     ActorDeadError,
@@ -23,15 +19,9 @@ from .errors import (
 from .messages import CONTROL_TYPES
 
 PROTOCOL_VERSION = 1
-MAX_FRAME = 16 * 1024 * 1024
 _EXT_MESSAGE = 1
-_HEADER = struct.Struct(">I")
 _RUNTIME_ERRORS = (ActorError, ProtocolError, ActorDeadError, AskTimeout, HandlerError,
                    ChildStartError)
-
-# What a peer going away looks like on a stream.
-DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
-               anyio.ClosedResourceError, ConnectionError)
 
 # Envelope kinds (DESIGN §3).
 CALL, CAST, REPLY, ERROR, EVENT, SUBSCRIBE = "call", "cast", "reply", "error", "event", "sub"
@@ -92,22 +82,3 @@ class Codec:
     def rebuild_error(self, body: dict[str, Any]) -> ActorError:
         cls = self._errors.get(body.get("type", ""), HandlerError)
         return cls(body.get("message", ""), body.get("details") or {})
-
-
-def frame(payload: bytes) -> bytes:
-    """The bytes of one frame: a 4-byte big-endian length, then the payload."""
-    if len(payload) > MAX_FRAME:
-        raise ProtocolError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME}")
-    return _HEADER.pack(len(payload)) + payload
-
-
-async def send_frame(stream: ByteStream, payload: bytes) -> None:
-    await stream.send(frame(payload))
-
-
-async def receive_frame(stream: BufferedByteReceiveStream) -> bytes:
-    """Read one frame; raises ProtocolError on an oversized frame, anyio errors on EOF."""
-    (size,) = _HEADER.unpack(await stream.receive_exactly(_HEADER.size))
-    if size > MAX_FRAME:
-        raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
-    return await stream.receive_exactly(size)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
 import os
 import socket
 import struct
@@ -12,23 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.abc import SocketAttribute, SocketStream, TaskStatus
-from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.abc import TaskStatus
 
 from ._actor import ActorRef, Context, Subscription
-from ._codec import (
-    CALL,
-    CAST,
-    DISCONNECTS,
-    ERROR,
-    EVENT,
-    PROTOCOL_VERSION,
-    REPLY,
-    SUBSCRIBE,
-    Codec,
-    frame,
-    receive_frame,
-)
+from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
+from ._wire import DISCONNECTS, FrameSocket, accept, frame, listen_unix
 from .errors import ActorError, ProtocolError
 from .messages import Ping, Pong
 
@@ -37,9 +23,8 @@ logger = logging.getLogger(__name__)
 _CREDS = struct.Struct("3i")
 
 
-def peer_context(stream: SocketStream) -> Context:
+def peer_context(sock: socket.socket) -> Context:
     """The connected peer's uid and pid, read from the kernel (SO_PEERCRED)."""
-    sock: socket.socket = stream.extra(SocketAttribute.raw_socket)
     pid, uid, _gid = _CREDS.unpack(
         sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDS.size))
     return Context(uid=uid, pid=pid)
@@ -56,47 +41,45 @@ async def serve_actor(ref: ActorRef, path: Path, codec: Codec, *,
                       task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
     """Serve `ref` at `path` (mode 0600) until cancelled; started once it listens."""
     prepare_socket_path(path)
-    listener = await anyio.create_unix_listener(path, mode=0o600)
+    listener = listen_unix(path)
     try:
-        async with listener, anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as tg:
             task_status.started()
             while True:
-                stream = await listener.accept()
-                tg.start_soon(_Connection(stream, ref, codec).run)
+                conn = await accept(listener)
+                tg.start_soon(_Connection(conn, ref, codec).run)
     finally:
+        listener.close()
         path.unlink(missing_ok=True)  # noqa: ASYNC240 - once, at shutdown
 
 
 class _Connection:
-    """One client: frames in; replies (queued, written by one writer) and events out."""
+    """One client: frames in; replies (written at once, or flushed when the socket is full)
+    and events out."""
 
-    def __init__(self, stream: SocketStream, ref: ActorRef, codec: Codec) -> None:
-        self._stream = stream
+    def __init__(self, conn: FrameSocket, ref: ActorRef, codec: Codec) -> None:
+        self._conn = conn
         self._ref = ref
         self._codec = codec
-        self._lock = anyio.Lock()
-        self._ctx = peer_context(stream)
-        # Replies are bounded by the calls the client has in flight.
-        self._out, self._out_receive = anyio.create_memory_object_stream[bytes](math.inf)
+        self._ctx = peer_context(conn.sock)
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._flushing = False
 
     async def run(self) -> None:
-        reader = BufferedByteReceiveStream(self._stream)
-        with self._out, self._out_receive:
-            await self._serve(reader)
-
-    async def _serve(self, reader: BufferedByteReceiveStream) -> None:
-        async with self._stream, anyio.create_task_group() as tg:
-            tg.start_soon(self._write_replies)
-            try:
-                while True:
-                    envelope = self._codec.decode(await receive_frame(reader))
-                    await self._dispatch(tg, *self._open(envelope))
-            except DISCONNECTS:
-                pass
-            except ActorError as exc:
-                logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
-            self._out.close()
-            tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                try:
+                    while True:
+                        envelope = self._codec.decode(await self._conn.receive())
+                        await self._dispatch(tg, *self._open(envelope))
+                except DISCONNECTS:
+                    pass
+                except ActorError as exc:
+                    logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
+                tg.cancel_scope.cancel()
+        finally:
+            self._conn.close()
 
     @staticmethod
     def _open(envelope: Any) -> tuple[str, int, Any]:
@@ -133,31 +116,34 @@ class _Connection:
                 "details": {}}]))
 
     def queue(self, data: bytes) -> None:
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._out.send_nowait(data)
+        """Write a reply now; what the socket cannot take yet is flushed by a task.
+        (Replies are bounded by the calls the client has in flight.)"""
+        try:
+            if self._conn.send_nowait(data) or self._flushing or self._tg is None:
+                return
+        except DISCONNECTS:
+            return  # the reader sees the disconnect and closes the connection
+        self._flushing = True
+        self._tg.start_soon(self._flush)
 
-    async def _write_replies(self) -> None:
-        """Write queued replies, as many as are waiting in one send."""
-        async for data in self._out_receive:
-            batch = [data]
-            with contextlib.suppress(anyio.WouldBlock):
-                while len(batch) < 256:
-                    batch.append(self._out_receive.receive_nowait())
-            await self._write(b"".join(batch))
+    async def _flush(self) -> None:
+        try:
+            await self._conn.flush()
+        except DISCONNECTS:
+            pass
+        finally:
+            self._flushing = False
 
     async def _forward(self, cid: int, sub: Subscription) -> None:
+        """Events to the subscriber, as fast as it reads them: while it lags, the
+        subscription's bounded queue fills and then counts what is missed."""
         try:
             async for event in sub:
-                await self._write(self.encode(EVENT, cid, event))
+                await self._conn.send(self.encode(EVENT, cid, event))
+        except DISCONNECTS:
+            pass
         finally:
             sub.close()
-
-    async def _write(self, data: bytes) -> None:
-        async with self._lock:
-            try:
-                await self._stream.send(data)
-            except DISCONNECTS:
-                pass  # the reader sees the disconnect and closes the connection
 
 
 class _ReplyTo:

@@ -108,12 +108,15 @@ def test_snapshot_of_a_queued_job_is_refused(tomato):
 
 def test_periodic_snapshots_are_written_while_the_job_runs(tomato):
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 2, 0.1,
+    jobid = tomato.submit(payload("sequential", 4, 0.1,
                                   snapshot={"frequency": 1, "path": "snaps"}))
-    tomato.wait_status(jobid, "c")
-    snap = open_datagram(tomato.root / "snaps" / f"snapshot.{jobid}.nc")
+    path = tomato.root / "snaps" / f"snapshot.{jobid}.nc"
+    until(path.exists, 10, "the first periodic snapshot")  # at ~1 s of a 4 s job
+    assert tomato.status(jobid) == "r"
+    snap = open_datagram(path)
     [name] = snap.children
-    assert 0 < snap[name].sizes["uts"] < 20
+    assert 0 < snap[name].sizes["uts"] < 40
+    tomato.wait_status(jobid, "c")
 
 
 def test_outputs_are_written_after_cancel(tomato):
