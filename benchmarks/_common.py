@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -121,6 +122,13 @@ def service(devices: str | None = None, settings: str | None = None) -> Iterator
             yield svc
         finally:
             svc.stop()
+
+
+def standby(svc: Service) -> int:
+    """How many job processes of `svc` wait for a job (from `tomato status`)."""
+    result = subprocess.run([str(BIN / "tomato"), "-t", "status"], cwd=svc.root,
+                            capture_output=True)
+    return json.loads(result.stdout)["standby"] if result.returncode == 0 else 0
 
 
 def channels_lab(count: int) -> str:

@@ -19,6 +19,7 @@ from _common import (
     rss_mib,
     service,
     show,
+    standby,
     until,
 )
 
@@ -77,8 +78,7 @@ def throughput(quick: bool) -> dict[str, Figure]:
     ideal = jobs / pipelines * seconds
     # As many job processes on standby as pipelines start at once (`[jobs] standby`).
     with service(channels_lab(pipelines), f"[jobs]\nstandby = {pipelines}\n") as svc:
-        until(lambda: len([p for p in children(svc.process.pid) if b"tomato.job" in Path(
-            f"/proc/{p}/cmdline").read_bytes()]) >= pipelines, 60, "standby job processes")
+        until(lambda: standby(svc) >= pipelines, 60, "standby job processes")
         total, released = anyio.run(_throughput, svc, jobs, pipelines, seconds)
     return {
         "throughput": show(Figure(f"throughput, {jobs} jobs of {seconds} s on {pipelines} "

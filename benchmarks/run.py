@@ -25,7 +25,7 @@ import ours
 import outputs
 import reference
 import watch
-from _common import BIN, Figure, children, service, show, until, wall
+from _common import BIN, Figure, children, service, show, standby, until, wall
 
 from actors import connect
 from tomato._client import service_socket
@@ -59,8 +59,9 @@ def cli(rounds: int) -> dict[str, Figure]:
     figures = {}
     with service() as svc:
         figures["start"] = show(Figure("tomato start → answering", [svc.ready_after], "s"))
-        # Let the start-up finish (device, output server, 2 standby job processes) first.
-        until(lambda: len(children(svc.process.pid)) >= 4, 60, "the service's processes")
+        # Let the start-up finish (device, 2 output servers, 2 standby job processes) first.
+        until(lambda: standby(svc) >= 2 and len(children(svc.process.pid)) >= 5, 60,
+              "the service's processes")
         figures["floor"] = show(Figure("python -c pass (the floor)", [
             t * 1000 for t in wall([str(BIN / "python"), "-c", "pass"], svc.root, rounds)],
             "ms"))

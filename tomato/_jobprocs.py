@@ -103,6 +103,10 @@ class JobProcesses:
         self._refill_pending = False
         await self.fill()
 
+    def standby(self) -> int:
+        """How many processes wait for a job."""
+        return len(self._idle)
+
     def socket(self, child: str) -> Path:
         return socket_path(self._settings.runtime_dir, child)
 

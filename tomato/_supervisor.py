@@ -409,7 +409,7 @@ class Supervisor(Actor):
                              str(s.config_dir), str(s.state_db), str(s.jobs_dir),
                              self.lab.source, tuple(await self.devices.rows()),
                              tuple(self.running_jobs()), len(self.pending),
-                             self.last_pass * 1000)
+                             self.last_pass * 1000, self.jobprocs.standby())
 
     def running_jobs(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""

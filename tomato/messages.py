@@ -128,6 +128,8 @@ class ServiceStatus(Message):
     queued: int = 0
     schedule_pass_ms: float = 0.0
     """How long the last scheduling pass took."""
+    standby: int = 0
+    """Job processes started and waiting for a job."""
 
 
 class StepStarted(Message):
