@@ -153,24 +153,25 @@ class ActorRef:
         self.actor = actor
         self._send = send
 
-    async def _put(self, item: tuple[Any, Context, Any]) -> None:
-        """Into the mailbox: at once if it has room (no trip through the event loop)."""
+    def put_nowait(self, item: tuple[Any, Context, Any]) -> bool:
+        """(message, sender, reply slot or None) into the mailbox if it has room: False if
+        not. Raises anyio's BrokenResourceError once the actor has stopped. The mailbox calls
+        `slot.set(value)` or `slot.set(error=exc)` with the answer, so `set` must not block.
+        For servers, which answer without waiting."""
         try:
             self._send.send_nowait(item)
         except anyio.WouldBlock:
-            await self._send.send(item)
+            return False
+        return True
 
-    async def post(self, msg: Any, ctx: Context, reply: Any) -> None:
-        """Queue `msg`; `reply.set(value)` or `reply.set(error=exc)` is called with the answer
-        (from the mailbox, so it must not block). For servers that answer without waiting."""
-        try:
-            await self._put((msg, ctx, reply))
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            reply.set(error=ActorDeadError(f"{type(self.actor).__name__} has stopped"))
+    async def put(self, item: tuple[Any, Context, Any]) -> None:
+        """Into the mailbox: at once if it has room (no trip through the event loop)."""
+        if not self.put_nowait(item):
+            await self._send.send(item)
 
     async def tell(self, msg: Any, ctx: Context = LOCAL) -> None:
         try:
-            await self._put((msg, ctx, None))
+            await self.put((msg, ctx, None))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise ActorDeadError(f"{type(self.actor).__name__} has stopped") from None
 
@@ -179,7 +180,7 @@ class ActorRef:
         reply = _Reply()
         try:
             with anyio.fail_after(timeout if timeout is not None else math.inf):
-                await self._put((msg, ctx, reply))
+                await self.put((msg, ctx, reply))
                 return await reply.wait()
         except TimeoutError:
             raise AskTimeout(f"{type(msg).__name__} got no reply in {timeout} s") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -15,7 +16,7 @@ from anyio.abc import TaskStatus
 from ._actor import ActorRef, Context, Subscription
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
 from ._wire import DISCONNECTS, FrameSocket, accept, frame, listen_unix
-from .errors import ActorError, ProtocolError
+from .errors import ActorDeadError, ActorError, ProtocolError
 from .messages import Ping, Pong
 
 logger = logging.getLogger(__name__)
@@ -64,22 +65,62 @@ class _Connection:
         self._ctx = peer_context(conn.sock)
         self._tg: anyio.abc.TaskGroup | None = None
         self._flushing = False
+        self._reading = False
+        self._done = anyio.Event()
 
     async def run(self) -> None:
+        """Frames are read and dispatched in an event-loop callback: a call reaches the
+        mailbox without waking a reader task first."""
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                self._read(True)
                 try:
-                    while True:
-                        envelope = self._codec.decode(await self._conn.receive())
-                        await self._dispatch(tg, *self._open(envelope))
-                except DISCONNECTS:
-                    pass
-                except ActorError as exc:
-                    logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
+                    await self._done.wait()
+                finally:
+                    self._read(False)
                 tg.cancel_scope.cancel()
         finally:
             self._conn.close()
+
+    def _read(self, on: bool) -> None:
+        if on != self._reading and not self._conn.closed:
+            loop = asyncio.get_running_loop()
+            if on:
+                loop.add_reader(self._conn.sock, self._on_readable)
+            else:
+                loop.remove_reader(self._conn.sock)
+            self._reading = on
+
+    def _on_readable(self) -> None:
+        try:
+            self._conn.fill()
+        except DISCONNECTS:
+            self._done.set()
+            return
+        self._dispatch_buffered()
+
+    def _dispatch_buffered(self) -> None:
+        """Dispatch the frames read so far, until one must wait (a full mailbox)."""
+        try:
+            while self._reading and (data := self._conn.cut()) is not None:
+                self._dispatch(*self._open(self._codec.decode(data)))
+        except ActorError as exc:
+            logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
+            self._done.set()
+        except Exception:
+            logger.exception("closing connection from pid %s", self._ctx.pid)
+            self._done.set()
+
+    async def _when_room(self, item: tuple[Any, Context, Any]) -> None:
+        """The mailbox was full: stop reading this client until it takes `item`."""
+        try:
+            await self._ref.put(item)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._done.set()
+            return
+        self._read(True)
+        self._dispatch_buffered()
 
     @staticmethod
     def _open(envelope: Any) -> tuple[str, int, Any]:
@@ -92,17 +133,22 @@ class _Connection:
             raise ProtocolError("correlation id must be an integer")
         return kind, cid, body
 
-    async def _dispatch(self, tg: anyio.abc.TaskGroup, kind: str, cid: int, body: Any) -> None:
+    def _dispatch(self, kind: str, cid: int, body: Any) -> None:
+        assert self._tg is not None
         if kind == CALL and isinstance(body, Ping):
             _ReplyTo(self, cid).set(Pong(os.getpid()))
-        elif kind == CALL:
-            await self._ref.post(body, self._ctx, _ReplyTo(self, cid))
-        elif kind == CAST:
-            await self._ref.tell(body, self._ctx)
+        elif kind in (CALL, CAST):
+            item = (body, self._ctx, _ReplyTo(self, cid) if kind == CALL else None)
+            try:
+                if not self._ref.put_nowait(item):
+                    self._read(False)
+                    self._tg.start_soon(self._when_room, item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                raise ActorDeadError(f"{type(self._ref.actor).__name__} has stopped") from None
         elif kind == SUBSCRIBE:
             if not (body is None or isinstance(body, (str, int))):
                 raise ProtocolError("a subscription's topic must be a string, an integer or nil")
-            tg.start_soon(self._forward, cid, self._ref.actor.events.subscribe(body))
+            self._tg.start_soon(self._forward, cid, self._ref.actor.events.subscribe(body))
         else:
             raise ProtocolError(f"unknown message kind {kind!r}")
 

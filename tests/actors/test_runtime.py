@@ -140,6 +140,36 @@ async def test_subscribers_get_events_and_a_slow_one_is_told_what_it_missed(serv
             assert first == [Add(0, 0), Add(1, 0), actors.EventsMissed(3)]
 
 
+async def test_a_full_mailbox_holds_the_client_back_and_loses_nothing():
+    with tempfile.TemporaryDirectory(prefix="at-") as tmp:
+        path = Path(tmp) / "calc.sock"
+        async with actors.start_actor(Calc(), mailbox_size=2) as ref, \
+                anyio.create_task_group() as tg:
+            await tg.start(actors.serve_actor, ref, path, CODEC)
+            async with actors.connect(path, CODEC) as conn, conn.subscribe() as events:
+                results: dict[int, int] = {}
+
+                async def ask(i: int) -> None:
+                    await conn.ask(Slow(0.001))
+                    results[i] = await conn.ask(Add(i, 1))
+
+                async with anyio.create_task_group() as askers:
+                    for i in range(50):
+                        askers.start_soon(ask, i)
+                    for i in range(50):
+                        await conn.tell(Add(1000 + i, 0))
+                assert results == {i: i + 1 for i in range(50)}
+                told = []
+                with anyio.fail_after(10):
+                    async for event in events:
+                        if event.a >= 1000:
+                            told.append(event.a)
+                            if len(told) == 50:
+                                break
+                assert told == list(range(1000, 1050))  # casts keep their order
+            tg.cancel_scope.cancel()
+
+
 async def test_a_subscription_to_a_topic_gets_that_topic_only(served):
     async with actors.connect(served, CODEC) as conn:
         async with conn.subscribe("none") as nothing, conn.subscribe(1) as ones, \
