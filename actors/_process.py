@@ -103,6 +103,8 @@ class ProcessSupervisor:
         self._codec = codec
         self._on_event = on_event
         self._children: dict[str, _Child] = {}
+        self.stopping = False
+        """Set by `stop_all`: no child starts (or restarts) any more."""
 
     def pid(self, child_id: str) -> int | None:
         child = self._children.get(child_id)
@@ -112,8 +114,14 @@ class ProcessSupervisor:
         """Spawn `spec`, wait for it to be ready, watch it; returns its pid."""
         if spec.id in self._children:
             raise ActorError(f"child {spec.id!r} is already supervised")
+        self._refuse_if_stopping(spec)
         child = _Child(spec)
-        child.process = await self._spawn(spec)
+        process = await self._spawn(spec)
+        if self.stopping:  # stop_all ran while it started: it must not outlive us
+            with anyio.CancelScope(shield=True):
+                await _terminate(process, spec.stop_timeout)
+            self._refuse_if_stopping(spec)
+        child.process = process
         self._children[spec.id] = child
         self._tg.start_soon(self._watch, child)
         await self._emit(child, "started")
@@ -132,9 +140,15 @@ class ProcessSupervisor:
                 await child.done.wait()
 
     async def stop_all(self) -> None:
-        """Stop every child, the last started first."""
+        """Stop every child, the last started first; children still starting are stopped
+        as soon as they are ready, and none starts after this."""
+        self.stopping = True
         for child_id in reversed(list(self._children)):
             await self.stop(child_id)
+
+    def _refuse_if_stopping(self, spec: ChildSpec) -> None:
+        if self.stopping:
+            raise ChildStartError(f"{spec.id}: not started, supervision is stopping")
 
     async def _spawn(self, spec: ChildSpec) -> Process:
         process = await anyio.open_process(
@@ -224,7 +238,7 @@ class ProcessSupervisor:
 
     async def _restart(self, child: _Child) -> Process | None:
         """Respawn after back-off; a failed start counts against the budget like an exit."""
-        while not child.stopping:
+        while not (child.stopping or self.stopping):
             child.restarts += 1
             delay = min(child.spec.backoff * 2 ** (len(child.history) - 1), 5.0)
             await self._emit(child, "restarting", reason=f"in {delay:.1f} s")

@@ -1,10 +1,11 @@
 """Frames over a non-blocking Unix socket, with as few trips through the event loop as can be.
 
-A frame is a 4-byte big-endian length, then that many bytes. `FrameSocket` reads whatever
-the kernel has and cuts frames out of it, and writes a frame straight into the kernel's
-buffer when it has room (it nearly always has): an ask costs the client two passes of the
-event loop (send, then wake on the reply) where a stream with per-call checkpoints, locks
-and exact reads took six. Only a write that does not fit waits, in `flush`.
+A frame is a 4-byte big-endian length, then that many bytes. `FrameSocket` takes whatever
+the kernel has in one read (`fill`, called when the event loop says the socket is
+readable) and cuts whole frames out of it (`cut`); it writes a frame straight into the
+kernel's buffer when there is room (nearly always): an ask costs the client two passes of
+the event loop (send, then wake on the reply) where a stream with per-call checkpoints,
+locks and exact reads took six. Only a write that does not fit waits, in `flush`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ import struct
 from pathlib import Path
 
 import anyio
-import anyio.lowlevel
 
 from .errors import ProtocolError
 
 MAX_FRAME = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 _CHUNK = 256 * 1024
-_FAIR = 32
-"""Frames read without waiting before letting other tasks run."""
 
 # What a peer going away looks like.
 DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
@@ -39,7 +37,7 @@ def frame(payload: bytes) -> bytes:
 
 
 class FrameSocket:
-    """One connected socket: `receive` a frame, `send_nowait`/`send` frames, `close`."""
+    """One connected socket: `fill` then `cut` frames; `send_nowait`, `send` or `flush`."""
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -48,21 +46,7 @@ class FrameSocket:
         self._pos = 0
         self._out = bytearray()
         self._flushing = anyio.Lock()
-        self._streak = 0
         self.closed = False
-
-    async def receive(self) -> bytes:
-        """The next frame; raises ProtocolError on an oversized one, EndOfStream or
-        IncompleteRead when the peer closed the connection."""
-        while (frame_ := self.cut()) is None:
-            self._streak = 0
-            if not self.fill():
-                await anyio.wait_readable(self.sock)
-        self._streak += 1
-        if self._streak >= _FAIR:  # a peer that never pauses must not starve the rest
-            self._streak = 0
-            await anyio.lowlevel.checkpoint()
-        return frame_
 
     def fill(self) -> bool:
         """Take what the kernel has (one read, without waiting); False if it had nothing.
@@ -128,10 +112,6 @@ class FrameSocket:
     async def send(self, data: bytes) -> None:
         if not self.send_nowait(data):
             await self.flush()
-
-    def pending(self) -> int:
-        """Bytes written but not yet taken by the kernel."""
-        return len(self._out)
 
     def close(self) -> None:
         if not self.closed:

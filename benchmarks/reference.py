@@ -103,8 +103,13 @@ class Reference:
                               "FROM queue ORDER BY id").fetchall()
 
     def ready_all(self) -> None:
-        subprocess.run([str(self.bin / "python"), "-c", READY_ALL, str(self.port), *self.names],
-                       check=True, capture_output=True, env=self.env)
+        # From its own folder: run from our checkout, `tomato` would be ours, not 2.2.
+        result = subprocess.run([str(self.bin / "python"), "-c", READY_ALL, str(self.port),
+                                 *self.names], cwd=self.root, capture_output=True, text=True,
+                                env=self.env)
+        if result.returncode != 0:
+            why = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise SystemExit(f"benchmark: tomato 2.2 refused 'ready': {why}")
 
     def stop(self) -> None:
         """Stop it, then end every process of this port by pid (daemon, drivers, jobs)."""

@@ -54,14 +54,16 @@ class JobProcesses:
 
     async def fill(self) -> None:
         """Start standby processes until there are `settings.standby` of them."""
-        while len(self._idle) + self._starting < self._settings.standby:
+        while (len(self._idle) + self._starting < self._settings.standby
+               and not self._procs.stopping):
             self._starting += 1
             child = f"standby-{next(self._numbers)}"
             try:
                 await self._procs.start(self._spec(child, None))
                 self._idle.append(child)
             except ActorError as exc:
-                logger.error("a standby job process did not start: %s", exc)
+                if not self._procs.stopping:
+                    logger.error("a standby job process did not start: %s", exc)
                 return
             finally:
                 self._starting -= 1

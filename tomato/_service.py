@@ -169,7 +169,8 @@ async def _start_output_server(procs: ProcessSupervisor, settings: Settings, num
             "tomato.output", "--serve", str(sock)), socket=sock, ping_interval=5.0,
             start_timeout=60.0))
     except ActorError as exc:
-        logger.error("output server %d did not start (%s)", number, exc)
+        if not procs.stopping:
+            logger.error("output server %d did not start (%s)", number, exc)
 
 
 def _warm_up() -> None:

@@ -18,6 +18,7 @@ from anyio.abc import TaskGroup
 
 from actors import (
     Actor,
+    ActorDeadError,
     ActorError,
     ActorRef,
     ChildEvent,
@@ -269,7 +270,10 @@ class Supervisor(Actor):
         with contextlib.suppress(OSError):  # the log may be on a full disk: status says it
             log_to_job(jobdir, *note)
         assert self.ref is not None
-        await self.ref.tell(JobFinished(job.jobid, status, reason, tuple(files)))
+        try:
+            await self.ref.tell(JobFinished(job.jobid, status, reason, tuple(files)))
+        except ActorDeadError:  # stopped meanwhile: the next start ends the job (as `ce`)
+            logger.warning("job %d: outputs made after the supervisor stopped", job.jobid)
 
     def _move(self, jobid: int, status: str, **fields: Any) -> None:
         job = self.store.job(jobid)

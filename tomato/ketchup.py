@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -47,6 +46,8 @@ class Ctx:
         """Machine output (--json/--yaml) of `data`, or `render()` on the console."""
         plain = _plain(data)
         if self.mode == "json":
+            import json
+
             click.echo(json.dumps(plain, indent=1))
         elif self.mode == "yaml" or render is None:
             import yaml
@@ -134,6 +135,8 @@ def read_payload(path: Path) -> dict[str, Any]:
 
 def _parse(path: Path, text: str, kind: str) -> Any:
     if kind == "json":
+        import json
+
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:

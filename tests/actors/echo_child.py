@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,9 @@ async def main(mode: str, path: Path) -> None:
             time.sleep(3600)  # noqa: ASYNC251 - blocking the loop is the point
     if mode == "silent":  # never says READY
         await anyio.sleep(3600)
+    if mode == "slow":  # says where it is, then takes a while to be ready
+        Path(f"{path}.pid").write_text(str(os.getpid()))  # noqa: ASYNC240 - nothing else runs
+        await anyio.sleep(0.5)
     async with start_actor(Echo()) as ref, anyio.create_task_group() as tg:
         await tg.start(serve_actor, ref, path, Codec())
         signal_ready()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -60,6 +61,34 @@ async def test_a_child_serves_once_started_and_stops_on_request(sock):
         await procs.stop("child-serve")
         assert rec.kinds() == ["started", "exited", "stopped"]
         tg.cancel_scope.cancel()
+
+
+async def test_a_child_still_starting_when_all_stop_is_not_left_behind(sock):
+    outcome = []
+    ended = anyio.Event()
+
+    async def start() -> None:
+        try:
+            await procs.start(spec("slow", sock))
+        except actors.ChildStartError as exc:
+            outcome.append(exc)
+        finally:
+            ended.set()
+
+    pidfile = Path(f"{sock}.pid")
+    async with anyio.create_task_group() as tg:
+        procs = actors.ProcessSupervisor(tg, actors.Codec(), Recorder())
+        tg.start_soon(start)
+        with anyio.fail_after(10):  # the child runs, not ready yet (another process: polled)
+            while not os.path.exists(pidfile):  # noqa: ASYNC110, ASYNC240
+                await anyio.sleep(0.01)
+        await procs.stop_all()
+        with anyio.fail_after(10):
+            await ended.wait()
+        tg.cancel_scope.cancel()
+    assert outcome and "stopping" in str(outcome[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)  # noqa: ASYNC240 - a few bytes
 
 
 async def test_a_crashing_child_is_restarted_until_its_budget_is_spent(sock):

@@ -44,6 +44,7 @@ def test_sequential_values_are_one_to_n(tomato):
     assert [value for _, value in read_csv(data)] == list(range(1, 11))
     log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
     assert "completed" in log
+    assert f"INFO outputs: {tomato.root / f'results.{jobid}.nc'}" in log  # by the supervisor
     assert (tomato.root / "jobs" / str(jobid) / "jobdata.json").exists()
 
 
