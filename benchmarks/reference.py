@@ -169,8 +169,16 @@ def throughput(bin_dir: Path, root: Path, quick: bool) -> dict[str, Figure]:
         for _ in range(jobs):
             ref.submit(counter_payload(seconds, unlock=True))
         ref.ready_all()
-        until(lambda: sum(1 for j in ref.jobs() if j[1] in ("c", "ce", "cd")) == jobs,
-              300, "the reference's jobs to end")
+
+        def ended() -> int:
+            return sum(1 for j in ref.jobs() if j[1] in ("c", "ce", "cd"))
+
+        try:
+            until(lambda: ended() == jobs, 120, "the reference's jobs to end")
+        except SystemExit:  # it sometimes stops launching jobs: say so, keep the rest
+            print(f"[tomato 2.2] throughput: not measured, only {ended()} of {jobs} jobs "
+                  "ended within 120 s (it stopped launching the others)", flush=True)
+            return {}
         done = ref.jobs()
         first = min(_stamp(j[3]) for j in done)
         last = max(_stamp(j[4]) for j in done)
