@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -85,6 +86,25 @@ async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | No
         lines = result.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
         raise OutputError(f"outputs in {outdir} failed: {lines[-1]}")
     return list(json.loads(result.stdout).values())
+
+
+async def final_outputs(jobdir: Path, status: str, reason: str | None,
+                        servers: Sequence[Path]) -> tuple[str, str | None, list[str]]:
+    """Make a finished job's datagram and archive where its payload says, and note them (or
+    why not) in its log; returns its final status (`ce` if they failed), reason and files."""
+    files: list[str] = []
+    try:
+        jobdata = json.loads((jobdir / "jobdata.json").read_text())
+        outdir, prefix = output_place(jobdata, "output", "results")
+        files = await make_outputs(jobdir, outdir, prefix, status, servers)
+        note = logging.INFO, f"outputs: {', '.join(files)}"
+    except (OutputError, OSError, ValueError) as exc:
+        problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
+        note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
+        status, reason = "ce", "; ".join(filter(None, (reason, problem)))
+    with contextlib.suppress(OSError):  # the log may be on a full disk: the status says it
+        log_to_job(jobdir, *note)
+    return status, reason, files
 
 
 class OutputServer(Actor):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -32,14 +31,14 @@ from drivers import Technique
 from ._devices import Devices
 from ._devicesfile import Lab
 from ._jobprocs import JobProcesses
-from ._outputs import log_to_job, make_outputs, output_place, output_servers
+from ._outputs import final_outputs, make_outputs, output_servers
 from ._paths import device_socket, socket_path
 from ._payload import LATEST, check_method, needs_of, normalise_payload
 from ._procmessages import JobCollected, JobFinished, NextJob
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
-from .errors import ConflictError, NotFoundError, OutputError
+from .errors import ConflictError, NotFoundError
 from .messages import (
     CancelJobs,
     EjectSample,
@@ -255,20 +254,8 @@ class Supervisor(Actor):
 
     async def _finish(self, job: JobInfo, status: str, reason: str | None) -> None:
         """Make the job's outputs, then end it (through the mailbox)."""
-        jobdir = Path(job.jobpath or "")
-        files: list[str] = []
-        try:
-            jobdata = json.loads((jobdir / "jobdata.json").read_text())
-            outdir, prefix = output_place(jobdata, "output", "results")
-            files = await make_outputs(jobdir, outdir, prefix, status,
-                                       self._output_servers(job.jobid))
-            note = logging.INFO, f"outputs: {', '.join(files)}"
-        except (OutputError, OSError, ValueError) as exc:
-            problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
-            note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
-            status, reason = "ce", "; ".join(filter(None, (reason, problem)))
-        with contextlib.suppress(OSError):  # the log may be on a full disk: status says it
-            log_to_job(jobdir, *note)
+        status, reason, files = await final_outputs(Path(job.jobpath or ""), status, reason,
+                                                    self._output_servers(job.jobid))
         assert self.ref is not None
         try:
             await self.ref.tell(JobFinished(job.jobid, status, reason, tuple(files)))
