@@ -10,6 +10,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -55,17 +56,54 @@ class ChildEvent:
     """What happened to a child: started, exited, restarting, failed or stopped."""
 
     id: str
-    kind: Literal["started", "exited", "restarting", "failed", "stopped"]
+    kind: Literal["started", "adopted", "exited", "restarting", "failed", "stopped"]
     pid: int | None = None
     returncode: int | None = None
     restarts: int = 0
     reason: str = ""
 
 
+class Adopted:
+    """A process started by an earlier supervisor (so not our child): watched through a
+    pidfd, which becomes readable when it exits; its exit code is not ours to know (-1)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._fd = os.pidfd_open(pid)
+        self._waiting = False
+        self._news = anyio.Event()
+
+    async def wait(self) -> int:
+        """Wait for the process to exit (any number of tasks may wait)."""
+        while self.returncode is None:
+            if self._waiting:  # one task watches the pidfd; the others hear from it
+                await self._news.wait()
+                continue
+            self._waiting = True
+            try:
+                await anyio.wait_readable(self._fd)
+                os.close(self._fd)
+                self.returncode = -1
+            finally:
+                self._waiting = False
+                self._news.set()
+                self._news = anyio.Event()
+        return self.returncode
+
+    def terminate(self) -> None:
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
 @dataclass
 class _Child:
     spec: ChildSpec
-    process: Process | None = None
+    process: Process | Adopted | None = None
     restarts: int = 0
     stopping: bool = False
     history: deque[float] = field(default_factory=deque)
@@ -106,6 +144,11 @@ class ProcessSupervisor:
         self.stopping = False
         """Set by `stop_all`: no child starts (or restarts) any more."""
 
+    def pids(self) -> list[int]:
+        """The pids of the children now running (started or adopted)."""
+        return [c.process.pid for c in self._children.values()
+                if c.process is not None and c.process.returncode is None]
+
     def pid(self, child_id: str) -> int | None:
         child = self._children.get(child_id)
         return child.process.pid if child and child.process else None
@@ -126,6 +169,21 @@ class ProcessSupervisor:
         self._tg.start_soon(self._watch, child)
         await self._emit(child, "started")
         return child.process.pid
+
+    async def adopt(self, spec: ChildSpec, pid: int) -> None:
+        """Supervise `pid`, a process of `spec` that an earlier supervisor started and that
+        still serves; once it exits it is restarted (as a child of ours) as `spec` says."""
+        if spec.id in self._children:
+            raise ActorError(f"child {spec.id!r} is already supervised")
+        self._refuse_if_stopping(spec)
+        try:
+            process = Adopted(pid)
+        except ProcessLookupError:
+            raise ChildStartError(f"{spec.id}: process {pid} is gone") from None
+        child = _Child(spec, process)
+        self._children[spec.id] = child
+        self._tg.start_soon(self._watch, child)
+        await self._emit(child, "adopted")
 
     async def stop(self, child_id: str) -> None:
         """Stop a child for good: SIGTERM, then SIGKILL after its stop timeout."""
@@ -205,7 +263,7 @@ class ProcessSupervisor:
             tg.cancel_scope.cancel()
         return rc
 
-    async def _ping_loop(self, child: _Child, process: Process) -> None:
+    async def _ping_loop(self, child: _Child, process: Process | Adopted) -> None:
         spec = child.spec
         assert spec.ping_interval is not None and spec.socket is not None
         while True:
@@ -263,7 +321,7 @@ class ProcessSupervisor:
             logger.exception("listener failed on %s", event)
 
 
-async def _terminate(process: Process, timeout: float) -> None:
+async def _terminate(process: Process | Adopted, timeout: float) -> None:
     if process.returncode is not None:
         return
     process.terminate()

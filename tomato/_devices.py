@@ -15,8 +15,8 @@ from ._paths import device_socket
 from ._store import Store
 from .messages import DeviceInfoRow
 
-_STATES = {"started": "running", "exited": "restarting", "restarting": "restarting",
-           "failed": "failed", "stopped": "stopped"}
+_STATES = {"started": "running", "adopted": "running", "exited": "restarting",
+           "restarting": "restarting", "failed": "failed", "stopped": "stopped"}
 STATUS_TIMEOUT = 2.0
 
 

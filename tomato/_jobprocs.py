@@ -85,6 +85,15 @@ class JobProcesses:
         self._jobs[jobid] = child
         await self._procs.start(self._spec(child, jobdir))
 
+    async def adopt(self, jobid: int, child: str, pid: int) -> None:
+        """Take over `child` (pid `pid`), left running job `jobid` by an earlier service;
+        raises ActorError if it is gone."""
+        await self._procs.adopt(self._spec(child, None), pid)
+        self._jobs[jobid] = child
+        kind, _, number = child.partition("-")
+        if kind == "standby" and number.isdigit():  # new standby names must not clash
+            self._numbers = itertools.count(max(next(self._numbers), int(number) + 1))
+
     def finished(self, jobid: int) -> bool:
         """The job's process reported its end: keep it on standby if the pool wants it."""
         child = self._jobs.pop(jobid, None)

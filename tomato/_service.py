@@ -20,6 +20,7 @@ from actors import (
     ActorError,
     ChildEvent,
     ChildSpec,
+    Ping,
     ProcessSupervisor,
     connect,
     python_argv,
@@ -42,6 +43,7 @@ from .errors import AlreadyRunningError, ConfigError, TomatoError
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0
+PROBE_TIMEOUT = 2.0
 
 
 async def serve(settings: Settings, *, task_status: TaskStatus[Path] = anyio.TASK_STATUS_IGNORED
@@ -53,7 +55,6 @@ async def serve(settings: Settings, *, task_status: TaskStatus[Path] = anyio.TAS
         _check_drivers(lab)
         store = Store(settings.state_db)
         try:
-            _kill_stale(store, rundir)
             await _run(settings, lab, store, task_status)
         finally:
             store.close()
@@ -76,11 +77,17 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
     async with task_group() as tg:
         procs = ProcessSupervisor(tg, CODEC, on_child_event)
         try:
-            techniques = _techniques(lab, await _start_devices(procs, lab, settings))
+            # What an earlier instance that died left serving: its devices and running jobs
+            # are taken over, the rest is stopped.
+            survivors = await _survivors(settings.runtime_dir)
+            techniques = _techniques(lab, await _start_devices(procs, lab, settings,
+                                                               survivors))
             sup = Supervisor(settings, lab, store, procs, tg, techniques)
-            sup.recover()
+            await sup.recover(survivors)
+            _stop_leftovers(store, settings.runtime_dir, survivors, procs)
             async with start_actor(sup) as ref:
                 sup.ref = ref
+                sup.resume()
                 for ev in early:
                     await ref.tell(ev)
                 sock = socket_path(settings.runtime_dir, "tomato")
@@ -126,8 +133,39 @@ async def _finish_running_jobs(sup: Supervisor) -> None:
         sub.close()
 
 
-async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
-                         ) -> dict[str, DeviceInfo]:
+async def _survivors(rundir: Path) -> dict[str, int]:
+    """Processes of an earlier instance still serving in `rundir`: socket name → pid."""
+    found: dict[str, int] = {}
+
+    async def probe(sock: Path) -> None:
+        with anyio.move_on_after(PROBE_TIMEOUT):
+            try:
+                async with connect(sock, CODEC) as conn:
+                    found[sock.stem] = (await conn.ask(Ping(), timeout=PROBE_TIMEOUT)).pid
+            except ActorError:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        for sock in rundir.glob("*.sock"):  # noqa: ASYNC240 - a few entries, once
+            if sock.stem != "tomato":
+                tg.start_soon(probe, sock)
+    return found
+
+
+def _stop_leftovers(store: Store, rundir: Path, survivors: dict[str, int],
+                    procs: ProcessSupervisor) -> None:
+    """Stop what an earlier instance left and nobody took over (standby job processes,
+    output servers, devices no longer in the devices file or not answering)."""
+    pids = {*survivors.values(), *store.device_pids()} - set(procs.pids())
+    for pid in pids:
+        with suppress(OSError):
+            if str(rundir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                logger.warning("stopping process %d left by a previous tomato", pid)
+                os.kill(pid, signal.SIGTERM)
+
+
+async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
+                         survivors: dict[str, int]) -> dict[str, DeviceInfo]:
     infos: dict[str, DeviceInfo] = {}
     failures: list[str] = []
 
@@ -146,8 +184,19 @@ async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings
             "--settings", json.dumps(settings.drivers.get(device.driver, {})),
             "--log-level", settings.log_level,
             *(("--address", device.address) if device.address is not None else ()))
-        await procs.start(ChildSpec(id=f"dev-{device.name}", argv=argv, socket=sock,
-                                    ping_interval=5.0))
+        spec = ChildSpec(id=f"dev-{device.name}", argv=argv, socket=sock, ping_interval=5.0)
+        if (pid := survivors.pop(sock.stem, None)) is not None:
+            async with connect(sock, CODEC) as conn:
+                info = await conn.ask(Describe())
+            if (info.driver, info.channels) == (device.driver, tuple(device.channels)):
+                await procs.adopt(spec, pid)
+                logger.warning("device %s: taken over from a previous tomato (pid %d)",
+                               device.name, pid)
+                infos[device.name] = info
+                return
+            with suppress(ProcessLookupError):  # not what the devices file says now
+                os.kill(pid, signal.SIGTERM)
+        await procs.start(spec)
         async with connect(sock, CODEC) as conn:
             infos[device.name] = await conn.ask(Describe())
 
@@ -221,13 +270,3 @@ def _single_instance(rundir: Path, settings: Settings) -> Iterator[None]:
         lock.write(str(os.getpid()))
         lock.flush()
         yield
-
-
-def _kill_stale(store: Store, rundir: Path) -> None:
-    """Stop device and job processes a crashed previous instance left behind."""
-    for pid in store.device_pids():
-        with suppress(OSError):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if str(rundir).encode() in cmdline:
-                logger.warning("stopping process %d left by a previous tomato", pid)
-                os.kill(pid, signal.SIGTERM)

@@ -117,6 +117,16 @@ class Store:
                                (jobid,)).fetchone()
         return _job_info(row) if row else None
 
+    def job_pid(self, jobid: int) -> int | None:
+        row = self._db.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        return row[0] if row else None
+
+    def collected(self, jobid: int) -> tuple[str, str | None] | None:
+        """(status, reason) with which the job's data collection ended, if it has."""
+        row = self._db.execute("SELECT detail FROM events WHERE kind = 'job collected' AND "
+                               "subject = ? ORDER BY id DESC LIMIT 1", (str(jobid),)).fetchone()
+        return tuple(json.loads(row[0])) if row else None  # type: ignore[return-value]
+
     def job_extra(self, jobid: int) -> tuple[dict[str, Any], str]:
         payload, cwd = self._db.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
                                         (jobid,)).fetchone()

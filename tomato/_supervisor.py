@@ -95,6 +95,8 @@ class Supervisor(Actor):
         self.last_pass = 0.0
         self.steps: dict[int, dict[str, StepStarted]] = {}
         self.latest: dict[int, dict[str, JobData]] = {}
+        self.unfinished: list[tuple[JobInfo, str, str | None]] = []
+        """Jobs whose data was collected before a restart, and how it ended."""
 
     # Start-up.
     def _load_pipelines(self) -> dict[str, Pipeline]:
@@ -106,12 +108,40 @@ class Supervisor(Actor):
             pipelines[spec.name] = Pipeline(spec, caps, sample, ready, jobid)
         return pipelines
 
-    def recover(self) -> None:
-        """Rebuild the queue from the store; jobs of a previous instance that ran are ended."""
+    def resume(self) -> None:
+        """Once the actor runs: make the outputs of jobs collected before a restart."""
+        for job, status, reason in self.unfinished:
+            self.tg.start_soon(self._finish, job, status, reason)
+        self.unfinished.clear()
+
+    async def recover(self, survivors: dict[str, int]) -> None:
+        """Rebuild the queue from the store. Jobs a previous instance left running are taken
+        over when their process still serves (`survivors`: socket name → pid); those whose
+        data was all collected get their outputs made; the others end `ce`."""
+        adopted = set()
         for job in self.store.jobs(ACTIVE):
+            pid = self.store.job_pid(job.jobid)
+            child = next((name for name, p in survivors.items() if p == pid and pid and
+                          name.startswith(("job-", "standby-"))), None)
+            if (collected := self.store.collected(job.jobid)) is not None:
+                logger.warning("job %d: data collected before a restart; making outputs",
+                               job.jobid)
+                self.unfinished.append((job, *collected))
+                continue
+            if child is not None:
+                try:
+                    await self.jobprocs.adopt(job.jobid, child, survivors.pop(child))
+                except ActorError as exc:
+                    logger.warning("job %d: could not take over its process: %s",
+                                   job.jobid, exc)
+                else:
+                    logger.warning("job %d: taken over, still running in %s", job.jobid,
+                                   child)
+                    adopted.add(job.jobid)
+                    continue
             self._end_job(job.jobid, "ce", "tomato stopped while this job was running")
         for p in self.pipelines.values():
-            if p.jobid is not None:
+            if p.jobid is not None and p.jobid not in adopted:
                 p.jobid = None
                 self.store.set_pipeline(p.name, jobid=None)
         for job in self.store.jobs(PENDING):
@@ -249,6 +279,8 @@ class Supervisor(Actor):
         job = self.store.job(jobid)
         if job is None or job.status in FINISHED:
             return
+        self.store.log("job collected", str(jobid), json.dumps([status, reason]))
+        self.store.set_job(jobid, pid=None)
         self._release(jobid, status)
         self.tg.start_soon(self._finish, job, status, reason)
 

@@ -6,7 +6,7 @@ import json
 import os
 import signal
 
-from conftest import payload, until
+from conftest import payload, read_csv, until
 from test_bad_input import tomato_socket
 
 
@@ -68,6 +68,24 @@ def test_queued_jobs_survive_a_restart_of_the_service(tomato):
     assert tomato.status(jobid) == "qw"
     tomato.prepare("dummy-10", "s1")
     assert tomato.wait_status(jobid, "c")["pipeline"] == "dummy-10"
+
+
+def test_a_service_restarted_after_a_crash_takes_over_the_running_job(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    tomato.wait_status(jobid, "r")
+    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 3, 10,
+          "the first points")
+    tomato.process.kill()  # the supervisor dies; its job and device processes run on
+    tomato.process.wait()
+    tomato.start()
+    assert tomato.status(jobid) == "r"  # taken over, not ended
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c", job
+    [data] = tomato.data_files(jobid)
+    assert [value for _, value in read_csv(data)] == list(range(1, 31))  # none lost
+    assert (tomato.root / f"results.{jobid}.nc").exists()
+    assert "taken over" in tomato.log.read_text()
 
 
 def test_jobs_run_without_standby_processes_too(tomato_factory):
