@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -43,6 +44,7 @@ async def serve_actor(ref: ActorRef, path: Path, codec: Codec, *,
     """Serve `ref` at `path` (mode 0600) until cancelled; started once it listens."""
     prepare_socket_path(path)
     listener = listen_unix(path)
+    ours = os.stat(path).st_ino
     try:
         async with anyio.create_task_group() as tg:
             task_status.started()
@@ -51,7 +53,9 @@ async def serve_actor(ref: ActorRef, path: Path, codec: Codec, *,
                 tg.start_soon(_Connection(conn, ref, codec).run)
     finally:
         listener.close()
-        path.unlink(missing_ok=True)  # noqa: ASYNC240 - once, at shutdown
+        with contextlib.suppress(FileNotFoundError):  # unless a successor bound it since
+            if os.stat(path).st_ino == ours:
+                path.unlink()  # noqa: ASYNC240 - once, at shutdown
 
 
 class _Connection:

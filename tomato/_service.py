@@ -188,7 +188,7 @@ async def _start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
         if (pid := survivors.pop(sock.stem, None)) is not None:
             async with connect(sock, CODEC) as conn:
                 info = await conn.ask(Describe())
-            if (info.driver, info.channels) == (device.driver, tuple(device.channels)):
+            if (info.driver, tuple(info.channels)) == (device.driver, tuple(device.channels)):
                 await procs.adopt(spec, pid)
                 logger.warning("device %s: taken over from a previous tomato (pid %d)",
                                device.name, pid)
