@@ -14,7 +14,7 @@ import anyio
 
 from actors import connect
 from tomato._codec import CODEC
-from tomato._procmessages import MakeOutputs
+from tomato.messages import MakeOutputs
 from tomato.output import write_manifest
 
 

@@ -10,13 +10,13 @@ from drivers.errors import ERRORS as DRIVER_ERRORS
 
 from ._paths import runtime_dir, socket_path
 from .errors import ERRORS, NotRunningError
-from .messages import MESSAGES
+from .messages import CLIENT_MESSAGES
 
 REQUEST_TIMEOUT = 30.0
 
-# What a client and the service exchange: the public messages and every error (not the
-# service's own processes' messages, so a command starts without building their types).
-CLIENT_CODEC = Codec(MESSAGES, (*ERRORS, *DRIVER_ERRORS))
+# What a client and the service exchange: the client messages and every error (not the
+# drivers' messages, so a command starts without importing them).
+CLIENT_CODEC = Codec(CLIENT_MESSAGES, (*ERRORS, *DRIVER_ERRORS))
 
 
 def service_socket(config_dir: Path) -> Path:

@@ -1,5 +1,5 @@
-"""The codec of the service's own wire: tomato's, its processes', the drivers' and the
-runtime's messages. (Clients use the lighter one in `_client`.)"""
+"""The codec of the service's own wire: tomato's, the drivers' and the runtime's messages.
+(Clients use the lighter one in `_client`.)"""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from actors import Codec
 from drivers.errors import ERRORS as DRIVER_ERRORS
 from drivers.messages import MESSAGES as DRIVER_MESSAGES
 
-from ._procmessages import MESSAGES as PROC_MESSAGES
 from .errors import ERRORS
 from .messages import MESSAGES
 
-CODEC = Codec((*MESSAGES, *PROC_MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))
+CODEC = Codec((*MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))

@@ -17,11 +17,10 @@ from drivers import Describe, ReadData, StartTask, StopTask
 from ._codec import CODEC
 from ._outputs import make_outputs, output_place
 from ._payload import task_of
-from ._procmessages import CancelRun, JobCollected, RunJob
 from ._rawdata import DataFile
 from ._reporter import Reporter, Wake
 from .errors import OutputError
-from .messages import JobData, StepStarted
+from .messages import CancelRun, JobCollected, JobData, RunJob, StepStarted
 from .output import write_manifest
 
 logger = logging.getLogger("tomato.job")

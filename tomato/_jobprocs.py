@@ -14,8 +14,8 @@ from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect
 from ._codec import CODEC
 from ._outputs import output_servers
 from ._paths import socket_path
-from ._procmessages import CancelRun, RunJob
 from ._settings import Settings
+from .messages import CancelRun, RunJob
 
 logger = logging.getLogger(__name__)
 

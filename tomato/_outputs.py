@@ -27,8 +27,8 @@ from actors import (
 
 from ._codec import CODEC
 from ._paths import socket_path
-from ._procmessages import MakeOutputs, OutputsMade
 from .errors import OutputError
+from .messages import MakeOutputs, OutputsMade
 
 logger = logging.getLogger(__name__)
 

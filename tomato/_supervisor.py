@@ -34,7 +34,6 @@ from ._jobprocs import JobProcesses
 from ._outputs import final_outputs, make_outputs, output_servers
 from ._paths import device_socket, socket_path
 from ._payload import LATEST, check_method, needs_of, normalise_payload
-from ._procmessages import JobCollected, JobFinished, NextJob
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
@@ -46,10 +45,13 @@ from .messages import (
     GetPipelines,
     GetServiceStatus,
     GetWatchState,
+    JobCollected,
     JobData,
+    JobFinished,
     JobInfo,
     JobStatusChanged,
     LoadSample,
+    NextJob,
     PipelineChanged,
     PipelineInfo,
     SearchJobs,

@@ -14,8 +14,8 @@ from actors import run_until_signalled, serve_actor, signal_ready, start_actor, 
 from ._codec import CODEC
 from ._job import JobActor, report
 from ._outputs import JOB_LOG_FORMAT
-from ._procmessages import JobCollected, NextJob
 from ._reporter import Reporter
+from .messages import JobCollected, NextJob
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

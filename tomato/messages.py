@@ -1,5 +1,6 @@
-"""What ketchup (or any client) and the service say to each other: commands, replies,
-watch events. The supervisor's talk with its own processes is in `_procmessages`."""
+"""tomato's messages: what ketchup (or any client) and the service say to each other
+(commands, replies, watch events: `CLIENT_MESSAGES`), and what the supervisor, its job
+processes and the output servers say to each other."""
 
 from __future__ import annotations
 
@@ -185,9 +186,69 @@ class JobStatusChanged(Message):
     reason: str | None
 
 
-MESSAGES: tuple[type, ...] = (
+# Between the supervisor and its own processes (not for clients). supervisor → output server.
+class MakeOutputs(Message):
+    """Ask the output server for `<outdir>/<prefix>.{nc,zip}` from a job folder."""
+
+    jobdir: str
+    outdir: str
+    prefix: str
+    status: str | None = None
+
+
+class OutputsMade(Message):
+    files: tuple[str, ...]
+
+
+# supervisor → itself, once a job's outputs are made.
+class JobFinished(Message):
+    """End the job with status c, ce or cd."""
+
+    jobid: int
+    status: str
+    reason: str | None = None
+    outputs: tuple[str, ...] = ()
+
+
+# job process → supervisor.
+class JobCollected(Message):
+    """A job's data collection ended as `status` (c, ce or cd, and why); the supervisor
+    releases the pipeline, makes the outputs, then ends the job."""
+
+    jobid: int
+    status: str
+    reason: str | None = None
+
+
+class NextJob(Message):
+    """Reply to JobCollected: `wait` for another job (standby), or end the process."""
+
+    wait: bool
+
+
+# supervisor → job process.
+class RunJob(Message):
+    """Hand the job in `jobdir` to a job process started on standby."""
+
+    jobdir: str
+
+
+class CancelRun(Message):
+    """Stop job `jobid`'s tasks now; the job then reports cd. (A process that has moved on
+    to another job, or back to standby, ignores it.)"""
+
+    jobid: int
+
+
+CLIENT_MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobInfo,
     PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
     WatchState, PipelineChanged, JobStatusChanged,
 )
+
+PROCESS_MESSAGES: tuple[type, ...] = (
+    MakeOutputs, OutputsMade, JobFinished, JobCollected, NextJob, RunJob, CancelRun,
+)
+
+MESSAGES = CLIENT_MESSAGES + PROCESS_MESSAGES
