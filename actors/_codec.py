@@ -20,8 +20,8 @@ from .messages import CONTROL_TYPES
 
 PROTOCOL_VERSION = 1
 _EXT_MESSAGE = 1
-_RUNTIME_ERRORS = (ActorError, ProtocolError, ActorDeadError, AskTimeout, HandlerError,
-                   ChildStartError)
+_RUNTIME_ERRORS: tuple[type[ActorError], ...] = (
+    ActorError, ProtocolError, ActorDeadError, AskTimeout, HandlerError, ChildStartError)
 
 # Envelope kinds (DESIGN §3).
 CALL, CAST, REPLY, ERROR, EVENT, SUBSCRIBE = "call", "cast", "reply", "error", "event", "sub"

@@ -4,7 +4,7 @@ understands (answered by the runtime itself)."""
 from __future__ import annotations
 
 from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
-from typing import Any, ClassVar, dataclass_transform
+from typing import Any, ClassVar, cast, dataclass_transform
 
 
 @dataclass_transform(frozen_default=True)
@@ -25,7 +25,8 @@ class Message:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         dataclass(init=False, repr=False, eq=False)(cls)
-        cls._spec = tuple((f.name, f.default, f.default_factory) for f in fields(cls))
+        cls._spec = tuple((f.name, f.default, f.default_factory)
+                          for f in fields(cast(Any, cls)))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         spec, name_ = self._spec, type(self).__name__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from .errors import ParameterError
 from .messages import Param, Task, Technique
@@ -66,6 +66,7 @@ def _check_param(param: Param, value: Any) -> None:
     types = _TYPES.get(param.type, (object,))
     if (isinstance(value, bool) and param.type != "bool") or not isinstance(value, types):
         raise ParameterError(f"must be of type {param.type}, got {value!r}", field)
+    value = cast(Any, value)  # a number if bounds are given (the check above says which)
     if param.minimum is not None:
         if value < param.minimum or (param.exclusive_minimum and value == param.minimum):
             op = ">" if param.exclusive_minimum else ">="

@@ -6,7 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ._paths import runtime_dir
 from .errors import ConfigError
@@ -109,6 +109,7 @@ def _check_keys(path: Path, text: str, raw: dict[str, Any]) -> None:
                 raise ConfigError(f"{where}: unknown key {key!r} in [{section}]")
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise ConfigError(f"{where}: [{section}] {key} has the wrong type")
+            value = cast(float, value)  # every key with bounds is a number
             if key == "poll_interval" and not 0 < value <= 10:
                 raise ConfigError(f"{where}: [jobs] poll_interval must be in (0, 10] s")
             if key == "standby" and not 0 <= value <= 100:

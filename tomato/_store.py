@@ -6,7 +6,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .messages import JobInfo
 
@@ -65,7 +65,7 @@ _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed,
 
 def _job_info(row: tuple[Any, ...]) -> JobInfo:
     *fields, outputs = row
-    return JobInfo(*fields, outputs=json.loads(outputs) if outputs else None)
+    return cast(Any, JobInfo)(*fields, outputs=json.loads(outputs) if outputs else None)
 
 
 def now() -> str:
@@ -134,7 +134,7 @@ class Store:
 
     def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None
              ) -> list[JobInfo]:
-        sql, args = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE 1", []
+        sql, args = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE 1", list[Any]()
         if statuses:
             sql += f" AND status IN ({', '.join('?' * len(statuses))})"
             args.extend(statuses)

@@ -189,7 +189,8 @@ class Supervisor(Actor):
                     return None  # late, from a job that has ended: keep nothing for it
                 if kept is None or kept.step != step:
                     self.latest.setdefault(jobid, {})
-                    kept = self.latest[jobid][role] = replace(msg, points=deque(maxlen=RECENT))
+                    kept = self.latest[jobid][role] = replace(
+                        msg, points=deque(maxlen=RECENT))  # type: ignore[arg-type] # bounded
                 kept.points.extend(points)  # type: ignore[attr-defined]
                 self.events.publish(msg)
                 return None
