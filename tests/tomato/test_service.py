@@ -88,6 +88,47 @@ def test_a_service_restarted_after_a_crash_takes_over_the_running_job(tomato):
     assert "taken over" in tomato.log.read_text()
 
 
+def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato):
+    """Data collected, outputs not yet made (the output servers are held), then a crash."""
+    rundir = str(tomato_socket(tomato).parent).encode()
+    servers = until(lambda: len(found := pids_of(b"tomato.output", rundir)) == 2 and found, 20,
+                    "the output servers")
+    for pid in servers:
+        os.kill(pid, signal.SIGSTOP)
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 0.3, 0.1))
+    until(lambda: tomato.pipelines()["dummy-5"]["jobid"] is None, 20, "the data collected")
+    assert tomato.status(jobid) == "r"  # its outputs wait for the held servers
+    tomato.process.kill()
+    tomato.process.wait()
+    for pid in servers:
+        os.kill(pid, signal.SIGCONT)
+    tomato.start()
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c", job
+    assert (tomato.root / f"results.{jobid}.nc").exists()
+    assert "data collected before a restart" in tomato.log.read_text()
+    until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in servers), 20,
+          "the old output servers to be stopped")
+
+
+def pids_of(module: bytes, rundir: bytes, without: bytes | None = None) -> set[int]:
+    """Processes running `python -m module` for the service of `rundir` (and without the
+    argument `without`)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            ours = module in argv and rundir in b" ".join(argv)
+            if ours and (without is None or without not in argv):
+                pids.add(int(entry))
+    return pids
+
+
 def test_jobs_run_without_standby_processes_too(tomato_factory):
     lab = tomato_factory(start=False)
     (lab.root / "settings.toml").write_text("[jobs]\nstandby = 0\n")
@@ -99,18 +140,7 @@ def test_jobs_run_without_standby_processes_too(tomato_factory):
 
 def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato):
     def standby_pids():
-        pids = set()
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        argv = f.read().split(b"\0")
-                except OSError:
-                    continue
-                if b"tomato.job" in argv and b"--jobdir" not in argv and \
-                        rundir in b" ".join(argv):
-                    pids.add(int(entry))
-        return pids
+        return pids_of(b"tomato.job", rundir, without=b"--jobdir")
 
     rundir = str(tomato_socket(tomato).parent).encode()
     before = until(lambda: len(s := standby_pids()) >= 2 and s, 20, "two standby processes")
