@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
@@ -66,6 +67,7 @@ class Connection:
             sub.close()
 
     async def _send(self, kind: str, cid: int, body: Any) -> None:
+        await anyio.lowlevel.checkpoint_if_cancelled()  # a send that fits does not wait
         if self._closed:
             raise ActorDeadError(self._closed)
         data = frame(self._codec.encode([PROTOCOL_VERSION, kind, cid, type(body).__name__,
@@ -87,6 +89,8 @@ class Connection:
                 self._deliver(kind, cid, body)
         except (*DISCONNECTS, ProtocolError) as exc:
             self._lost(f"connection to {self._path} lost ({type(exc).__name__})")
+        except Exception as exc:  # a reply we cannot make sense of: that peer is not ours
+            self._lost(f"connection to {self._path} closed: bad reply ({exc})")
 
     def _lost(self, why: str) -> None:
         self._closed = why

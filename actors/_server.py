@@ -100,7 +100,7 @@ class _Connection:
         try:
             self._conn.fill()
         except DISCONNECTS:
-            self._done.set()
+            self._close()
             return
         self._dispatch_buffered()
 
@@ -111,20 +111,26 @@ class _Connection:
                 self._dispatch(*self._open(self._codec.decode(data)))
         except ActorError as exc:
             logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
-            self._done.set()
+            self._close()
         except Exception:
             logger.exception("closing connection from pid %s", self._ctx.pid)
-            self._done.set()
+            self._close()
+
+    def _close(self) -> None:
+        """Read no more from this client; `run` then ends the connection."""
+        self._read(False)
+        self._done.set()
 
     async def _when_room(self, item: tuple[Any, Context, Any]) -> None:
         """The mailbox was full: stop reading this client until it takes `item`."""
         try:
             await self._ref.put(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._done.set()
+            self._close()
             return
-        self._read(True)
-        self._dispatch_buffered()
+        if not self._done.is_set():
+            self._read(True)
+            self._dispatch_buffered()
 
     @staticmethod
     def _open(envelope: Any) -> tuple[str, int, Any]:
