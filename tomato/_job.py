@@ -6,13 +6,24 @@ import json
 import logging
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from actors import Actor, ActorError, Connection, Context, Ok, connect
-from drivers import Describe, ReadData, StartTask, StopTask
+from actors import (
+    Actor,
+    ActorDeadError,
+    ActorError,
+    Connection,
+    Context,
+    Ok,
+    Ping,
+    connect,
+    task_group,
+)
+from drivers import Describe, ReadData, StartTask, StopTask, Task
 
 from ._codec import CODEC
 from ._outputs import make_outputs, output_place
@@ -26,6 +37,9 @@ from .output import write_manifest
 logger = logging.getLogger("tomato.job")
 
 STOP_TIMEOUT = 1.0
+RESUME_TIMEOUT = 30.0
+"""How long a job waits for a restarted device before its step fails."""
+RESUME_POLL = 0.2
 MIN_READ_GAP = 0.01
 REPORT_TIMEOUT = 60.0
 
@@ -64,6 +78,8 @@ class JobActor(Actor):
         self.scope = anyio.CancelScope()
         self.cancelled = False
         self.datafiles: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        """What the user should know of a run that still completed (e.g. a device restart)."""
         self.busy = True
         return jobdir
 
@@ -113,7 +129,7 @@ class JobActor(Actor):
             logger.warning("job %d cancelled", self.jobid)
             return "cd", "cancelled while running"
         logger.info("job %d completed", self.jobid)
-        return "c", None
+        return "c", "; ".join(self.notes) or None
 
     async def _snapshot_periodically(self) -> None:
         options = self.data["payload"]["settings"].get("snapshot")
@@ -136,42 +152,86 @@ class JobActor(Actor):
         write_manifest(self.jobdir, self.datafiles)
 
     async def _run_role(self, role: str, steps: list[tuple[int, dict[str, Any]]]) -> None:
+        """Run the steps of one component in order. If its device process dies, wait for
+        the restarted one (bounded) and run the rest of the step on it."""
         component = self.data["pipeline"]["components"][role]
-        channel = component["channel"]
-        async with connect(Path(component["socket"]), CODEC) as device, \
-                device.subscribe(channel) as events, anyio.create_task_group() as tg:
-            wake = Wake()
-            tg.start_soon(wake.on_events, events, channel)
-            info = await device.ask(Describe())
-            techniques = {t.name: t for t in info.techniques}
-            for index, step in steps:
-                technique = techniques[step["technique_name"]]
-                path = self.jobdir / f"{index:02d}-{role}-{technique.name}.csv"
-                out = DataFile(path, tuple(technique.columns))
-                self._add_datafile(index, role, technique, path)
+        channel, sock = component["channel"], Path(component["socket"])
+        pending = list(steps)
+        run: _StepRun | None = None
+        try:
+            while pending:
                 try:
-                    await self._run_step(device, channel, index, step, out, wake)
-                finally:
-                    out.close()
-                    logger.info("step %d (%s on %s) ended with %d points", index,
-                                technique.name, role, out.count)
-            tg.cancel_scope.cancel()
+                    async with connect(sock, CODEC) as device, \
+                            device.subscribe(channel) as events, task_group() as tg:
+                        wake = Wake()
+                        tg.start_soon(wake.on_events, events, channel)
+                        info = await device.ask(Describe())
+                        techniques = {t.name: t for t in info.techniques}
+                        while pending:
+                            if run is None:
+                                run = self._open_step(role, *pending[0], techniques)
+                            await self._run_step(device, channel, run, wake)
+                            run.close()
+                            run = None
+                            pending.pop(0)
+                        tg.cancel_scope.cancel()
+                except (_DeviceLost, ActorDeadError):
+                    await self._await_device(sock, role, run)
+        finally:
+            if run is not None:
+                run.close()
 
-    async def _run_step(self, device: Connection, channel: str, index: int,
-                        step: dict[str, Any], out: DataFile, wake: Wake) -> None:
-        task = task_of(step)
-        role = step["component_role"]
-        await device.ask(StartTask(channel, task, f"{self.jobid}.{index}"))
-        self.reporter.post(StepStarted(self.jobid, index, role, task.technique,
-                                       task.max_duration, time.time(),
-                                       len(self.data["payload"]["method"])))
-        logger.info("step %d (%s) started on %s", index, task.technique, role)
-        names = [c.name for c in out.columns]
-        units = [c.unit for c in out.columns]
+    def _open_step(self, role: str, index: int, step: dict[str, Any],
+                   techniques: dict[str, Any]) -> _StepRun:
+        technique = techniques[step["technique_name"]]
+        path = self.jobdir / f"{index:02d}-{role}-{technique.name}.csv"
+        self._add_datafile(index, role, technique, path)
+        return _StepRun(index, step, task_of(step), DataFile(path, tuple(technique.columns)))
+
+    async def _await_device(self, sock: Path, role: str, run: _StepRun | None) -> None:
+        """Wait for the device to serve again; raises StepFailed after RESUME_TIMEOUT."""
+        where = f"step {run.index}: " if run is not None else ""
+        logger.warning("%slost its device on %s; waiting for it to be back (up to %g s)",
+                       where, role, RESUME_TIMEOUT)
+        with anyio.move_on_after(RESUME_TIMEOUT):
+            while True:
+                try:
+                    async with connect(sock, CODEC) as device:
+                        await device.ask(Ping(), timeout=RESUME_POLL * 10)
+                    return
+                except ActorError:
+                    await anyio.sleep(RESUME_POLL)  # another process: polled, bounded
+        raise StepFailed(f"{where}the device of {role} was not back within "
+                         f"{RESUME_TIMEOUT:g} s")
+
+    async def _run_step(self, device: Connection, channel: str, run: _StepRun,
+                        wake: Wake) -> None:
+        """Run (or, after a device restart, go on with) a step; raises _DeviceLost."""
+        index, role = run.index, run.step["component_role"]
+        task = run.rest()
+        if task.max_duration <= 0:
+            return  # the device came back after the step's time was up
+        try:
+            await device.ask(StartTask(channel, task, f"{self.jobid}.{index}"))
+        except ActorDeadError:
+            raise _DeviceLost from None
+        if run.started is None:
+            run.started = time.monotonic()
+            self.reporter.post(StepStarted(self.jobid, index, role, task.technique,
+                                           task.max_duration, time.time(),
+                                           len(self.data["payload"]["method"])))
+            logger.info("step %d (%s) started on %s", index, task.technique, role)
+        else:
+            self.notes.append(f"step {index}: its device restarted; the step went on for "
+                              f"its last {task.max_duration:.3g} s (points may be missing "
+                              "in between)")
+            logger.warning("%s", self.notes[-1])
+        names = [c.name for c in run.out.columns]
+        units = [c.unit for c in run.out.columns]
         after = 0
 
         def keep(points: list[list[float]]) -> None:
-            out.append(points)
+            run.out.append(points)
             if points:
                 self.reporter.post(JobData(self.jobid, index, role, names, units, points))
 
@@ -188,11 +248,43 @@ class JobActor(Actor):
                 await wake.wait(self.poll)
                 # At fast rates, read in batches: at most one read per MIN_READ_GAP.
                 await anyio.sleep(max(read_at + MIN_READ_GAP - anyio.current_time(), 0))
+        except ActorDeadError:
+            raise _DeviceLost from None
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2 * STOP_TIMEOUT):
-                await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)
-                batch = await device.ask(ReadData(channel, after), timeout=STOP_TIMEOUT)
-                keep(batch.points)
+                try:
+                    await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)
+                    batch = await device.ask(ReadData(channel, after), timeout=STOP_TIMEOUT)
+                    keep(batch.points)
+                except ActorDeadError:
+                    pass  # the device is gone: what it had not handed over went with it
+
+
+class _DeviceLost(Exception):
+    """The connection to a device broke during a step (its process died)."""
+
+
+class _StepRun:
+    """One step of a job while it runs: its task, its raw data file, when it started."""
+
+    def __init__(self, index: int, step: dict[str, Any], task: Task, out: DataFile) -> None:
+        self.index = index
+        self.step = step
+        self.task = task
+        self.out = out
+        self.started: float | None = None
+
+    def rest(self) -> Task:
+        """The task for what is left of the step's time."""
+        if self.started is None:
+            return self.task
+        left = self.task.max_duration - (time.monotonic() - self.started)
+        return replace(self.task, max_duration=max(left, 0.0))
+
+    def close(self) -> None:
+        self.out.close()
+        logger.info("step %d (%s on %s) ended with %d points", self.index,
+                    self.task.technique, self.step["component_role"], self.out.count)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

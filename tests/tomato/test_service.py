@@ -37,6 +37,26 @@ def test_a_killed_device_process_is_restarted(tomato):
     assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
 
 
+def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
+          "the first points")
+    [device] = service_status(tomato)["devices"]
+    os.kill(device["pid"], signal.SIGKILL)
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c", job
+    assert "its device restarted" in job["reason"]  # said, not hidden
+    [data] = tomato.data_files(jobid)
+    rows = read_csv(data)
+    assert [value for _, value in rows[:5]] == [1, 2, 3, 4, 5]
+    assert 5 < len(rows) < 30  # before the crash, and after it, for the step's last seconds
+    times = [uts for uts, _ in rows]
+    assert times == sorted(times) and times[-1] - times[0] < 3.2
+    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
+    assert "lost its device on worker" in log
+
+
 def test_stop_is_refused_while_a_job_runs_unless_forced(tomato):
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload(time=30))
