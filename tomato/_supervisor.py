@@ -7,8 +7,6 @@ import logging
 import os
 import pwd
 import time
-from collections import deque
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from ._jobprocs import JobProcesses
 from ._outputs import final_outputs, make_outputs, output_servers
 from ._paths import device_socket, socket_path
 from ._payload import LATEST, check_method, needs_of, normalise_payload
+from ._progress import Progress
 from ._scheduler import Pending, Pipeline, components_of, matching, plan
 from ._settings import Settings
 from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
@@ -67,9 +66,6 @@ from .messages import (
 
 logger = logging.getLogger(__name__)
 
-RECENT = 1000
-"""Points kept per running step and component, for watchers that join late."""
-
 
 class CancelAll:
     """Local message of the service: cancel every running job (it is shutting down)."""
@@ -95,8 +91,7 @@ class Supervisor(Actor):
         self.pending: dict[int, Pending] = {}
         self.matches: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], frozenset[str]]] = {}
         self.last_pass = 0.0
-        self.steps: dict[int, dict[str, StepStarted]] = {}
-        self.latest: dict[int, dict[str, JobData]] = {}
+        self.progress = Progress()
         self.unfinished: list[tuple[JobInfo, str, str | None]] = []
         """Jobs whose data was collected before a restart, and how it ended."""
 
@@ -122,14 +117,14 @@ class Supervisor(Actor):
         data was all collected get their outputs made; the others end `ce`."""
         adopted = set()
         for job in self.store.jobs(ACTIVE):
-            pid = self.store.job_pid(job.jobid)
-            child = next((name for name, p in survivors.items() if p == pid and pid and
-                          name.startswith(("job-", "standby-"))), None)
             if (collected := self.store.collected(job.jobid)) is not None:
                 logger.warning("job %d: data collected before a restart; making outputs",
                                job.jobid)
                 self.unfinished.append((job, *collected))
                 continue
+            pid = self.store.job_pid(job.jobid)
+            child = next((name for name, p in survivors.items() if pid and p == pid and
+                          name.startswith(("job-", "standby-"))), None)
             if child is not None:
                 try:
                     await self.jobprocs.adopt(job.jobid, child, survivors.pop(child))
@@ -179,19 +174,15 @@ class Supervisor(Actor):
             case JobFinished(jobid, status, reason, outputs):
                 self._end_job(jobid, status, reason, outputs)
                 return None
-            case StepStarted(jobid=jobid, role=role):
-                self.steps.setdefault(jobid, {})[role] = msg
+            case StepStarted():
+                self.progress.step_started(msg)
                 self.events.publish(msg)
                 return None
-            case JobData(jobid=jobid, step=step, role=role, points=points):
-                kept = self.latest.get(jobid, {}).get(role)
-                if kept is None and (job := self.store.job(jobid)) and job.status in FINISHED:
+            case JobData(jobid=jobid):
+                job = None if self.progress.knows(jobid) else self.store.job(jobid)
+                if job is not None and job.status in FINISHED:
                     return None  # late, from a job that has ended: keep nothing for it
-                if kept is None or kept.step != step:
-                    self.latest.setdefault(jobid, {})
-                    kept = self.latest[jobid][role] = replace(
-                        msg, points=deque(maxlen=RECENT))  # type: ignore[arg-type] # bounded
-                kept.points.extend(points)  # type: ignore[attr-defined]
+                self.progress.data(msg)
                 self.events.publish(msg)
                 return None
             case GetWatchState(jobid):
@@ -317,8 +308,7 @@ class Supervisor(Actor):
                    outputs=json.dumps(list(outputs)) if outputs else None)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
         self._release(jobid, status)
-        self.steps.pop(jobid, None)
-        self.latest.pop(jobid, None)
+        self.progress.forget(jobid)
 
     def _release(self, jobid: int, status: str) -> None:
         """Free the job's pipeline (ready again only after `c` with unlock_when_done)."""
@@ -353,10 +343,9 @@ class Supervisor(Actor):
             methods[job.jobid] = [{"role": m["component_role"], "technique": m["technique_name"],
                                    "max_duration": m["max_duration"]} for m in payload["method"]]
         ids = {j.jobid for j in jobs}
-        latest = {j: {role: replace(d, points=list(d.points)) for role, d in roles.items()}
-                  for j, roles in self.latest.items() if j in ids}
         return WatchState([self._pipeline_info(p) for p in self.pipelines.values()], jobs,
-                          methods, {j: s for j, s in self.steps.items() if j in ids}, latest)
+                          methods, {j: s for j, s in self.progress.steps.items() if j in ids},
+                          self.progress.latest(ids))
 
     def _changed(self, p: Pipeline) -> None:
         self.events.publish(PipelineChanged(self._pipeline_info(p)))

@@ -1,0 +1,41 @@
+"""What the supervisor keeps of running jobs for `ketchup watch`: each component's current
+step, and its latest points (so a watcher joining late still sees them)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+
+from .messages import JobData, StepStarted
+
+RECENT = 1000
+"""Points kept per running step and component."""
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.steps: dict[int, dict[str, StepStarted]] = {}
+        self._latest: dict[int, dict[str, tuple[JobData, deque[list[float]]]]] = {}
+
+    def step_started(self, msg: StepStarted) -> None:
+        self.steps.setdefault(msg.jobid, {})[msg.role] = msg
+
+    def data(self, msg: JobData) -> None:
+        """Keep the points of `msg` (the last RECENT of its step)."""
+        roles = self._latest.setdefault(msg.jobid, {})
+        kept = roles.get(msg.role)
+        if kept is None or kept[0].step != msg.step:
+            kept = roles[msg.role] = (msg, deque(maxlen=RECENT))
+        kept[1].extend(msg.points)
+
+    def knows(self, jobid: int) -> bool:
+        return jobid in self._latest or jobid in self.steps
+
+    def forget(self, jobid: int) -> None:
+        self.steps.pop(jobid, None)
+        self._latest.pop(jobid, None)
+
+    def latest(self, jobids: set[int]) -> dict[int, dict[str, JobData]]:
+        """For each of `jobids`: each component's step with its recent points."""
+        return {j: {role: replace(msg, points=list(points)) for role, (msg, points) in
+                    roles.items()} for j, roles in self._latest.items() if j in jobids}
