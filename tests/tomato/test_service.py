@@ -39,7 +39,7 @@ def test_a_killed_device_process_is_restarted(tomato):
 
 def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    jobid = tomato.submit(payload("sequential", 5, 0.1))
     until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
           "the first points")
     [device] = service_status(tomato)["devices"]
@@ -50,9 +50,9 @@ def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
     [data] = tomato.data_files(jobid)
     rows = read_csv(data)
     assert [value for _, value in rows[:5]] == [1, 2, 3, 4, 5]
-    assert 5 < len(rows) < 30  # before the crash, and after it, for the step's last seconds
+    assert 5 < len(rows) < 50  # before the crash, and after it, for the step's last seconds
     times = [uts for uts, _ in rows]
-    assert times == sorted(times) and times[-1] - times[0] < 3.2
+    assert times == sorted(times) and times[-1] - times[0] < 5.2
     log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
     assert "lost its device on worker" in log
 
@@ -99,13 +99,12 @@ def test_a_service_restarted_after_a_crash_takes_over_the_running_job(tomato):
     tomato.process.kill()  # the supervisor dies; its job and device processes run on
     tomato.process.wait()
     tomato.start()
-    assert tomato.status(jobid) == "r"  # taken over, not ended
     job = tomato.wait_status(jobid, "c", "ce", "cd")
     assert job["status"] == "c", job
     [data] = tomato.data_files(jobid)
     assert [value for _, value in read_csv(data)] == list(range(1, 31))  # none lost
     assert (tomato.root / f"results.{jobid}.nc").exists()
-    assert "taken over" in tomato.log.read_text()
+    assert f"job {jobid}: taken over" in tomato.log.read_text()  # not ended, nor run again
 
 
 def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato):
@@ -168,5 +167,6 @@ def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato):
     for _ in range(3):
         jobid = tomato.submit(payload(time=0.2, unlock_when_done=True))
         assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
-    # The same processes ran the jobs and wait again: none was started, none ended.
-    assert standby_pids() == before
+    # They ran the jobs and wait again: none ended. (On a loaded machine a job may outlast
+    # the pool's top-up delay, which then starts one more.)
+    assert before <= standby_pids()
