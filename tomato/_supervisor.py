@@ -285,7 +285,7 @@ class Supervisor(Actor):
         assert self.ref is not None
         try:
             await self.ref.tell(JobFinished(job.jobid, status, reason, tuple(files)))
-        except ActorDeadError:  # stopped meanwhile: the next start ends the job (as `ce`)
+        except ActorDeadError:  # stopped meanwhile: the next start makes them again
             logger.warning("job %d: outputs made after the supervisor stopped", job.jobid)
 
     def _move(self, jobid: int, status: str, **fields: Any) -> None:
