@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +21,10 @@ import yaml
 
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).parent / "data"
+FINISHED = ("c", "ce", "cd")
+LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
+"""A service without processes kept waiting: what most tests need, at the least CPU (a job
+starts a process of its own; its outputs are made by a one-off output process)."""
 
 
 def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -45,8 +52,9 @@ class Tomato:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([str(BIN / "tomato"), "-t", "-vv"], cwd=self.root,
                                             env=self.env, stdout=log, stderr=log)
-        if wait:
-            until(lambda: self.ketchup("status", "--json", check=False).returncode == 0
+        if wait:  # the service logs this line once it listens (-vv); reading a file is cheap
+            start = self.log.stat().st_size
+            until(lambda: b"tomato ready" in self.log.read_bytes()[start:]
                   or self.process.poll() is not None, 30, "tomato to answer")
             assert self.process.poll() is None, self.log.read_text()
         return self
@@ -94,8 +102,55 @@ class Tomato:
         return self.job(jobid)["status"]
 
     def wait_status(self, jobid: int, *statuses: str, timeout: float = 30) -> dict[str, Any]:
-        return until(lambda: (job := self.job(jobid))["status"] in statuses and job,
-                     timeout, f"job {jobid} to reach {statuses}")
+        """Follow the job with `ketchup watch JOBID --json` (one process, woken by the
+        service's events) until its status is one of `statuses`; returns its record."""
+        events = self.watch(str(jobid), timeout=timeout, what=f"job {jobid} → {statuses}")
+        with contextlib.closing(events):
+            for record in events:
+                if record["event"] == "state":
+                    status = next(j["status"] for j in record["jobs"] if j["jobid"] == jobid)
+                elif record["event"] in ("JobStatusChanged", "end") and record["jobid"] == jobid:
+                    status = record["status"]
+                else:
+                    continue
+                if status in statuses:
+                    return self.job(jobid)
+                if status in FINISHED:
+                    raise AssertionError(f"job {jobid} ended {status}, not {statuses}: {record}")
+        raise AssertionError(f"watch of job {jobid} ended before it reached {statuses}")
+
+    def watch(self, *args: str, timeout: float = 30, what: str = "events") -> Iterator[Any]:
+        """The records of `ketchup watch ARGS --json` as they come, for at most `timeout` s."""
+        proc = subprocess.Popen([str(BIN / "ketchup"), "--config", str(self.root), "watch",
+                                 *args, "--json"], cwd=self.root, env=self.env,
+                                stdout=subprocess.PIPE, text=True)
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    line = lines.get(timeout=max(deadline - time.monotonic(), 0))
+                except queue.Empty:
+                    raise AssertionError(f"timed out after {timeout} s waiting for "
+                                         f"{what}") from None
+                if line is None:
+                    return
+                yield json.loads(line)
+        finally:
+            proc.kill()
+            proc.wait()
+            reader.join(5)
+            assert proc.stdout is not None
+            proc.stdout.close()
 
     def prepare(self, pipeline: str, sample: str) -> None:
         self.ketchup("load", sample, pipeline)
@@ -145,11 +200,15 @@ def env(tmp_path: Path, runtime_base: Path) -> dict[str, str]:
 def tomato_factory(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Tomato]]:
     made: list[Tomato] = []
 
-    def make(devices: str | None = None, name: str = "lab", start: bool = True) -> Tomato:
+    def make(devices: str | None = None, name: str = "lab", start: bool = True,
+             settings: str | None = LEAN) -> Tomato:
+        """A service in `tmp_path/name`; `settings=None`: as a user gets it on first run."""
         root = tmp_path / name
         root.mkdir()
         if devices is not None:
             (root / "devices.yml").write_text(devices)
+        if settings is not None:
+            (root / "settings.toml").write_text(settings)
         t = Tomato(root, env)
         made.append(t)
         return t.start() if start else t

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-from conftest import EXAMPLES, payload, read_csv, until
+from conftest import EXAMPLES, LEAN, payload, read_csv, until
 
 
 def open_datagram(path):
@@ -174,9 +174,7 @@ def small_disk(tmp_path):
 
 def test_disk_full_while_appending_ends_ce_and_keeps_what_was_written(tomato_factory,
                                                                       small_disk):
-    lab = tomato_factory(start=False)
-    (lab.root / "settings.toml").write_text(f'[paths]\njobs = "{small_disk}/jobs"\n')
-    lab.start()
+    lab = tomato_factory(settings=f'{LEAN}[paths]\njobs = "{small_disk}/jobs"\n')
     lab.prepare("dummy-5", "s1")
     jobid = lab.submit(payload("sequential", 120, 0.001))
     job = lab.wait_status(jobid, "c", "ce", timeout=60)

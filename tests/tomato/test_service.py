@@ -14,7 +14,8 @@ def service_status(tomato):
     return json.loads(tomato.run("tomato", "status").stdout)
 
 
-def test_first_run_writes_default_settings_in_test_mode(tomato):
+def test_first_run_writes_default_settings_in_test_mode(tomato_factory):
+    tomato = tomato_factory(settings=None)
     text = (tomato.root / "settings.toml").read_text()
     assert 'state = "tomato.db"' in text and 'jobs = "jobs"' in text
     assert (tomato.root / "tomato.db").exists()
@@ -107,8 +108,9 @@ def test_a_service_restarted_after_a_crash_takes_over_the_running_job(tomato):
     assert f"job {jobid}: taken over" in tomato.log.read_text()  # not ended, nor run again
 
 
-def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato):
+def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato_factory):
     """Data collected, outputs not yet made (the output servers are held), then a crash."""
+    tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 2\n")
     rundir = str(tomato_socket(tomato).parent).encode()
     servers = until(lambda: len(found := pids_of(b"tomato.output", rundir)) == 2 and found, 20,
                     "the output servers")
@@ -148,16 +150,9 @@ def pids_of(module: bytes, rundir: bytes, without: bytes | None = None) -> set[i
     return pids
 
 
-def test_jobs_run_without_standby_processes_too(tomato_factory):
-    lab = tomato_factory(start=False)
-    (lab.root / "settings.toml").write_text("[jobs]\nstandby = 0\n")
-    lab.start()
-    lab.prepare("dummy-5", "s1")
-    jobid = lab.submit(payload(time=0.3))
-    assert lab.wait_status(jobid, "c", "ce")["status"] == "c"
+def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_factory):
+    tomato = tomato_factory(settings=None)  # the defaults: standby processes, output servers
 
-
-def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato):
     def standby_pids():
         return pids_of(b"tomato.job", rundir, without=b"--jobdir")
 
