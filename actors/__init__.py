@@ -6,7 +6,7 @@ It knows nothing of the programs built on it.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._actor import (
     DEFAULT_TIMEOUT,
@@ -33,6 +33,17 @@ from .errors import (
     ProtocolError,
 )
 from .messages import EventsMissed, Message, Ok, Ping, Pong
+
+if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
+    from ._process import (
+        ChildEvent,
+        ChildSpec,
+        ProcessSupervisor,
+        python_argv,
+        run_until_signalled,
+        signal_ready,
+    )
+    from ._server import peer_context, prepare_socket_path, serve_actor
 
 _LAZY = {
     "ChildEvent": "._process",

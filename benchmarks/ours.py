@@ -24,8 +24,8 @@ from _common import (
 )
 
 from actors import connect
-from tomato._client import service_socket
-from tomato._codec import CODEC
+from tomato.cli.client import service_socket
+from tomato.codec import CODEC
 from tomato.messages import (
     GetServiceStatus,
     JobStatusChanged,

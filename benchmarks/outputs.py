@@ -13,9 +13,9 @@ from pathlib import Path
 import anyio
 
 from actors import connect
-from tomato._codec import CODEC
+from tomato.codec import CODEC
 from tomato.messages import MakeOutputs
-from tomato.output import write_manifest
+from tomato.outputs.build import write_manifest
 
 
 def fake_job(jobdir: Path, points: int) -> None:
@@ -43,7 +43,7 @@ def measure(points: int) -> tuple[float, float]:
         jobdir = Path(tmp) / "job"
         fake_job(jobdir, points)
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "tomato.output", "--jobdir", str(jobdir),
+        proc = subprocess.Popen([sys.executable, "-m", "tomato.outputs", "--jobdir", str(jobdir),
                                  "--out", tmp, "--prefix", "results"],
                                 stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -66,7 +66,7 @@ def measure_server(points: int) -> float:
     with tempfile.TemporaryDirectory(prefix="tomato-bench-srv-") as tmp:
         jobdir, sock = Path(tmp) / "job", Path(tmp) / "out.sock"
         fake_job(jobdir, points)
-        server = subprocess.Popen([sys.executable, "-m", "tomato.output", "--serve", str(sock)],
+        server = subprocess.Popen([sys.executable, "-m", "tomato.outputs", "--serve", str(sock)],
                                   stdout=subprocess.PIPE)
         try:
             assert server.stdout is not None and server.stdout.readline() == b"READY\n"

@@ -30,8 +30,8 @@ import watch
 from _common import BIN, Figure, children, service, show, standby, until, wall
 
 from actors import connect
-from tomato._client import service_socket
-from tomato._codec import CODEC
+from tomato.cli.client import service_socket
+from tomato.codec import CODEC
 from tomato.messages import JobStatusChanged, LoadSample, SetReady, SubmitJob
 
 PAYLOAD = {"version": "0.2", "sample": {"name": "bench"}, "tomato": {"unlock_when_done": True},

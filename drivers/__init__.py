@@ -7,7 +7,7 @@ to tomato starts without building the drivers' message types.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ChannelBusyError,
@@ -16,6 +16,28 @@ from .errors import (
     UnknownChannelError,
     UnknownDriverError,
 )
+
+if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
+    from ._device import DEVICE_CODEC, DeviceActor
+    from ._dummy import DummyDriver
+    from ._interface import Driver, Emit, check_task, point_count
+    from ._registry import driver_names, load_driver
+    from .messages import (
+        ChannelStatus,
+        Column,
+        DataBatch,
+        DataReady,
+        Describe,
+        DeviceInfo,
+        DeviceStatus,
+        GetDeviceStatus,
+        Param,
+        ReadData,
+        StartTask,
+        StopTask,
+        Task,
+        Technique,
+    )
 
 _LAZY = {
     "ChannelStatus": ".messages",

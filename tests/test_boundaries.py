@@ -1,25 +1,58 @@
-"""Imports go one way (tomato → drivers → actors) and never through another's private module."""
+"""The shape of the code: imports go one way (tomato → drivers → actors), never through
+another package's private module, never in a circle; each process of tomato has its own
+sub-package; lazy re-exports keep their types."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parent.parent
 LAYERS = {"actors": 0, "drivers": 1, "tomato": 2}
+PROCESSES = ("cli", "service", "job", "outputs")
+"""tomato's sub-packages, one per kind of process."""
 
 
-def imports(path: Path) -> list[tuple[int, str]]:
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def imports(path: Path, *, run_time_only: bool = False) -> list[tuple[int, str]]:
+    """(line, absolute module) of every import in `path` (with run_time_only, not those
+    under `if TYPE_CHECKING:`). `from . import x` counts as an import of the module x."""
     tree = ast.parse(path.read_text(), str(path))
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    skipped = {id(n) for node in ast.walk(tree) if run_time_only and is_type_checking(node)
+               for n in ast.walk(node)}
     found = []
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(filter(None, (base, node.module)))
+            if node.module is None:  # from . import x, y: modules (or names of the package)
+                found += [(node.lineno, f"{module}.{a.name}") for a in node.names]
+            else:
+                found.append((node.lineno, module))
     return found
+
+
+def sources() -> list[Path]:
+    return sorted(p for package in LAYERS for p in (ROOT / package).rglob("*.py"))
 
 
 @pytest.mark.parametrize("package", sorted(LAYERS))
@@ -38,6 +71,52 @@ def test_imports_go_one_way_and_only_through_public_names(package):
     assert not bad, "\n".join(bad)
 
 
+def test_no_module_imports_itself_through_a_circle():
+    modules = {module_name(p): p for p in sources()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = set()
+        for _, target in imports(path, run_time_only=True):
+            while target and target not in modules:  # `from pkg import name`: the package
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                graph[name].add(target)
+    # A module importing its own package's __init__ is how Python works, not a circle.
+    circles = [c for c in strongly_connected(graph) if len(c) > 1]
+    assert not circles, circles
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the groups of modules that reach each other."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
 @pytest.mark.parametrize("package", sorted(LAYERS))
 def test_every_public_name_is_importable(package):
     module = __import__(package)
@@ -45,13 +124,22 @@ def test_every_public_name_is_importable(package):
         assert getattr(module, name) is not None, name
 
 
-def test_the_cli_path_imports_nothing_heavy():
-    import subprocess
-    import sys
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_every_lazy_reexport_is_imported_for_the_type_checker(package):
+    tree = ast.parse((ROOT / package / "__init__.py").read_text())
+    lazy = next((ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)), {})
+    checked = {alias.asname or alias.name for node in tree.body if is_type_checking(node)
+               for sub in ast.walk(node) if isinstance(sub, ast.ImportFrom)
+               for alias in sub.names}
+    assert set(lazy) <= checked, sorted(set(lazy) - checked)
 
-    code = ("import sys, tomato.ketchup, tomato.daemon; "
+
+def test_the_cli_path_imports_nothing_heavy():
+    code = ("import sys, tomato.cli.ketchup, tomato.cli.daemon; "
             "print(' '.join(m for m in ('yadg', 'xarray', 'pandas', 'numpy', 'pydantic', "
-            "'dgbowl_schemas', 'sqlite3') if m in sys.modules))")
+            "'dgbowl_schemas', 'sqlite3', 'drivers.messages', 'tomato.service') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == ""

@@ -1,24 +1,34 @@
 """tomato: a job scheduler for laboratory instruments.
 
+One sub-package per process: `cli` (ketchup, the tomato command), `service` (the
+supervisor and what it supervises), `job` (a job process), `outputs` (an output process).
+The vocabulary they share is here: `messages`, `errors`, `codec`, `paths`, `joblog`.
 The public names are imported lazily, so `ketchup` starts without loading the service.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "3.0.0.dev0"
 
+if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
+    from .cli.config import config_dirs
+    from .service.devicesfile import DEFAULT_LAB, Lab, load_lab
+    from .service.payload import normalise_payload
+    from .service.serve import serve
+    from .service.settings import Settings, load_settings
+
 _PUBLIC = {
-    "serve": "._service",
-    "Settings": "._settings",
-    "load_settings": "._settings",
-    "Lab": "._devicesfile",
-    "DEFAULT_LAB": "._devicesfile",
-    "load_lab": "._devicesfile",
-    "normalise_payload": "._payload",
-    "config_dirs": "._config",
+    "serve": ".service.serve",
+    "Settings": ".service.settings",
+    "load_settings": ".service.settings",
+    "Lab": ".service.devicesfile",
+    "DEFAULT_LAB": ".service.devicesfile",
+    "load_lab": ".service.devicesfile",
+    "normalise_payload": ".service.payload",
+    "config_dirs": ".cli.config",
 }
 
 

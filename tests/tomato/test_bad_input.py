@@ -10,8 +10,8 @@ import subprocess
 import pytest
 from conftest import BIN, EXAMPLES, payload
 
-import tomato._client
-import tomato._paths
+import tomato.cli.client
+import tomato.paths
 
 
 def refused(tomato, *args, code=None):
@@ -121,8 +121,8 @@ def tomato_socket(t):
     env_runtime = t.env["XDG_RUNTIME_DIR"]
     from pathlib import Path
 
-    return tomato._client.socket_path(
-        tomato._paths.runtime_dir(t.root, Path(env_runtime) / "tomato"), "tomato")
+    return tomato.cli.client.socket_path(
+        tomato.paths.runtime_dir(t.root, Path(env_runtime) / "tomato"), "tomato")
 
 
 def test_the_socket_is_private(tomato):

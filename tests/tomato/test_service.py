@@ -112,7 +112,7 @@ def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato_fact
     """Data collected, outputs not yet made (the output servers are held), then a crash."""
     tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 2\n")
     rundir = str(tomato_socket(tomato).parent).encode()
-    servers = until(lambda: len(found := pids_of(b"tomato.output", rundir)) == 2 and found, 20,
+    servers = until(lambda: len(found := pids_of(b"tomato.outputs", rundir)) == 2 and found, 20,
                     "the output servers")
     for pid in servers:
         os.kill(pid, signal.SIGSTOP)

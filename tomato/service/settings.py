@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from ._paths import runtime_dir
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..paths import runtime_dir
 
 SETTINGS_FILE = "settings.toml"
 

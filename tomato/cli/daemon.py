@@ -10,10 +10,10 @@ from pathlib import Path
 
 import asyncclick as click
 
-from ._client import request
-from ._config import config_dirs
-from .errors import TomatoError, exit_code_of
-from .messages import GetServiceStatus, StopService
+from ..errors import TomatoError, exit_code_of
+from ..messages import GetServiceStatus, StopService
+from .client import request
+from .config import config_dirs
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
@@ -33,8 +33,8 @@ async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | 
     level = _LEVELS.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("dgbowl_schemas").setLevel(max(level, logging.WARNING))
-    from ._service import serve
-    from ._settings import load_settings
+    from ..service.serve import serve
+    from ..service.settings import load_settings
 
     config_dir, data_dir = ctx.obj
     try:

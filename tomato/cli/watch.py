@@ -6,8 +6,7 @@ import json
 import signal
 import sys
 import time
-from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,68 +14,19 @@ import anyio
 
 from actors import ActorError, Connection, EventsMissed, connect
 
-from ._client import CLIENT_CODEC, service_socket
-from .messages import (
+from ..messages import (
     GetJobs,
     GetWatchState,
     JobData,
     JobInfo,
-    JobStatusChanged,
     PipelineChanged,
-    PipelineInfo,
-    StepStarted,
     WatchState,
 )
+from .client import CLIENT_CODEC, service_socket
+from .watchmodel import FINISHED, Model
 
-FINISHED = ("c", "ce", "cd")
 EXIT_CODES = {"c": 0, "ce": 10, "cd": 11}
-HISTORY = 240
 RECONNECT_DELAY = 1.0
-
-
-@dataclass
-class Model:
-    """What the watcher knows: built from a WatchState, then kept current by events."""
-
-    pipelines: dict[str, PipelineInfo] = field(default_factory=dict)
-    jobs: dict[int, JobInfo] = field(default_factory=dict)
-    methods: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    steps: dict[int, dict[str, StepStarted]] = field(default_factory=dict)
-    latest: dict[int, dict[str, JobData]] = field(default_factory=dict)
-    history: dict[tuple[int, int, str, str], deque[tuple[float, float]]] = field(
-        default_factory=dict)
-    """(jobid, step, role, column) → the latest (uts, value) pairs."""
-    counts: dict[tuple[int, int, str], int] = field(default_factory=dict)
-    status: dict[int, str] = field(default_factory=dict)
-    missed: int = 0
-    connected: bool = False
-
-    def load(self, state: WatchState) -> None:
-        self.pipelines = {p.name: p for p in state.pipelines}
-        self.jobs.update({j.jobid: j for j in state.jobs})
-        self.status.update({j.jobid: j.status for j in state.jobs})
-        self.methods.update(state.methods)
-
-    def apply(self, event: Any) -> None:
-        match event:
-            case PipelineChanged(pipeline):
-                self.pipelines[pipeline.name] = pipeline
-            case JobStatusChanged(jobid, status, pipeline, reason):
-                self.status[jobid] = status
-                if jobid in self.jobs:
-                    self.jobs[jobid] = replace(self.jobs[jobid], status=status,
-                                               pipeline=pipeline, reason=reason)
-            case StepStarted(jobid=jobid, role=role):
-                self.steps.setdefault(jobid, {})[role] = event
-            case JobData(jobid=jobid, step=step, role=role, columns=columns, points=points):
-                self.latest.setdefault(jobid, {})[role] = event
-                key = (jobid, step, role)
-                self.counts[key] = self.counts.get(key, 0) + len(points)
-                for i, name in enumerate(columns, 1):
-                    line = self.history.setdefault((*key, name), deque(maxlen=HISTORY))
-                    line.extend((p[0], p[i]) for p in points)
-            case EventsMissed(count):
-                self.missed += count
 
 
 def event_records(event: Any) -> list[dict[str, Any]]:
@@ -204,15 +154,15 @@ async def _live(watcher: Watcher, width: int | None) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    from . import _watchview
+    from . import watchview
 
     console = Console(width=width)
 
     def view() -> Any:
         now = time.time()
         if watcher.jobid is None:
-            return _watchview.pipelines_view(watcher.model, now, watcher.notice)
-        return _watchview.job_view(watcher.model, watcher.jobid, now, watcher.notice)
+            return watchview.pipelines_view(watcher.model, now, watcher.notice)
+        return watchview.job_view(watcher.model, watcher.jobid, now, watcher.notice)
 
     with Live(view(), console=console, auto_refresh=False, transient=False) as live:
         def redraw() -> None:

@@ -11,11 +11,11 @@ from anyio.abc import TaskGroup
 
 from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
-from ._codec import CODEC
-from ._outputs import output_servers
-from ._paths import socket_path
-from ._settings import Settings
-from .messages import CancelRun, RunJob
+from ..codec import CODEC
+from ..messages import CancelRun, RunJob
+from ..paths import socket_path
+from .outputs import output_servers
+from .settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -26,18 +26,8 @@ from actors import (
 )
 from drivers import Technique
 
-from ._devices import Devices
-from ._devicesfile import Lab
-from ._jobprocs import JobProcesses
-from ._outputs import final_outputs, make_outputs, output_servers
-from ._paths import device_socket, socket_path
-from ._payload import LATEST, check_method, needs_of, normalise_payload
-from ._progress import Progress
-from ._scheduler import Pending, Pipeline, components_of, matching, plan
-from ._settings import Settings
-from ._store import ACTIVE, FINISHED, PENDING, Store, can_move, now
-from .errors import ConflictError, NotFoundError
-from .messages import (
+from ..errors import ConflictError, NotFoundError
+from ..messages import (
     CancelJobs,
     EjectSample,
     GetJobs,
@@ -63,6 +53,16 @@ from .messages import (
     TakeSnapshot,
     WatchState,
 )
+from ..paths import device_socket, socket_path
+from .devices import Devices
+from .devicesfile import Lab
+from .jobprocs import JobProcesses
+from .outputs import final_outputs, make_outputs, output_servers
+from .payload import LATEST, check_method, needs_of, normalise_payload
+from .progress import Progress
+from .scheduler import Pending, Pipeline, components_of, matching, plan
+from .settings import Settings
+from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 
 logger = logging.getLogger(__name__)
 

@@ -1,17 +1,11 @@
-"""Job outputs: the archive (zip) and the datagram (yadg → NetCDF), final or snapshot.
-
-Run as its own process (`python -m tomato.output`), so that yadg's imports and its per-cell
-work never touch the supervisor, the CLI, or a job's data collection.
-"""
+"""Job outputs: the archive (zip) and the datagram (yadg → NetCDF), final or snapshot."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -76,10 +70,10 @@ def _write_datagram(jobdata: dict[str, Any], entries: list[dict[str, Any]],
     from dgbowl_schemas.yadg import DataSchema_7_0
     from yadg.core import process_schema
 
-    import tomato
+    from .. import __version__
 
     schema = DataSchema_7_0(
-        version="7.0", metadata={"provenance": {"type": "tomato", "version": tomato.__version__}},
+        version="7.0", metadata={"provenance": {"type": "tomato", "version": __version__}},
         step_defaults={"timezone": "UTC", "locale": "en_US", "encoding": "utf-8"},
         steps=[{"tag": e["tag"], "extractor": {"filetype": "basic.csv"},
                 "input": {"files": [str(frozen[e["file"]])]}} for e in entries])
@@ -99,7 +93,7 @@ def _write_datagram(jobdata: dict[str, Any], entries: list[dict[str, Any]],
         "jobid": jobdata["jobid"], "jobname": jobdata.get("jobname") or "",
         "sample": jobdata["sample"], "pipeline": jobdata["pipeline"]["name"],
         "payload": json.dumps(jobdata["payload"]), "status": status or "",
-        "tomato_version": tomato.__version__, "yadg_version": yadg.__version__
+        "tomato_version": __version__, "yadg_version": yadg.__version__
         if hasattr(yadg, "__version__") else tree.attrs.get("yadg_version", ""),
         "archive": datagram.with_suffix(".zip").name, "archive_sha1": sha1,
     })
@@ -126,28 +120,3 @@ def warm_up() -> None:
 def one_line(exc: BaseException) -> str:
     """An error as one line, for the job log and `ketchup status`."""
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tomato.output")
-    parser.add_argument("--serve", type=Path, help="serve requests on this socket")
-    parser.add_argument("--jobdir", type=Path)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--prefix")
-    parser.add_argument("--status", default=None)
-    args = parser.parse_args(argv)
-    if args.serve:
-        from ._outputs import serve_outputs
-
-        serve_outputs(args.serve)
-        return
-    try:
-        datagram, archive = build_outputs(args.jobdir, args.out, args.prefix, status=args.status)
-    except Exception as exc:
-        print(one_line(exc), file=sys.stderr)
-        sys.exit(1)
-    print(json.dumps({"datagram": str(datagram), "archive": str(archive)}))
-
-
-if __name__ == "__main__":
-    main()

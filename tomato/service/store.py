@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from .messages import JobInfo
+from ..messages import JobInfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

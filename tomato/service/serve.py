@@ -31,14 +31,14 @@ from actors import (
 )
 from drivers import Describe, DeviceInfo, Technique, driver_names
 
-from ._codec import CODEC
-from ._devicesfile import Lab, load_lab
-from ._outputs import output_servers
-from ._paths import device_socket, ensure_private_dir, socket_path
-from ._settings import Settings
-from ._store import Store
-from ._supervisor import CancelAll, Supervisor
-from .errors import AlreadyRunningError, ConfigError, TomatoError
+from ..codec import CODEC
+from ..errors import AlreadyRunningError, ConfigError, TomatoError
+from ..paths import device_socket, ensure_private_dir, socket_path
+from .devicesfile import Lab, load_lab
+from .outputs import output_servers
+from .settings import Settings
+from .store import Store
+from .supervisor import CancelAll, Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ async def _start_output_server(procs: ProcessSupervisor, settings: Settings, num
     sock = output_servers(settings.runtime_dir, settings.output_servers, number)[0]
     try:
         await procs.start(ChildSpec(id=sock.stem, argv=python_argv(
-            "tomato.output", "--serve", str(sock)), socket=sock, ping_interval=5.0,
+            "tomato.outputs", "--serve", str(sock)), socket=sock, ping_interval=5.0,
             start_timeout=60.0))
     except ActorError as exc:
         if not procs.stopping:

@@ -7,7 +7,7 @@ from typing import Any
 
 from drivers import ParameterError, Task, Technique, check_task
 
-from .errors import PayloadError
+from ..errors import PayloadError
 
 VERSIONS = ("0.1", "0.2", "1.0", "2.0", "2.1", "2.2")
 LATEST = "2.2"

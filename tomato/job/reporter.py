@@ -11,9 +11,9 @@ import anyio
 from actors import ActorError, EventsMissed, Subscription, connect
 from drivers import DataReady
 
-from ._codec import CODEC
+from ..codec import CODEC
 
-logger = logging.getLogger("tomato.job")
+logger = logging.getLogger(__name__)
 
 QUEUE = 1000
 RECONNECT_DELAY = 1.0

@@ -11,11 +11,11 @@ import anyio
 
 from actors import run_until_signalled, serve_actor, signal_ready, start_actor, task_group
 
-from ._codec import CODEC
-from ._job import JobActor, report
-from ._outputs import JOB_LOG_FORMAT
-from ._reporter import Reporter
-from .messages import JobCollected, NextJob
+from ..codec import CODEC
+from ..joblog import JOB_LOG, JOB_LOG_FORMAT
+from ..messages import JobCollected, NextJob
+from .actor import JobActor, report
+from .reporter import Reporter
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -32,7 +32,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def _job_log(jobdir: Path, verbosity: str) -> logging.Handler:
     """The job log is the user's record: at least INFO, DEBUG if the payload asks."""
-    handler = logging.FileHandler(jobdir / "jobdata.log", encoding="utf-8")
+    handler = logging.FileHandler(jobdir / JOB_LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
     handler.setLevel(min(logging.INFO, logging.getLevelName(verbosity)))
     job_logger = logging.getLogger("tomato.job")

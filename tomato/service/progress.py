@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import replace
 
-from .messages import JobData, StepStarted
+from ..messages import JobData, StepStarted
 
 RECENT = 1000
 """Points kept per running step and component."""

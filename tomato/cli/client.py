@@ -8,9 +8,9 @@ from typing import Any
 from actors import ActorDeadError, Codec, connect
 from drivers.errors import ERRORS as DRIVER_ERRORS
 
-from ._paths import runtime_dir, socket_path
-from .errors import ERRORS, NotRunningError
-from .messages import CLIENT_MESSAGES
+from ..errors import ERRORS, NotRunningError
+from ..messages import CLIENT_MESSAGES
+from ..paths import runtime_dir, socket_path
 
 REQUEST_TIMEOUT = 30.0
 

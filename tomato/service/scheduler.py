@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ._devicesfile import Component, PipelineSpec
+from .devicesfile import Component, PipelineSpec
 
 
 @dataclass

@@ -11,9 +11,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._render import STATUS_STYLE
-from ._watch import Model
-from .messages import JobData, StepStarted
+from ..messages import JobData, StepStarted
+from .render import STATUS_STYLE
+from .watchmodel import FINISHED, Model
 
 BARS = "▁▂▃▄▅▆▇█"
 PLOT_WIDTH = 60
@@ -61,7 +61,7 @@ def _steps_table(model: Model, jobid: int, now: float) -> Table:
     for name in ("step", "role", "technique", "progress"):
         table.add_column(name, no_wrap=True)
     running = model.steps.get(jobid, {})
-    finished = model.status.get(jobid) in ("c", "ce", "cd")
+    finished = model.status.get(jobid) in FINISHED
     for i, step in enumerate(model.methods.get(jobid, [])):
         current = running.get(step["role"])
         if current is not None and current.step == i and not finished:

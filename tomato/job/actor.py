@@ -25,16 +25,16 @@ from actors import (
 )
 from drivers import Describe, ReadData, StartTask, StopTask, Task
 
-from ._codec import CODEC
-from ._outputs import make_outputs, output_place
-from ._payload import task_of
-from ._rawdata import DataFile
-from ._reporter import Reporter, Wake
-from .errors import OutputError
-from .messages import CancelRun, JobCollected, JobData, RunJob, StepStarted
-from .output import write_manifest
+from ..codec import CODEC
+from ..errors import OutputError
+from ..messages import CancelRun, JobCollected, JobData, RunJob, StepStarted
+from ..outputs.build import write_manifest
+from ..service.outputs import make_outputs, output_place
+from ..service.payload import task_of
+from .rawdata import DataFile
+from .reporter import Reporter, Wake
 
-logger = logging.getLogger("tomato.job")
+logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 1.0
 RESUME_TIMEOUT = 30.0

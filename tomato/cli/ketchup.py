@@ -14,10 +14,8 @@ import asyncclick as click
 
 from actors import ActorError
 
-from ._client import request
-from ._config import config_dirs
-from .errors import PayloadError, exit_code_of
-from .messages import (
+from ..errors import PayloadError, exit_code_of
+from ..messages import (
     CancelJobs,
     EjectSample,
     GetJobs,
@@ -28,6 +26,8 @@ from .messages import (
     SubmitJob,
     TakeSnapshot,
 )
+from .client import request
+from .config import config_dirs
 
 PAYLOAD_SUFFIXES = {".yml": "yaml", ".yaml": "yaml", ".json": "json"}
 
@@ -158,17 +158,17 @@ def _parse(path: Path, text: str, kind: str) -> Any:
 @command
 async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool) -> None:
     """Pipelines (no argument), the queue ('queue'), or jobs by JOBID (YAML)."""
-    from . import _render
+    from . import render
 
     if not what:
         pipelines = await ctx.ask(GetPipelines())
-        ctx.emit(pipelines, lambda: _render.pipelines_table(pipelines))
+        ctx.emit(pipelines, lambda: render.pipelines_table(pipelines))
     elif what == ("queue",):
         jobs = await ctx.ask(GetJobs((), show_all))
-        ctx.emit(jobs, lambda: _render.jobs_table(jobs, "queue"))
+        ctx.emit(jobs, lambda: render.jobs_table(jobs, "queue"))
     else:
         jobs = await ctx.ask(GetJobs(_jobids(what)))
-        ctx.emit(jobs if ctx.mode == "json" else _render.job_records(jobs))
+        ctx.emit(jobs if ctx.mode == "json" else render.job_records(jobs))
 
 
 def _jobids(values: tuple[str, ...]) -> tuple[int, ...]:
@@ -184,10 +184,10 @@ def _jobids(values: tuple[str, ...]) -> tuple[int, ...]:
 @command
 async def cancel(ctx: Ctx, jobids: tuple[str, ...]) -> None:
     """Cancel jobs: queued ones at once, running ones after their devices stop."""
-    from . import _render
+    from . import render
 
     jobs = await ctx.ask(CancelJobs(_jobids(jobids)))
-    ctx.emit(jobs if ctx.mode == "json" else _render.job_records(jobs))
+    ctx.emit(jobs if ctx.mode == "json" else render.job_records(jobs))
 
 
 @cli.command()
@@ -224,10 +224,10 @@ async def unready(ctx: Ctx, pipeline: str) -> None:
 
 
 async def _pipeline_command(ctx: Ctx, msg: Any) -> None:
-    from . import _render
+    from . import render
 
     pipeline = await ctx.ask(msg)
-    ctx.emit(pipeline, lambda: _render.pipelines_table([pipeline]))
+    ctx.emit(pipeline, lambda: render.pipelines_table([pipeline]))
 
 
 @cli.command()
@@ -250,7 +250,7 @@ async def snapshot(ctx: Ctx, jobid: int) -> None:
 async def watch(obj: tuple[bool, Path | None], jobid: int | None, as_json: bool,
                 width: int | None) -> None:
     """Live view of all pipelines, or of job JOBID until it ends (exit 0 if it completed)."""
-    from ._watch import watch as run_watch
+    from .watch import watch as run_watch
 
     config_dir = config_dirs(*obj)[0]
     as_json = as_json or not sys.stdout.isatty()
@@ -268,10 +268,10 @@ async def watch(obj: tuple[bool, Path | None], jobid: int | None, as_json: bool,
 @command
 async def search(ctx: Ctx, text: str, complete: bool) -> None:
     """Jobs whose name contains TEXT (queued and running; -c: finished too)."""
-    from . import _render
+    from . import render
 
     jobs = await ctx.ask(SearchJobs(text, complete))
-    ctx.emit(jobs, lambda: _render.jobs_table(jobs, f"jobs named *{text}*"))
+    ctx.emit(jobs, lambda: render.jobs_table(jobs, f"jobs named *{text}*"))
 
 
 def main() -> NoReturn:

@@ -9,11 +9,11 @@ import anyio
 from actors import ActorError, ChildEvent, connect
 from drivers import GetDeviceStatus
 
-from ._codec import CODEC
-from ._devicesfile import Lab
-from ._paths import device_socket
-from ._store import Store
-from .messages import DeviceInfoRow
+from ..codec import CODEC
+from ..messages import DeviceInfoRow
+from ..paths import device_socket
+from .devicesfile import Lab
+from .store import Store
 
 _STATES = {"started": "running", "adopted": "running", "exited": "restarting",
            "restarting": "restarting", "failed": "failed", "stopped": "stopped"}

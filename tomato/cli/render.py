@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .messages import JobInfo, PipelineInfo
+from ..messages import JobInfo, PipelineInfo
 
 STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
                 "c": "green", "ce": "bold red", "cd": "red"}

@@ -1,4 +1,5 @@
-"""`python -m tomato.demo [DIR]`: start tomato with its dummy pipelines, run a payload through it.
+"""`python -m tomato.cli.demo [DIR]`: start tomato with its dummy pipelines, run a payload
+through it.
 
 Every step is the real command a person would type, shown with its output. The service runs
 in test mode in DIR (default ./tomato-demo), where the job's files stay for a look.

@@ -1,4 +1,4 @@
-"""Asking the output process for a datagram and an archive (yadg never loads here)."""
+"""Asking the output processes for a datagram and an archive (yadg never loads here)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,13 @@ from typing import Any
 
 import anyio
 
-from actors import (
-    Actor,
-    ActorError,
-    Context,
-    Deferred,
-    connect,
-    python_argv,
-    run_until_signalled,
-    serve_actor,
-    signal_ready,
-    start_actor,
-    task_group,
-)
+from actors import ActorError, connect, python_argv
 
-from ._codec import CODEC
-from ._paths import socket_path
-from .errors import OutputError
-from .messages import MakeOutputs, OutputsMade
+from ..codec import CODEC
+from ..errors import OutputError
+from ..joblog import log_to_job
+from ..messages import MakeOutputs
+from ..paths import socket_path
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +32,6 @@ def output_place(jobdata: dict[str, Any], section: str, kind: str) -> tuple[Path
 
 
 OUTPUT_TIMEOUT = 3600.0
-JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 def output_servers(runtime_dir: Path, count: int, first: int = 0) -> tuple[Path, ...]:
@@ -52,14 +40,6 @@ def output_servers(runtime_dir: Path, count: int, first: int = 0) -> tuple[Path,
     socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
     k = first % count if count else 0
     return (*socks[k:], *socks[:k])
-
-
-def log_to_job(jobdir: Path, level: int, message: str) -> None:
-    """Append a line to the job's log (jobdata.log), as the job process writes them."""
-    record = logging.makeLogRecord({"msg": message, "levelno": level,
-                                    "levelname": logging.getLevelName(level)})
-    with (jobdir / "jobdata.log").open("a", encoding="utf-8") as log:
-        log.write(logging.Formatter(JOB_LOG_FORMAT).format(record) + "\n")
 
 
 async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | None = None,
@@ -79,7 +59,7 @@ async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | No
             raise
         except ActorError as exc:
             logger.info("output server %s unavailable (%s)", server.name, exc)
-    argv = python_argv("tomato.output", "--jobdir", str(jobdir), "--out", str(outdir),
+    argv = python_argv("tomato.outputs", "--jobdir", str(jobdir), "--out", str(outdir),
                        "--prefix", prefix, *(("--status", status) if status else ()))
     result = await anyio.run_process(argv, check=False)
     if result.returncode != 0:
@@ -105,47 +85,3 @@ async def final_outputs(jobdir: Path, status: str, reason: str | None,
     with contextlib.suppress(OSError):  # the log may be on a full disk: the status says it
         log_to_job(jobdir, *note)
     return status, reason, files
-
-
-class OutputServer(Actor):
-    """Builds outputs on request in a worker thread (one at a time), yadg loaded once."""
-
-    def __init__(self) -> None:
-        self._one = anyio.CapacityLimiter(1)
-
-    async def handle(self, msg: Any, ctx: Context) -> Any:
-        match msg:
-            case MakeOutputs():
-                return Deferred(lambda: self._make(msg))
-        raise ActorError(f"the output server does not understand {type(msg).__name__}")
-
-    async def _make(self, msg: MakeOutputs) -> OutputsMade:
-        from .output import build_outputs, one_line
-
-        try:
-            files = await anyio.to_thread.run_sync(
-                lambda: build_outputs(Path(msg.jobdir), Path(msg.outdir), msg.prefix,
-                                      status=msg.status), limiter=self._one)
-        except Exception as exc:
-            raise OutputError(f"outputs in {msg.outdir} failed: {one_line(exc)}") from None
-        return OutputsMade(tuple(str(f) for f in files))
-
-
-def serve_outputs(sock: Path) -> None:
-    """Entry of the output server process (supervised by the service)."""
-    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s outputs: %(message)s")
-
-    async def main() -> None:
-        from .output import one_line, warm_up
-
-        try:
-            await anyio.to_thread.run_sync(warm_up)
-        except Exception as exc:  # each request then says what is wrong, for its job
-            logger.warning("warm-up outputs failed: %s", one_line(exc))
-        async with task_group() as tg, start_actor(OutputServer()) as ref:
-            await tg.start(serve_actor, ref, sock, CODEC)
-            signal_ready()
-            await run_until_signalled()
-            tg.cancel_scope.cancel()
-
-    anyio.run(main)
