@@ -16,7 +16,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .errors import ActorDeadError, AskTimeout
+from .errors import ActorDeadError, ActorError, AskTimeout
 from .messages import EventsMissed
 
 logger = logging.getLogger(__name__)
@@ -128,19 +128,27 @@ class EventHub:
 
 
 class Actor:
-    """Base class: override `handle`; optionally `on_start` and `on_stop`.
+    """Base class: override `handle`; optionally `on_start`, `on_stop` and `on_failure`.
 
     `handle` returns the reply to an ask. An error raised for an ask goes back to the
-    caller; an error raised for a tell crashes the actor (as in Pykka).
+    caller; an error raised for a tell goes to `on_failure`, which by default stops the
+    actor with it (as in Pykka). The runtime sets `ref` (the actor's own) and `events`
+    before `on_start`.
     """
 
     events: EventHub
+    ref: ActorRef
 
     async def on_start(self) -> None:
         """Runs before the first message is handled."""
 
     async def on_stop(self) -> None:
         """Runs after the last message (shielded)."""
+
+    async def on_failure(self, msg: Any, exc: Exception) -> None:
+        """Handling the tell `msg` raised `exc`. Raise to stop the actor (the default);
+        return to go on with the next message."""
+        raise exc
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         raise NotImplementedError
@@ -197,16 +205,25 @@ class Deferred:
     work: Callable[[], Awaitable[Any]]
 
 
-async def _finish_later(deferred: Deferred, reply: _Reply | None) -> None:
+async def _finish_later(actor: Actor, msg: Any, deferred: Deferred, reply: _Reply | None
+                        ) -> None:
     try:
         result = await deferred.work()
     except Exception as exc:
+        _failed(actor, msg, exc, reply)
         if reply is None:
-            raise
-        reply.set(error=exc)
+            await actor.on_failure(msg, exc)
     else:
         if reply is not None:
             reply.set(result)
+
+
+def _failed(actor: Actor, msg: Any, exc: Exception, reply: _Reply | None) -> None:
+    """Send an ask's error back; log an error that is not a typed refusal (a bug)."""
+    if not isinstance(exc, ActorError):
+        logger.error("%s failed on %s", type(actor).__name__, type(msg).__name__, exc_info=exc)
+    if reply is not None:
+        reply.set(error=exc)
 
 
 async def _next(receive: MemoryObjectReceiveStream[Any], handled: int) -> Any:
@@ -231,12 +248,12 @@ async def _run_mailbox(actor: Actor, receive: MemoryObjectReceiveStream[Any], tg
                 try:
                     result = await actor.handle(msg, ctx)
                 except Exception as exc:
+                    _failed(actor, msg, exc, reply)
                     if reply is None:
-                        raise
-                    reply.set(error=exc)
+                        await actor.on_failure(msg, exc)
                 else:
                     if isinstance(result, Deferred):
-                        tg.start_soon(_finish_later, result, reply)
+                        tg.start_soon(_finish_later, actor, msg, result, reply)
                     elif reply is not None:
                         reply.set(result)
         finally:
@@ -277,12 +294,13 @@ async def start_actor(actor: Actor, mailbox_size: int = 1000) -> AsyncIterator[A
     if not hasattr(actor, "events"):
         actor.events = EventHub()
     send, receive = anyio.create_memory_object_stream[Any](mailbox_size)
+    actor.ref = ActorRef(actor, send)
     await actor.on_start()
     try:
         async with task_group() as tg:
             tg.start_soon(_run_mailbox, actor, receive, tg)
             try:
-                yield ActorRef(actor, send)
+                yield actor.ref
             finally:
                 send.close()
     finally:

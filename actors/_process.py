@@ -36,6 +36,8 @@ class ChildSpec:
 
     id: str
     argv: tuple[str, ...]
+    group: str = ""
+    """What kind of child it is, for whoever hears its events (the runtime does not care)."""
     restart: Restart = "permanent"
     intensity: int = 3
     """Restarts allowed within `period` seconds; one more and the child is failed."""
@@ -57,6 +59,8 @@ class ChildEvent:
 
     id: str
     kind: Literal["started", "adopted", "exited", "restarting", "failed", "stopped"]
+    group: str = ""
+    """The child spec's group."""
     pid: int | None = None
     returncode: int | None = None
     restarts: int = 0
@@ -313,8 +317,8 @@ class ProcessSupervisor:
     async def _emit(self, child: _Child, kind: str, *, returncode: int | None = None,
                     reason: str = "") -> None:
         pid = child.process.pid if child.process is not None else None
-        event = ChildEvent(child.spec.id, kind, pid, returncode,  # type: ignore[arg-type]
-                           child.restarts, reason)
+        event = ChildEvent(child.spec.id, kind, child.spec.group,  # type: ignore[arg-type]
+                           pid, returncode, child.restarts, reason)
         try:
             await self._on_event(event)
         except Exception:  # a failing listener must not stop supervision

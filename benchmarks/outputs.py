@@ -13,39 +13,38 @@ from pathlib import Path
 import anyio
 
 from actors import connect
+from drivers import Column, Task
 from tomato.codec import CODEC
-from tomato.messages import MakeOutputs
-from tomato.outputs.build import write_manifest
+from tomato.messages import JobSpec, MakeOutputs, Place, StepSpec
 
 
-def fake_job(jobdir: Path, points: int) -> None:
-    """A job folder as a finished job leaves it: jobdata, log, manifest, one raw CSV."""
+def fake_job(jobdir: Path, points: int) -> MakeOutputs:
+    """A job folder as a finished job leaves it (record, log, one raw CSV), and the request
+    for its outputs beside it."""
     jobdir.mkdir(parents=True)
-    jobdata = {"jobid": 1, "jobname": "bench", "sample": "s", "cwd": str(jobdir),
-               "pipeline": {"name": "p", "components": {}},
-               "payload": {"version": "2.2", "settings": {}, "method": []}}
-    (jobdir / "jobdata.json").write_text(json.dumps(jobdata))
+    step = StepSpec(0, "worker", Task("random", points * 0.1, 0.1), (Column("value", "", 1e-6),))
+    spec = JobSpec(1, "bench", "s", (step,), Place(str(jobdir.parent), "results"),
+                   pipeline="p")
+    (jobdir / "jobdata.json").write_text(json.dumps({"jobid": 1, "payload": {}}))
     (jobdir / "jobdata.log").write_text("bench\n")
     start = 1.7e9
-    with (jobdir / "00-worker-random.csv").open("w") as f:
+    with (jobdir / step.datafile).open("w") as f:
         f.write("uts,value\ns,\n")
         f.writelines(f"{start + k * 0.1:.6f},{(k * 7919 % 1000) / 1000:.6f}\n"
                      for k in range(points))
-    write_manifest(jobdir, [{"file": "00-worker-random.csv", "tag": "00-worker-random",
-                             "step": 0, "role": "worker", "technique": "random",
-                             "columns": [{"name": "value", "unit": "",
-                                          "uncertainty": 1e-6}]}])
+    return MakeOutputs(str(jobdir), spec, spec.output, "c")
 
 
 def measure(points: int) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of `python -m tomato.output` on `points` points."""
+    """(seconds, peak RSS in MiB) of a one-off `python -m tomato.outputs` on `points` points."""
     with tempfile.TemporaryDirectory(prefix="tomato-bench-out-") as tmp:
-        jobdir = Path(tmp) / "job"
-        fake_job(jobdir, points)
+        request = CODEC.encode(fake_job(Path(tmp) / "job", points))
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "tomato.outputs", "--jobdir", str(jobdir),
-                                 "--out", tmp, "--prefix", "results"],
+        proc = subprocess.Popen([sys.executable, "-m", "tomato.outputs"], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        proc.stdin.write(request)
+        proc.stdin.close()
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -54,23 +53,22 @@ def measure(points: int) -> tuple[float, float]:
         return elapsed, usage.ru_maxrss / 1024
 
 
-async def _ask_server(sock: Path, jobdir: Path, out: Path) -> float:
+async def _ask_server(sock: Path, request: MakeOutputs) -> float:
     async with connect(sock, CODEC) as conn:
         start = time.perf_counter()
-        await conn.ask(MakeOutputs(str(jobdir), str(out), "results"), timeout=600)
+        await conn.ask(request, timeout=600)
         return time.perf_counter() - start
 
 
 def measure_server(points: int) -> float:
     """Seconds for the (warm) output server to make the outputs of `points` points."""
     with tempfile.TemporaryDirectory(prefix="tomato-bench-srv-") as tmp:
-        jobdir, sock = Path(tmp) / "job", Path(tmp) / "out.sock"
-        fake_job(jobdir, points)
+        request, sock = fake_job(Path(tmp) / "job", points), Path(tmp) / "out.sock"
         server = subprocess.Popen([sys.executable, "-m", "tomato.outputs", "--serve", str(sock)],
                                   stdout=subprocess.PIPE)
         try:
             assert server.stdout is not None and server.stdout.readline() == b"READY\n"
-            return anyio.run(_ask_server, sock, jobdir, Path(tmp))
+            return anyio.run(_ask_server, sock, request)
         finally:
             server.terminate()
             server.wait(30)

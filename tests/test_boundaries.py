@@ -117,6 +117,41 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
+def test_no_module_is_longer_than_the_house_limit():
+    long = [f"{p.relative_to(ROOT)}: {n} lines" for p in sources()
+            if (n := len(p.read_text().splitlines())) > 400]
+    assert not long, long
+
+
+def test_supervisor_class_stays_small():
+    lines = (ROOT / "tomato" / "service" / "supervisor.py").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("class Supervisor("))
+    end = next((i for i, line in enumerate(lines[start + 1:], start + 1)
+                if line and not line[0].isspace()), len(lines))
+    assert end - start <= 260, end - start
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+def test_each_process_package_imports_only_itself_and_the_shared_vocabulary(process):
+    """Which process am I in? The sub-package says; none reaches into another's."""
+    bad = []
+    for path in sorted((ROOT / "tomato" / process).rglob("*.py")):
+        for line, module in imports(path):
+            parts = module.split(".")
+            if parts[0] == "tomato" and len(parts) > 1 and parts[1] in PROCESSES \
+                    and parts[1] != process:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_shared_vocabulary_imports_no_process_package():
+    bad = [f"{path.name}:{line} imports {module}"
+           for path in sorted((ROOT / "tomato").glob("*.py"))
+           for line, module in imports(path, run_time_only=True)
+           if module.split(".")[:2][-1] in PROCESSES and module.startswith("tomato.")]
+    assert not bad, bad
+
+
 @pytest.mark.parametrize("package", sorted(LAYERS))
 def test_every_public_name_is_importable(package):
     module = __import__(package)

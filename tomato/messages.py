@@ -1,12 +1,15 @@
 """tomato's messages: what ketchup (or any client) and the service say to each other
 (commands, replies, watch events: `CLIENT_MESSAGES`), and what the supervisor, its job
-processes and the output servers say to each other."""
+processes and the output servers say to each other, the job spec first of all."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors import Message
+
+if TYPE_CHECKING:  # the drivers' messages load only where a job spec is decoded (not ketchup)
+    from drivers import Column, Task
 
 
 # ketchup → supervisor: commands.
@@ -186,13 +189,72 @@ class JobStatusChanged(Message):
     reason: str | None
 
 
-# Between the supervisor and its own processes (not for clients). supervisor → output server.
+# Between the supervisor and its own processes (not for clients). First, the job spec: built
+# once by the supervisor, stored with the job, the only description of it that a job process
+# or an output process receives.
+class ComponentSpec(Message):
+    """One component of the job's pipeline: a channel of a device, and the device's socket."""
+
+    role: str
+    device: str
+    channel: str
+    socket: str
+
+
+class StepSpec(Message):
+    """One step of the method: the task its component's driver runs, the columns it records."""
+
+    index: int
+    role: str
+    task: Task
+    columns: tuple[Column, ...] = ()
+    """Empty until the job has a pipeline (they are its device's)."""
+
+    @property
+    def datafile(self) -> str:
+        """The name of the step's raw data file in the job folder."""
+        return f"{self.index:02d}-{self.role}-{self.task.technique}.csv"
+
+
+class Place(Message):
+    """Where outputs go: `<folder>/<prefix>.{nc,zip}`."""
+
+    folder: str
+    prefix: str
+
+
+class Snapshots(Message):
+    """Periodic snapshots of a running job (the payload's `snapshot`)."""
+
+    place: Place
+    interval: float
+
+
+class JobSpec(Message):
+    """A job as its processes need it; `pipeline` and `components` once it has started."""
+
+    jobid: int
+    jobname: str | None
+    sample: str
+    steps: tuple[StepSpec, ...]
+    output: Place
+    snapshots: Snapshots | None = None
+    unlock_when_done: bool = False
+    verbosity: str = "WARNING"
+    pipeline: str | None = None
+    components: tuple[ComponentSpec, ...] = ()
+
+    def component(self, role: str) -> ComponentSpec:
+        return next(c for c in self.components if c.role == role)
+
+
+# supervisor → output server (or a one-off output process, on its standard input).
 class MakeOutputs(Message):
-    """Ask the output server for `<outdir>/<prefix>.{nc,zip}` from a job folder."""
+    """Make `<place>.{nc,zip}` of the job in `jobdir` (its data so far, for a snapshot)."""
 
     jobdir: str
-    outdir: str
-    prefix: str
+    spec: JobSpec
+    place: Place
     status: str | None = None
 
 
@@ -228,8 +290,9 @@ class NextJob(Message):
 
 # supervisor → job process.
 class RunJob(Message):
-    """Hand the job in `jobdir` to a job process started on standby."""
+    """Hand a job to a waiting job process; its folder `jobdir` exists."""
 
+    spec: JobSpec
     jobdir: str
 
 
@@ -248,7 +311,8 @@ CLIENT_MESSAGES: tuple[type, ...] = (
 )
 
 PROCESS_MESSAGES: tuple[type, ...] = (
-    MakeOutputs, OutputsMade, JobFinished, JobCollected, NextJob, RunJob, CancelRun,
+    ComponentSpec, StepSpec, Place, Snapshots, JobSpec, MakeOutputs, OutputsMade, JobFinished,
+    JobCollected, NextJob, RunJob, CancelRun,
 )
 
 MESSAGES = CLIENT_MESSAGES + PROCESS_MESSAGES

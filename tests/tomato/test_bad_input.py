@@ -7,11 +7,15 @@ import socket
 import struct
 import subprocess
 
+import anyio
 import pytest
 from conftest import BIN, EXAMPLES, payload
 
 import tomato.cli.client
 import tomato.paths
+from actors import ActorError, connect
+from tomato.cli.client import CLIENT_CODEC
+from tomato.messages import SnapshotTaken
 
 
 def refused(tomato, *args, code=None):
@@ -108,6 +112,19 @@ def test_garbage_on_the_socket_disconnects_only_that_client(tomato):
             assert closed_by_peer(s)
     assert tomato.process.poll() is None
     assert len(tomato.json("status")) == 2
+
+
+def test_a_message_the_supervisor_cannot_handle_is_logged_and_the_service_goes_on(tomato):
+    async def send() -> None:
+        async with connect(tomato_socket(tomato), CLIENT_CODEC) as conn:
+            await conn.tell(SnapshotTaken(("x",)))  # a reply type, sent as a one-way message
+            with pytest.raises(ActorError, match="does not understand"):
+                await conn.ask(SnapshotTaken(("x",)))
+
+    anyio.run(send)
+    assert tomato.process.poll() is None
+    assert len(tomato.json("status")) == 2
+    assert "SnapshotTaken failed: the supervisor does not understand" in tomato.log.read_text()
 
 
 def closed_by_peer(s: socket.socket) -> bool:

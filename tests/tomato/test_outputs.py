@@ -37,7 +37,7 @@ def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):
     attrs = tree.attrs
     assert attrs["jobid"] == jobid and attrs["jobname"] == "dg" and attrs["sample"] == "s1"
     assert attrs["pipeline"] == "dummy-5" and attrs["yadg_version"] and attrs["tomato_version"]
-    assert json.loads(attrs["payload"])["version"] == "2.2"
+    assert json.loads(attrs["tomato_Job"])["payload"]["version"] == "2.2"
     assert attrs["archive_sha1"] == hashlib.sha1(archive.read_bytes()).hexdigest()
     with zipfile.ZipFile(archive) as zf:
         assert sorted(zf.namelist()) == sorted([raw.name, "jobdata.json", "jobdata.log"])

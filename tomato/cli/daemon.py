@@ -33,8 +33,7 @@ async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | 
     level = _LEVELS.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("dgbowl_schemas").setLevel(max(level, logging.WARNING))
-    from ..service.serve import serve
-    from ..service.settings import load_settings
+    from .. import load_settings, serve  # the service's public face: this process becomes it
 
     config_dir, data_dir = ctx.obj
     try:

@@ -1,4 +1,5 @@
-"""Entry point of a job process: `python -m tomato.job --jobdir D --socket S --supervisor T`."""
+"""Entry point of a job process: `python -m tomato.job --socket S --supervisor T`. It waits
+for RunJob, runs that job, reports its end, and waits again if the supervisor wants it."""
 
 from __future__ import annotations
 
@@ -12,19 +13,19 @@ import anyio
 from actors import run_until_signalled, serve_actor, signal_ready, start_actor, task_group
 
 from ..codec import CODEC
-from ..joblog import JOB_LOG, JOB_LOG_FORMAT
-from ..messages import JobCollected, NextJob
+from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
+from ..messages import JobCollected, JobSpec, NextJob
 from .actor import JobActor, report
 from .reporter import Reporter
+
+JOB_LOGGER = "tomato.job"
+"""The logger whose records (this package's) go to the job log."""
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tomato.job")
-    parser.add_argument("--jobdir", type=Path, help="the job to run (else: wait for RunJob)")
     parser.add_argument("--socket", required=True, type=Path)
     parser.add_argument("--supervisor", required=True, type=Path)
-    parser.add_argument("--outputs", type=Path, action="append", default=[],
-                        help="an output server (for snapshots); may be given more than once")
     parser.add_argument("--poll-interval", type=float, default=0.1)
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
@@ -35,7 +36,7 @@ def _job_log(jobdir: Path, verbosity: str) -> logging.Handler:
     handler = logging.FileHandler(jobdir / JOB_LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
     handler.setLevel(min(logging.INFO, logging.getLevelName(verbosity)))
-    job_logger = logging.getLogger("tomato.job")
+    job_logger = logging.getLogger(JOB_LOGGER)
     job_logger.addHandler(handler)
     job_logger.setLevel(handler.level)
     return handler
@@ -43,43 +44,40 @@ def _job_log(jobdir: Path, verbosity: str) -> logging.Handler:
 
 async def _main(args: argparse.Namespace) -> None:
     reporter = Reporter(args.supervisor)
-    actor = JobActor(args.poll_interval, reporter, tuple(args.outputs))
-    if args.jobdir is not None:
-        actor.offer(args.jobdir)
+    actor = JobActor(args.poll_interval, reporter)
     async with task_group() as tg:
         tg.start_soon(reporter.run)
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
-            while (jobdir := await _next_job(actor)) is not None:
-                handler = _job_log(jobdir,
-                                   actor.data["payload"]["settings"].get("verbosity", "WARNING"))
+            while (spec := await _next_job(actor)) is not None:
+                handler = _job_log(actor.jobdir, spec.verbosity)
                 try:
                     status, reason = await actor.run()
                 finally:
-                    logging.getLogger("tomato.job").removeHandler(handler)
+                    logging.getLogger(JOB_LOGGER).removeHandler(handler)
                     handler.close()
                 await reporter.drain()  # the supervisor hears the last points before the end
                 # From here this process may be handed its next job (the supervisor makes
                 # this one's outputs).
-                reply = await report(args.supervisor, JobCollected(actor.jobid, status, reason))
+                reply = await report(args.supervisor, JobCollected(spec.jobid, status, reason))
                 if not isinstance(reply, NextJob) or not reply.wait:
                     break
         tg.cancel_scope.cancel()
 
 
-async def _next_job(actor: JobActor) -> Path | None:
-    """The next job's folder; None if SIGTERM came first (a process on standby just ends)."""
-    jobdir: Path | None = None
+async def _next_job(actor: JobActor) -> JobSpec | None:
+    """The next job; None if SIGTERM came first (a waiting process just ends)."""
+    spec: JobSpec | None = None
     async with anyio.create_task_group() as waiting:
         async def stop_on_signal() -> None:
             await run_until_signalled()
             waiting.cancel_scope.cancel()
 
         waiting.start_soon(stop_on_signal)
-        jobdir = await actor.next_job()
+        spec = await actor.next_job()
         waiting.cancel_scope.cancel()
-    return jobdir
+    return spec
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -23,14 +22,10 @@ from actors import (
     connect,
     task_group,
 )
-from drivers import Describe, ReadData, StartTask, StopTask, Task
+from drivers import ReadData, StartTask, StopTask, Task
 
 from ..codec import CODEC
-from ..errors import OutputError
-from ..messages import CancelRun, JobCollected, JobData, RunJob, StepStarted
-from ..outputs.build import write_manifest
-from ..service.outputs import make_outputs, output_place
-from ..service.payload import task_of
+from ..messages import CancelRun, JobCollected, JobData, JobSpec, RunJob, StepSpec, StepStarted
 from .rawdata import DataFile
 from .reporter import Reporter, Wake
 
@@ -49,46 +44,39 @@ class StepFailed(Exception):
 
 
 class JobActor(Actor):
-    """Takes a job (at start, or by RunJob while on standby) and answers CancelRun by
-    cancelling the run; `run` collects the job's data. The outputs are the supervisor's."""
+    """Takes a job (RunJob, while waiting) and answers CancelRun by cancelling the run;
+    `run` collects the job's data. The outputs are the supervisor's."""
 
-    def __init__(self, poll_interval: float, reporter: Reporter,
-                 outputs: tuple[Path, ...] = ()) -> None:
+    def __init__(self, poll_interval: float, reporter: Reporter) -> None:
         self.reporter = reporter
         self.poll = poll_interval
-        self.outputs = outputs
-        """The output servers, for periodic snapshots."""
         self.offered = anyio.Event()
-        self.next: Path | None = None
+        self.next: RunJob | None = None
         self.busy = False
         """True from taking a job until its data is collected (then RunJob is welcome)."""
 
-    def offer(self, jobdir: Path) -> None:
-        self.next = jobdir
-        self.offered.set()
-
-    async def next_job(self) -> Path:
-        """Wait for the next job, then take it: its folder."""
+    async def next_job(self) -> JobSpec:
+        """Wait for the next job, then take it."""
         await self.offered.wait()
         assert self.next is not None
-        jobdir, self.next, self.offered = self.next, None, anyio.Event()
-        self.jobdir = jobdir
-        self.data = json.loads((jobdir / "jobdata.json").read_text())
-        self.jobid: int = self.data["jobid"]
+        job, self.next, self.offered = self.next, None, anyio.Event()
+        self.spec = job.spec
+        self.jobdir = Path(job.jobdir)
+        self.jobid = job.spec.jobid
         self.scope = anyio.CancelScope()
         self.cancelled = False
-        self.datafiles: list[dict[str, Any]] = []
         self.notes: list[str] = []
         """What the user should know of a run that still completed (e.g. a device restart)."""
         self.busy = True
-        return jobdir
+        return job.spec
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         match msg:
-            case RunJob(jobdir):
+            case RunJob():
                 if self.busy or self.next is not None:
                     raise ActorError("this process is running a job")
-                self.offer(Path(jobdir))
+                self.next = msg
+                self.offered.set()
                 return Ok()
             case CancelRun(jobid):
                 if self.busy and jobid == self.jobid:
@@ -106,19 +94,16 @@ class JobActor(Actor):
             self.busy = False
 
     async def _collect(self) -> tuple[str, str | None]:
-        steps: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-        for index, step in enumerate(self.data["payload"]["method"]):
-            steps[step["component_role"]].append((index, step))
-        logger.info("job %d started on pipeline %s", self.jobid, self.data["pipeline"]["name"])
+        steps: dict[str, list[StepSpec]] = defaultdict(list)
+        for step in self.spec.steps:
+            steps[step.role].append(step)
+        logger.info("job %d started on pipeline %s", self.jobid, self.spec.pipeline)
         failures: list[BaseException] = []
         try:
             with self.scope:
-                async with anyio.create_task_group() as snapshots:
-                    snapshots.start_soon(self._snapshot_periodically)
-                    async with anyio.create_task_group() as tg:
-                        for role, role_steps in steps.items():
-                            tg.start_soon(self._run_role, role, role_steps)
-                    snapshots.cancel_scope.cancel()
+                async with anyio.create_task_group() as tg:
+                    for role, role_steps in steps.items():
+                        tg.start_soon(self._run_role, role, role_steps)
         except* (StepFailed, ActorError, OSError) as group:
             failures.extend(_leaves(group))
         if failures:
@@ -131,31 +116,11 @@ class JobActor(Actor):
         logger.info("job %d completed", self.jobid)
         return "c", "; ".join(self.notes) or None
 
-    async def _snapshot_periodically(self) -> None:
-        options = self.data["payload"]["settings"].get("snapshot")
-        if not options:
-            return
-        outdir, prefix = output_place(self.data, "snapshot", "snapshot")
-        while True:
-            await anyio.sleep(options["interval"])
-            try:
-                await make_outputs(self.jobdir, outdir, prefix, servers=self.outputs)
-            except OutputError as exc:  # a failed snapshot never stops the data collection
-                logger.error("periodic snapshot: %s", exc)
-
-    def _add_datafile(self, index: int, role: str, technique: Any, path: Path) -> None:
-        self.datafiles.append({
-            "file": path.name, "tag": path.stem, "step": index, "role": role,
-            "technique": technique.name,
-            "columns": [{"name": c.name, "unit": c.unit, "uncertainty": c.uncertainty}
-                        for c in technique.columns]})
-        write_manifest(self.jobdir, self.datafiles)
-
-    async def _run_role(self, role: str, steps: list[tuple[int, dict[str, Any]]]) -> None:
+    async def _run_role(self, role: str, steps: list[StepSpec]) -> None:
         """Run the steps of one component in order. If its device process dies, wait for
         the restarted one (bounded) and run the rest of the step on it."""
-        component = self.data["pipeline"]["components"][role]
-        channel, sock = component["channel"], Path(component["socket"])
+        component = self.spec.component(role)
+        channel, sock = component.channel, Path(component.socket)
         pending = list(steps)
         run: _StepRun | None = None
         try:
@@ -165,11 +130,9 @@ class JobActor(Actor):
                             device.subscribe(channel) as events, task_group() as tg:
                         wake = Wake()
                         tg.start_soon(wake.on_events, events, channel)
-                        info = await device.ask(Describe())
-                        techniques = {t.name: t for t in info.techniques}
                         while pending:
                             if run is None:
-                                run = self._open_step(role, *pending[0], techniques)
+                                run = _StepRun(pending[0], self.jobdir)
                             await self._run_step(device, channel, run, wake)
                             run.close()
                             run = None
@@ -181,16 +144,9 @@ class JobActor(Actor):
             if run is not None:
                 run.close()
 
-    def _open_step(self, role: str, index: int, step: dict[str, Any],
-                   techniques: dict[str, Any]) -> _StepRun:
-        technique = techniques[step["technique_name"]]
-        path = self.jobdir / f"{index:02d}-{role}-{technique.name}.csv"
-        self._add_datafile(index, role, technique, path)
-        return _StepRun(index, step, task_of(step), DataFile(path, tuple(technique.columns)))
-
     async def _await_device(self, sock: Path, role: str, run: _StepRun | None) -> None:
         """Wait for the device to serve again; raises StepFailed after RESUME_TIMEOUT."""
-        where = f"step {run.index}: " if run is not None else ""
+        where = f"step {run.step.index}: " if run is not None else ""
         logger.warning("%slost its device on %s; waiting for it to be back (up to %g s)",
                        where, role, RESUME_TIMEOUT)
         with anyio.move_on_after(RESUME_TIMEOUT):
@@ -207,7 +163,7 @@ class JobActor(Actor):
     async def _run_step(self, device: Connection, channel: str, run: _StepRun,
                         wake: Wake) -> None:
         """Run (or, after a device restart, go on with) a step; raises _DeviceLost."""
-        index, role = run.index, run.step["component_role"]
+        index, role = run.step.index, run.step.role
         task = run.rest()
         if task.max_duration <= 0:
             return  # the device came back after the step's time was up
@@ -219,7 +175,7 @@ class JobActor(Actor):
             run.started = time.monotonic()
             self.reporter.post(StepStarted(self.jobid, index, role, task.technique,
                                            task.max_duration, time.time(),
-                                           len(self.data["payload"]["method"])))
+                                           len(self.spec.steps)))
             logger.info("step %d (%s) started on %s", index, task.technique, role)
         else:
             self.notes.append(f"step {index}: its device restarted; the step went on for "
@@ -265,26 +221,25 @@ class _DeviceLost(Exception):
 
 
 class _StepRun:
-    """One step of a job while it runs: its task, its raw data file, when it started."""
+    """One step of a job while it runs: its raw data file, when it started."""
 
-    def __init__(self, index: int, step: dict[str, Any], task: Task, out: DataFile) -> None:
-        self.index = index
+    def __init__(self, step: StepSpec, jobdir: Path) -> None:
         self.step = step
-        self.task = task
-        self.out = out
+        self.out = DataFile(jobdir / step.datafile, tuple(step.columns))
         self.started: float | None = None
 
     def rest(self) -> Task:
         """The task for what is left of the step's time."""
+        task = self.step.task
         if self.started is None:
-            return self.task
-        left = self.task.max_duration - (time.monotonic() - self.started)
-        return replace(self.task, max_duration=max(left, 0.0))
+            return task
+        left = task.max_duration - (time.monotonic() - self.started)
+        return replace(task, max_duration=max(left, 0.0))
 
     def close(self) -> None:
         self.out.close()
-        logger.info("step %d (%s on %s) ended with %d points", self.index,
-                    self.task.technique, self.step["component_role"], self.out.count)
+        logger.info("step %d (%s on %s) ended with %d points", self.step.index,
+                    self.step.task.technique, self.step.role, self.out.count)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

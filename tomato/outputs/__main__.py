@@ -1,5 +1,6 @@
 """Entry point of an output process: `python -m tomato.outputs --serve SOCKET` (a server
-the service supervises), or `--jobdir D --out O --prefix P` (one job's outputs, once)."""
+the service supervises), or `python -m tomato.outputs` with one MakeOutputs (msgpack, as on
+the wire) on its standard input: that job's outputs, once; their paths as JSON on stdout."""
 
 from __future__ import annotations
 
@@ -8,28 +9,31 @@ import json
 import sys
 from pathlib import Path
 
-from .build import build_outputs, one_line
+from ..codec import CODEC
+from ..errors import OutputError
+from ..messages import MakeOutputs
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tomato.outputs")
     parser.add_argument("--serve", type=Path, help="serve requests on this socket")
-    parser.add_argument("--jobdir", type=Path)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--prefix")
-    parser.add_argument("--status", default=None)
     args = parser.parse_args(argv)
     if args.serve:
         from .server import serve_outputs
 
         serve_outputs(args.serve)
         return
+    from .server import make
+
     try:
-        datagram, archive = build_outputs(args.jobdir, args.out, args.prefix, status=args.status)
+        request = CODEC.decode(sys.stdin.buffer.read())
+        if not isinstance(request, MakeOutputs):
+            raise OutputError(f"expected MakeOutputs on standard input, got {request!r:.80}")
+        made = make(request)
     except Exception as exc:
-        print(one_line(exc), file=sys.stderr)
+        print(str(exc).splitlines()[0], file=sys.stderr)
         sys.exit(1)
-    print(json.dumps({"datagram": str(datagram), "archive": str(archive)}))
+    print(json.dumps(list(made.files)))
 
 
 if __name__ == "__main__":

@@ -41,13 +41,16 @@ class OutputServer(Actor):
         raise ActorError(f"the output server does not understand {type(msg).__name__}")
 
     async def _make(self, msg: MakeOutputs) -> OutputsMade:
-        try:
-            files = await anyio.to_thread.run_sync(
-                lambda: build_outputs(Path(msg.jobdir), Path(msg.outdir), msg.prefix,
-                                      status=msg.status), limiter=self._one)
-        except Exception as exc:
-            raise OutputError(f"outputs in {msg.outdir} failed: {one_line(exc)}") from None
-        return OutputsMade(tuple(str(f) for f in files))
+        return await anyio.to_thread.run_sync(make, msg, limiter=self._one)
+
+
+def make(msg: MakeOutputs) -> OutputsMade:
+    """Build the outputs `msg` asks for; raises OutputError saying why they failed."""
+    try:
+        files = build_outputs(msg)
+    except Exception as exc:
+        raise OutputError(f"outputs in {msg.place.folder} failed: {one_line(exc)}") from None
+    return OutputsMade(tuple(str(f) for f in files))
 
 
 def serve_outputs(sock: Path) -> None:

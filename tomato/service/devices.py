@@ -1,23 +1,89 @@
-"""What the supervisor knows of its device processes: state, pid, restarts, why."""
+"""The device processes: started (or taken over) at start-up, their techniques checked
+against the devices file; their states from supervision events, kept in the store."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
 
-from actors import ActorError, ChildEvent, connect
-from drivers import GetDeviceStatus
+from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
+from drivers import Describe, DeviceInfo, GetDeviceStatus, Technique, driver_names
 
 from ..codec import CODEC
+from ..errors import ConfigError, TomatoError
 from ..messages import DeviceInfoRow
 from ..paths import device_socket
-from .devicesfile import Lab
+from .devicesfile import DeviceSpec, Lab
+from .settings import Settings
 from .store import Store
+from .takeover import adopt_device
 
 _STATES = {"started": "running", "adopted": "running", "exited": "restarting",
            "restarting": "restarting", "failed": "failed", "stopped": "stopped"}
 STATUS_TIMEOUT = 2.0
+
+
+def check_drivers(lab: Lab) -> None:
+    """Raise ConfigError naming the devices file's line of a device with no driver."""
+    known = driver_names()
+    for device in lab.devices:
+        if device.driver not in known:
+            raise ConfigError(f"{lab.source}:{device.line}: device {device.name!r}: no driver "
+                              f"named {device.driver!r} is installed (known: "
+                              f"{', '.join(sorted(known))})")
+
+
+def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
+    """The process of `device`: its driver in a device actor, served on its socket."""
+    sock = device_socket(settings.runtime_dir, device.name)
+    argv = python_argv(
+        "drivers.device", "--name", device.name, "--driver", device.driver,
+        "--socket", str(sock), "--channels", ",".join(device.channels),
+        "--settings", json.dumps(settings.drivers.get(device.driver, {})),
+        "--log-level", settings.log_level,
+        *(("--address", device.address) if device.address is not None else ()))
+    return ChildSpec(id=f"dev-{device.name}", group="device", argv=argv, socket=sock,
+                     ping_interval=5.0)
+
+
+async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
+                        survivors: dict[str, int]) -> dict[str, dict[str, Technique]]:
+    """Start (or take over) every device; returns each device's techniques: those of its
+    capabilities (all its driver's when it names none). Raises TomatoError."""
+    infos: dict[str, DeviceInfo] = {}
+    failures: list[str] = []
+
+    async def start(device: DeviceSpec) -> None:
+        spec = child_spec(device, settings)
+        try:
+            info = await adopt_device(procs, spec, device, survivors)
+            if info is None:
+                await procs.start(spec)
+                async with connect(device_socket(settings.runtime_dir, device.name),
+                                   CODEC) as conn:
+                    info = await conn.ask(Describe())
+            infos[device.name] = info
+        except ActorError as exc:
+            failures.append(f"device {device.name!r} did not start: {exc}")
+
+    async with anyio.create_task_group() as tg:
+        for device in lab.devices:
+            tg.start_soon(start, device)
+    if failures:
+        raise TomatoError("; ".join(failures))
+    return {d.name: _techniques(lab, d, infos[d.name]) for d in lab.devices}
+
+
+def _techniques(lab: Lab, device: DeviceSpec, info: DeviceInfo) -> dict[str, Technique]:
+    offered = {t.name: t for t in info.techniques}
+    wanted = device.capabilities if device.capabilities is not None else tuple(offered)
+    if missing := [c for c in wanted if c not in offered]:
+        raise ConfigError(f"{lab.source}:{device.line}: device {device.name!r}: driver "
+                          f"{device.driver!r} has no technique {missing[0]!r} (it has: "
+                          f"{', '.join(offered)})")
+    return {name: offered[name] for name in wanted}
 
 
 class Devices:
@@ -28,16 +94,19 @@ class Devices:
         self._rundir = rundir
         self._store = store
         self._state: dict[str, tuple[str, int | None, int, str | None]] = {}
+        self._names = {f"dev-{d.name}": d for d in lab.devices}
+        """child id → device."""
 
-    def record(self, device: str, ev: ChildEvent) -> str | None:
-        """Record a supervision event of `device`; returns the reason it gives, if any."""
+    def record(self, ev: ChildEvent) -> tuple[str, str | None]:
+        """Record a supervision event of a device; returns the device and the reason the
+        event gives, if any."""
+        device = self._names[ev.id]
         state = _STATES[ev.kind]
         reason = ev.reason or (f"exited with code {ev.returncode}" if ev.returncode else None)
-        self._state[device] = (state, ev.pid, ev.restarts, reason)
-        driver = next(d.driver for d in self._lab.devices if d.name == device)
-        self._store.set_device(device, driver, ev.pid, state, ev.restarts, reason)
-        self._store.log(f"device {ev.kind}", device, reason or "")
-        return reason
+        self._state[device.name] = (state, ev.pid, ev.restarts, reason)
+        self._store.set_device(device.name, device.driver, ev.pid, state, ev.restarts, reason)
+        self._store.log(f"device {ev.kind}", device.name, reason or "")
+        return device.name, reason
 
     async def rows(self) -> list[DeviceInfoRow]:
         """Every device with its state and, asked live, the state of each channel."""

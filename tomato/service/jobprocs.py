@@ -12,9 +12,8 @@ from anyio.abc import TaskGroup
 from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
 from ..codec import CODEC
-from ..messages import CancelRun, RunJob
+from ..messages import CancelRun, JobSpec, RunJob
 from ..paths import socket_path
-from .outputs import output_servers
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -26,7 +25,8 @@ REFILL_DELAY = 2.0
 class JobProcesses:
     """Runs each job in a process of its own. `settings.standby` processes wait ready-made
     (imports done, connected), so a job starts without the ~0.1 s CPU of a new Python; a
-    process whose job ended goes back on standby while the pool has room."""
+    process whose job ended goes back on standby while the pool has room. Without a waiting
+    process, one is started for the job; either way the job is handed over as RunJob."""
 
     def __init__(self, settings: Settings, procs: ProcessSupervisor, tg: TaskGroup) -> None:
         self._settings = settings
@@ -38,29 +38,30 @@ class JobProcesses:
         self._jobs: dict[int, str] = {}
         """jobid → the child (id) running it."""
         self._numbers = itertools.count(1)
+        self._cancelled: set[int] = set()
 
-    def _spec(self, child: str, jobdir: Path | None) -> ChildSpec:
-        """A job process: for `jobdir`, or (None) on standby."""
+    def _spec(self, child: str) -> ChildSpec:
         s = self._settings
         sock = self.socket(child)
         argv = python_argv(
             "tomato.job", "--socket", str(sock),
             "--supervisor", str(socket_path(s.runtime_dir, "tomato")),
-            *(arg for sock in output_servers(s.runtime_dir, s.output_servers)
-              for arg in ("--outputs", str(sock))),
-            "--poll-interval", str(s.poll_interval), "--log-level", s.log_level,
-            *(("--jobdir", str(jobdir)) if jobdir is not None else ()))
-        return ChildSpec(id=child, argv=argv, restart="temporary", socket=sock)
+            "--poll-interval", str(s.poll_interval), "--log-level", s.log_level)
+        return ChildSpec(id=child, argv=argv, group="job", restart="temporary", socket=sock)
+
+    async def _start(self) -> str:
+        """Start a job process (it waits for RunJob); raises ActorError."""
+        child = f"job-{next(self._numbers)}"
+        await self._procs.start(self._spec(child))
+        return child
 
     async def fill(self) -> None:
         """Start standby processes until there are `settings.standby` of them."""
         while (len(self._idle) + self._starting < self._settings.standby
                and not self._procs.stopping):
             self._starting += 1
-            child = f"standby-{next(self._numbers)}"
             try:
-                await self._procs.start(self._spec(child, None))
-                self._idle.append(child)
+                self._idle.append(await self._start())
             except ActorError as exc:
                 if not self._procs.stopping:
                     logger.error("a standby job process did not start: %s", exc)
@@ -68,30 +69,33 @@ class JobProcesses:
             finally:
                 self._starting -= 1
 
-    async def launch(self, jobid: int, jobdir: Path) -> None:
+    async def launch(self, spec: JobSpec, jobdir: Path) -> None:
         """Run the job in a standby process, or in a new one; raises ActorError."""
         while self._idle:
             child = self._idle.pop(0)
             try:
-                async with connect(self.socket(child), CODEC) as conn:
-                    await conn.ask(RunJob(str(jobdir)))
+                await self._hand(child, spec, jobdir)
             except ActorError as exc:
-                logger.warning("standby %s did not take job %d (%s)", child, jobid, exc)
+                logger.warning("standby %s did not take job %d (%s)", child, spec.jobid, exc)
                 continue
-            self._jobs[jobid] = child
             self._refill_later()
             return
-        child = f"job-{jobid}"
-        self._jobs[jobid] = child
-        await self._procs.start(self._spec(child, jobdir))
+        await self._hand(await self._start(), spec, jobdir)
+
+    async def _hand(self, child: str, spec: JobSpec, jobdir: Path) -> None:
+        async with connect(self.socket(child), CODEC) as conn:
+            await conn.ask(RunJob(spec, str(jobdir)))
+        self._jobs[spec.jobid] = child
+        if spec.jobid in self._cancelled:  # cancelled while its process was starting
+            await self.cancel(spec.jobid)
 
     async def adopt(self, jobid: int, child: str, pid: int) -> None:
         """Take over `child` (pid `pid`), left running job `jobid` by an earlier service;
         raises ActorError if it is gone."""
-        await self._procs.adopt(self._spec(child, None), pid)
+        await self._procs.adopt(self._spec(child), pid)
         self._jobs[jobid] = child
-        kind, _, number = child.partition("-")
-        if kind == "standby" and number.isdigit():  # new standby names must not clash
+        number = child.rpartition("-")[2]
+        if number.isdigit():  # new names must not clash with it
             self._numbers = itertools.count(max(next(self._numbers), int(number) + 1))
 
     def finished(self, jobid: int) -> bool:
@@ -138,7 +142,11 @@ class JobProcesses:
 
     async def cancel(self, jobid: int) -> None:
         """Ask the job's process to stop its job; if it does not answer, stop the process."""
-        child = self._jobs.get(jobid, f"job-{jobid}")
+        child = self._jobs.get(jobid)
+        if child is None:  # not handed over yet: cancelled once it is
+            self._cancelled.add(jobid)
+            return
+        self._cancelled.discard(jobid)
         try:
             with anyio.fail_after(CANCEL_TIMEOUT):
                 async with connect(self.socket(child), CODEC) as conn:

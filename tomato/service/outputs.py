@@ -1,87 +1,112 @@
-"""Asking the output processes for a datagram and an archive (yadg never loads here)."""
+"""The service's side of the output processes: it starts the output servers and asks them
+(or a one-off output process) for a job's outputs and snapshots. yadg never loads here."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 
-from actors import ActorError, connect, python_argv
+from actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, connect, python_argv
 
 from ..codec import CODEC
-from ..errors import OutputError
-from ..joblog import log_to_job
-from ..messages import MakeOutputs
+from ..errors import ConflictError, OutputError
+from ..jobfolder import log_to_job
+from ..messages import JobInfo, JobSpec, MakeOutputs, Place, SnapshotTaken
 from ..paths import socket_path
 
 logger = logging.getLogger(__name__)
 
-
-def output_place(jobdata: dict[str, Any], section: str, kind: str) -> tuple[Path, str]:
-    """(folder, prefix) of the payload's `output` or `snapshot` section, with defaults:
-    the folder where `ketchup submit` ran (relative paths taken from there), and
-    `<kind>.<jobid>`."""
-    options = jobdata["payload"]["settings"].get(section) or {}
-    folder = Path(jobdata["cwd"]) / (options.get("path") or ".")
-    return folder.resolve(), options.get("prefix") or f"{kind}.{jobdata['jobid']}"
-
-
 OUTPUT_TIMEOUT = 3600.0
 
 
-def output_servers(runtime_dir: Path, count: int, first: int = 0) -> tuple[Path, ...]:
-    """The sockets of the `count` output servers, starting with number `first % count`
-    (jobs start at different ones, which spreads the work)."""
-    socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
-    k = first % count if count else 0
-    return (*socks[k:], *socks[:k])
+class Outputs:
+    """Makes outputs by the `count` output servers (yadg loaded once), each job starting at
+    a different one; when none answers, by an output process of the request's own."""
 
+    def __init__(self, runtime_dir: Path, count: int) -> None:
+        self._socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
 
-async def make_outputs(jobdir: Path, outdir: Path, prefix: str, status: str | None = None,
-                       servers: Sequence[Path] = ()) -> list[str]:
-    """Write `<outdir>/<prefix>.{zip,nc}` from the job folder; raises OutputError.
-
-    Asks the output servers (yadg already loaded) in turn, the first that answers; when
-    none does, runs the output process once for this request.
-    """
-    for server in servers:
+    async def start_server(self, procs: ProcessSupervisor, number: int) -> None:
+        """Start output server `number` under `procs` (an error is logged: jobs then use
+        one-off output processes)."""
+        sock = self._socks[number]
         try:
-            async with connect(server, CODEC) as conn:
-                made = await conn.ask(MakeOutputs(str(jobdir), str(outdir), prefix, status),
-                                      timeout=OUTPUT_TIMEOUT)
-            return list(made.files)
-        except OutputError:
-            raise
+            await procs.start(ChildSpec(
+                id=sock.stem, group="outputs", argv=python_argv("tomato.outputs", "--serve",
+                                                                str(sock)),
+                socket=sock, ping_interval=5.0, start_timeout=60.0))
         except ActorError as exc:
-            logger.info("output server %s unavailable (%s)", server.name, exc)
-    argv = python_argv("tomato.outputs", "--jobdir", str(jobdir), "--out", str(outdir),
-                       "--prefix", prefix, *(("--status", status) if status else ()))
-    result = await anyio.run_process(argv, check=False)
-    if result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
-        raise OutputError(f"outputs in {outdir} failed: {lines[-1]}")
-    return list(json.loads(result.stdout).values())
+            if not procs.stopping:
+                logger.error("output server %d did not start (%s)", number, exc)
 
+    async def make(self, request: MakeOutputs) -> list[str]:
+        """Write the outputs `request` asks for; returns their paths or raises OutputError."""
+        k = request.spec.jobid % len(self._socks) if self._socks else 0
+        for server in (*self._socks[k:], *self._socks[:k]):
+            try:
+                async with connect(server, CODEC) as conn:
+                    made = await conn.ask(request, timeout=OUTPUT_TIMEOUT)
+                return list(made.files)
+            except OutputError:
+                raise
+            except ActorError as exc:
+                logger.info("output server %s unavailable (%s)", server.name, exc)
+        result = await anyio.run_process(python_argv("tomato.outputs"),
+                                         input=CODEC.encode(request), check=False)
+        if result.returncode != 0:
+            lines = result.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+            raise OutputError(lines[-1])
+        return list(json.loads(result.stdout))
 
-async def final_outputs(jobdir: Path, status: str, reason: str | None,
-                        servers: Sequence[Path]) -> tuple[str, str | None, list[str]]:
-    """Make a finished job's datagram and archive where its payload says, and note them (or
-    why not) in its log; returns its final status (`ce` if they failed), reason and files."""
-    files: list[str] = []
-    try:
-        jobdata = json.loads((jobdir / "jobdata.json").read_text())
-        outdir, prefix = output_place(jobdata, "output", "results")
-        files = await make_outputs(jobdir, outdir, prefix, status, servers)
-        note = logging.INFO, f"outputs: {', '.join(files)}"
-    except (OutputError, OSError, ValueError) as exc:
-        problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
-        note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
-        status, reason = "ce", "; ".join(filter(None, (reason, problem)))
-    with contextlib.suppress(OSError):  # the log may be on a full disk: the status says it
-        log_to_job(jobdir, *note)
-    return status, reason, files
+    async def final(self, jobdir: Path, spec: JobSpec, status: str, reason: str | None
+                    ) -> tuple[str, str | None, list[str]]:
+        """Make a finished job's datagram and archive where its payload says, and note them
+        (or why not) in its log; returns its final status (`ce` if they failed), reason and
+        files."""
+        files: list[str] = []
+        try:
+            files = await self.make(MakeOutputs(str(jobdir), spec, spec.output, status))
+            note = logging.INFO, f"outputs: {', '.join(files)}"
+        except (OutputError, OSError) as exc:
+            problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
+            note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
+            status, reason = "ce", "; ".join(filter(None, (reason, problem)))
+        with contextlib.suppress(OSError):  # the log may be on a full disk: the status says it
+            log_to_job(jobdir, *note)
+        return status, reason, files
+
+    def take_snapshot(self, job: JobInfo, spec: JobSpec, cwd: Path) -> Deferred:
+        """`ketchup snapshot`: into the caller's folder, beside the supervisor's mailbox."""
+        if job.jobpath is None:
+            raise ConflictError(f"job {job.jobid} has not started ({job.status}): "
+                                "there is no data to snapshot yet")
+        warning = (f"job {job.jobid} has finished ({job.status}); the snapshot holds all "
+                   "its data" if job.completed else None)
+        jobdir, place = Path(job.jobpath), Place(str(cwd), f"snapshot.{job.jobid}")
+
+        async def work() -> SnapshotTaken:
+            return SnapshotTaken(tuple(await self.snapshot(jobdir, spec, place)), warning)
+
+        return Deferred(work)
+
+    async def snapshot(self, jobdir: Path, spec: JobSpec, place: Place) -> list[str]:
+        """The job's data so far as `<place>.{nc,zip}`; raises OutputError."""
+        return await self.make(MakeOutputs(str(jobdir), spec, place))
+
+    async def snapshot_periodically(self, jobdir: Path, spec: JobSpec) -> None:
+        """The payload's periodic snapshots, until cancelled (when the data is collected).
+        A failed snapshot is logged in the job log; it never stops the job."""
+        if spec.snapshots is None:
+            return
+        while True:
+            await anyio.sleep(spec.snapshots.interval)
+            try:
+                await self.snapshot(jobdir, spec, spec.snapshots.place)
+            except OutputError as exc:
+                logger.error("job %d: periodic snapshot: %s", spec.jobid, exc)
+                with contextlib.suppress(OSError):
+                    log_to_job(jobdir, logging.ERROR, f"periodic snapshot: {exc}")

@@ -1,13 +1,16 @@
-"""Payloads: validated with the model their `version` names, upgraded to the newest (2.2)."""
+"""Payloads: validated with the model their `version` names, upgraded to the newest (2.2),
+and turned into the job's spec. The only module that reads a payload's keys."""
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from drivers import ParameterError, Task, Technique, check_task
 
 from ..errors import PayloadError
+from ..messages import JobSpec, Place, Snapshots, StepSpec
 
 VERSIONS = ("0.1", "0.2", "1.0", "2.0", "2.1", "2.2")
 LATEST = "2.2"
@@ -75,15 +78,37 @@ def task_of(step: dict[str, Any]) -> Task:
                 step.get("task_params") or {})
 
 
-def needs_of(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(role, technique) of each step of a (2.2) payload: what a pipeline must offer."""
-    return tuple((s["component_role"], s["technique_name"]) for s in payload["method"])
+def needs_of(spec: JobSpec) -> tuple[tuple[str, str], ...]:
+    """(role, technique) of each step: what a pipeline must offer to run the job."""
+    return tuple((s.role, s.task.technique) for s in spec.steps)
+
+
+def job_spec(payload: dict[str, Any], jobid: int, jobname: str | None, cwd: str) -> JobSpec:
+    """The spec of a queued job from its (2.2) payload; `cwd` is where ketchup ran."""
+    settings = payload["settings"]
+    snapshot = settings.get("snapshot")
+    return JobSpec(
+        jobid, jobname, payload["sample"]["identifier"],
+        tuple(StepSpec(i, step["component_role"], task_of(step))
+              for i, step in enumerate(payload["method"])),
+        _place(settings.get("output"), cwd, f"results.{jobid}"),
+        Snapshots(_place(snapshot, cwd, f"snapshot.{jobid}"), float(snapshot["interval"]))
+        if snapshot else None,
+        bool(settings.get("unlock_when_done", False)),
+        settings.get("verbosity") or "WARNING")
+
+
+def _place(options: dict[str, Any] | None, cwd: str, prefix: str) -> Place:
+    """The payload's `output` or `snapshot` folder (relative to `cwd`) and prefix."""
+    options = options or {}
+    folder = (Path(cwd) / (options.get("path") or ".")).resolve()
+    return Place(str(folder), options.get("prefix") or prefix)
 
 
 def check_method(version: str, payload: dict[str, Any], filename: str,
-                 techniques: dict[str, Technique]) -> tuple[tuple[str, str], ...]:
-    """Check every step against the techniques the devices offer; returns (role, technique)
-    of each step. Raises PayloadError naming the field as the user's version spells it."""
+                 techniques: dict[str, Technique]) -> None:
+    """Check every step against the techniques the devices offer. Raises PayloadError
+    naming the field as the user's version spells it."""
     method = payload["method"]
     if not method:
         raise PayloadError(f"{filename}: method: needs at least one step",
@@ -105,4 +130,3 @@ def check_method(version: str, payload: dict[str, Any], filename: str,
             where = field_name(version, path)
             raise PayloadError(f"{filename}: {where}: {exc.message}",
                                {"file": filename, "field": where}) from None
-    return needs_of(payload)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import replace
 
-from ..messages import JobData, StepStarted
+from ..messages import JobData, JobInfo, JobSpec, PipelineInfo, StepStarted, WatchState
 
 RECENT = 1000
 """Points kept per running step and component."""
@@ -39,3 +39,13 @@ class Progress:
         """For each of `jobids`: each component's step with its recent points."""
         return {j: {role: replace(msg, points=list(points)) for role, (msg, points) in
                     roles.items()} for j, roles in self._latest.items() if j in jobids}
+
+    def watch_state(self, pipelines: list[PipelineInfo], jobs: list[JobInfo],
+                    specs: dict[int, JobSpec]) -> WatchState:
+        """What a watcher of `jobs` starts from."""
+        methods = {jobid: [{"role": s.role, "technique": s.task.technique,
+                            "max_duration": s.task.max_duration} for s in spec.steps]
+                   for jobid, spec in specs.items()}
+        ids = {j.jobid for j in jobs}
+        return WatchState(pipelines, jobs, methods,
+                          {j: s for j, s in self.steps.items() if j in ids}, self.latest(ids))

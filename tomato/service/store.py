@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from ..messages import JobInfo
+from ..codec import CODEC
+from ..messages import JobInfo, JobSpec
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -26,7 +28,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     pid INTEGER,
     reason TEXT,
     jobpath TEXT,
-    outputs TEXT
+    outputs TEXT,
+    spec BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -85,6 +88,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "spec" not in columns:  # a state database of an earlier tomato 3 development build
+            self._db.execute("ALTER TABLE jobs ADD COLUMN spec BLOB")
 
     def close(self) -> None:
         self._db.close()
@@ -99,14 +105,29 @@ class Store:
                     (now(), kind, subject, detail))
 
     # Jobs.
-    def add_job(self, payload: dict[str, Any], sample: str, jobname: str | None, owner: int,
-                cwd: str, status: str) -> int:
-        cur = self._write(
-            "INSERT INTO jobs (jobname, payload, sample, status, owner, cwd, submitted) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (jobname, json.dumps(payload), sample, status, owner, cwd, now()))
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+    def add_job(self, payload: dict[str, Any], owner: int, cwd: str,
+                spec_of: Callable[[int], JobSpec]) -> JobSpec:
+        """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute(
+                "INSERT INTO jobs (payload, sample, status, owner, cwd, submitted) "
+                "VALUES (?, '', 'q', ?, ?, ?)", (json.dumps(payload), owner, cwd, now()))
+            assert cur.lastrowid is not None
+            spec = spec_of(cur.lastrowid)
+            self._db.execute("UPDATE jobs SET jobname = ?, sample = ?, spec = ? WHERE jobid = ?",
+                             (spec.jobname, spec.sample, CODEC.encode(spec), spec.jobid))
+        return spec
+
+    def spec(self, jobid: int) -> JobSpec:
+        """The job's spec (raises KeyError for an unknown job)."""
+        row = self._db.execute("SELECT spec FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        if row is None or row[0] is None:
+            raise KeyError(jobid)
+        return cast(JobSpec, CODEC.decode(row[0]))
+
+    def set_spec(self, spec: JobSpec) -> None:
+        self.set_job(spec.jobid, spec=CODEC.encode(spec))
 
     def set_job(self, jobid: int, **fields: Any) -> None:
         names = ", ".join(f"{k} = ?" for k in fields)
@@ -127,10 +148,15 @@ class Store:
                                "subject = ? ORDER BY id DESC LIMIT 1", (str(jobid),)).fetchone()
         return tuple(json.loads(row[0])) if row else None  # type: ignore[return-value]
 
-    def job_extra(self, jobid: int) -> tuple[dict[str, Any], str]:
+    def record(self, jobid: int) -> dict[str, Any]:
+        """What the user's record of a job holds (`jobdata.json`): ids, times, payload."""
+        job = self.job(jobid)
         payload, cwd = self._db.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
                                         (jobid,)).fetchone()
-        return json.loads(payload), cwd
+        assert job is not None
+        return {"jobid": jobid, "jobname": job.jobname, "sample": job.sample,
+                "submitted": job.submitted, "owner": job.owner, "cwd": cwd,
+                "payload": json.loads(payload)}
 
     def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None
              ) -> list[JobInfo]:

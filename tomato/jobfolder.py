@@ -1,11 +1,13 @@
-"""The job log (`jobdata.log`), the user's record of a job: written by the job process while
-it runs, and by the service (the outputs) after."""
+"""The files of a job folder that more than one process touches: the job record
+(`jobdata.json`, written by the service when the job starts, archived with the outputs) and
+the job log (`jobdata.log`: written by the job process while it runs, by the service after)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+JOB_RECORD = "jobdata.json"
 JOB_LOG = "jobdata.log"
 JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 

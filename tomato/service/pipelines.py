@@ -1,0 +1,125 @@
+"""The pipelines: their state (kept in the store), the commands on them (load, eject,
+ready, unready), and placing a job on one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from drivers import Technique
+
+from ..errors import ConflictError, NotFoundError
+from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo
+from ..paths import device_socket
+from .devicesfile import Lab
+from .scheduler import Pipeline, components_of
+from .store import Store
+
+
+class Pipelines:
+    """Every pipeline of the lab; each change is stored, then published."""
+
+    def __init__(self, lab: Lab, techniques: dict[str, dict[str, Technique]], store: Store,
+                 publish: Callable[[Any], None]) -> None:
+        self._techniques = techniques
+        self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
+        """Every technique a device offers, by name."""
+        self.source = lab.source
+        """Where the lab came from (the devices file)."""
+        self._store = store
+        self._publish = publish
+        rows = store.sync_pipelines([p.name for p in lab.pipelines])
+        self.all: dict[str, Pipeline] = {}
+        for spec in lab.pipelines:
+            caps = {c.role: frozenset(techniques[c.device]) for c in spec.components}
+            sample, ready, jobid = rows[spec.name]
+            self.all[spec.name] = Pipeline(spec, caps, sample, ready, jobid)
+
+    def get(self, name: str) -> Pipeline:
+        pipeline = self.all.get(name)
+        if pipeline is None:
+            raise NotFoundError(f"no pipeline named {name!r} (pipelines: "
+                                f"{', '.join(self.all)})")
+        return pipeline
+
+    def infos(self) -> list[PipelineInfo]:
+        return [info(p) for p in self.all.values()]
+
+    def _set(self, p: Pipeline, **fields: Any) -> PipelineInfo:
+        for name, value in fields.items():
+            setattr(p, name, value)
+        stored = {k: int(v) if isinstance(v, bool) else v for k, v in fields.items()
+                  if k != "failed"}
+        if stored:
+            self._store.set_pipeline(p.name, **stored)
+        changed = info(p)
+        self._publish(PipelineChanged(changed))
+        return changed
+
+    # Commands.
+    def load(self, name: str, sample: str) -> PipelineInfo:
+        p = self.get(name)
+        if p.sample is not None:
+            raise ConflictError(f"pipeline {p.name!r} already holds sample {p.sample!r}; "
+                                f"eject it first")
+        return self._set(p, sample=sample)
+
+    def eject(self, name: str) -> PipelineInfo:
+        p = self.get(name)
+        _refuse_if_running(p)
+        return self._set(p, sample=None)
+
+    def set_ready(self, name: str, ready: bool) -> PipelineInfo:
+        p = self.get(name)
+        _refuse_if_running(p)
+        return self._set(p, ready=ready)
+
+    # Jobs.
+    def take(self, p: Pipeline, spec: JobSpec, rundir: Path) -> JobSpec:
+        """Start `spec` on `p`: it is no longer ready; returns the spec with its pipeline,
+        components and the columns its steps record."""
+        self._set(p, ready=False, jobid=spec.jobid)
+        components = {c.role: c for c in p.spec.components}
+        return replace(
+            spec, pipeline=p.name,
+            components=tuple(ComponentSpec(c.role, c.device, c.channel,
+                                           str(device_socket(rundir, c.device)))
+                             for c in p.spec.components),
+            steps=tuple(replace(s, columns=self._techniques[components[s.role].device]
+                                [s.task.technique].columns) for s in spec.steps))
+
+    def release(self, name: str | None, jobid: int, ready: bool) -> None:
+        """Free the pipeline `name` of job `jobid` (if it still holds it)."""
+        p = self.all.get(name or "")
+        if p is not None and p.jobid == jobid:
+            self._set(p, jobid=None, ready=ready)
+
+    def forget_jobs(self, keep: set[int]) -> None:
+        """After a restart: free pipelines held by jobs other than `keep`."""
+        for p in self.all.values():
+            if p.jobid is not None and p.jobid not in keep:
+                self._set(p, jobid=None)
+
+    def device_failed(self, device: str, reason: str | None) -> list[tuple[int, str]]:
+        """Mark the pipelines using `device` failed; returns (jobid, why) of their jobs."""
+        ended = []
+        for p in self.all.values():
+            if any(c.device == device for c in p.spec.components):
+                self._set(p, failed=f"device {device} failed: {reason}")
+                if p.jobid is not None:
+                    ended.append((p.jobid, f"device {device} failed: {reason}"))
+        return ended
+
+
+def info(p: Pipeline) -> PipelineInfo:
+    caps = sorted({t for ts in p.capabilities.values() for t in ts})
+    return PipelineInfo(p.name, p.sample, p.ready, p.jobid, tuple(p.capabilities),
+                        components_of(p.spec), tuple(caps), p.failed)
+
+
+def _refuse_if_running(p: Pipeline) -> None:
+    if p.jobid is not None:
+        raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
+                            f"let it finish or cancel it first")

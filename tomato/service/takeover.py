@@ -1,0 +1,115 @@
+"""Taking over after a crash: what an earlier service left serving in the runtime folder.
+
+Device and job processes run in sessions of their own, so they outlive a service that dies.
+The new service adopts the devices that still answer as the devices file says, and the job
+processes still running their jobs; it has the outputs made of jobs whose data was all
+collected; it ends the other jobs left running (`ce`) and stops everything else left."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connect
+from drivers import Describe, DeviceInfo
+
+from ..codec import CODEC
+from ..messages import JobSpec
+from .devicesfile import DeviceSpec
+from .store import ACTIVE, PENDING, Store
+
+if TYPE_CHECKING:
+    from .supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 2.0
+
+
+async def survivors(rundir: Path) -> dict[str, int]:
+    """Processes of an earlier instance still serving in `rundir`: socket name → pid."""
+    found: dict[str, int] = {}
+
+    async def probe(sock: Path) -> None:
+        with anyio.move_on_after(PROBE_TIMEOUT):
+            try:
+                async with connect(sock, CODEC) as conn:
+                    found[sock.stem] = (await conn.ask(Ping(), timeout=PROBE_TIMEOUT)).pid
+            except ActorError:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        for sock in rundir.glob("*.sock"):  # noqa: ASYNC240 - a few entries, once
+            if sock.stem != "tomato":
+                tg.start_soon(probe, sock)
+    return found
+
+
+async def adopt_device(procs: ProcessSupervisor, spec: ChildSpec, device: DeviceSpec,
+                       survivors: dict[str, int]) -> DeviceInfo | None:
+    """Adopt the device process of an earlier instance if it serves the device as the
+    devices file says (else stop it); returns what it says of itself, or None."""
+    assert spec.socket is not None
+    pid = survivors.pop(spec.socket.stem, None)
+    if pid is None:
+        return None
+    async with connect(spec.socket, CODEC) as conn:
+        info: DeviceInfo = await conn.ask(Describe())
+    if (info.driver, tuple(info.channels)) != (device.driver, tuple(device.channels)):
+        with suppress(ProcessLookupError):  # not what the devices file says now
+            os.kill(pid, signal.SIGTERM)
+        return None
+    await procs.adopt(spec, pid)
+    logger.warning("device %s: taken over from a previous tomato (pid %d)", device.name, pid)
+    return info
+
+
+async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
+                       ) -> list[tuple[JobSpec, str, str | None]]:
+    """Rebuild the queue from the store; take over the running jobs whose process still
+    serves; the other running ones end `ce`, but for those whose data was all collected:
+    returned with the status and reason it ended with, to have their outputs made."""
+    store = sup.store
+    adopted = set()
+    collected_jobs = []
+    for job in store.jobs(ACTIVE):
+        if (collected := store.collected(job.jobid)) is not None:
+            logger.warning("job %d: data collected before a restart; making outputs",
+                           job.jobid)
+            collected_jobs.append((store.spec(job.jobid), *collected))
+            continue
+        pid = store.job_pid(job.jobid)
+        child = next((name for name, p in survivors.items() if pid and p == pid), None)
+        if child is not None:
+            try:
+                await sup.jobprocs.adopt(job.jobid, child, survivors.pop(child))
+            except ActorError as exc:
+                logger.warning("job %d: could not take over its process: %s", job.jobid, exc)
+            else:
+                logger.warning("job %d: taken over, still running in %s", job.jobid, child)
+                sup.running[job.jobid] = store.spec(job.jobid)
+                adopted.add(job.jobid)
+                continue
+        sup.end_job(job.jobid, "ce", "tomato stopped while this job was running")
+    sup.pipelines.forget_jobs(adopted)
+    for job in store.jobs(PENDING):
+        sup.enqueue(store.spec(job.jobid))
+    return collected_jobs
+
+
+def stop_leftovers(store: Store, rundir: Path, survivors: dict[str, int],
+                   procs: ProcessSupervisor) -> None:
+    """Stop what an earlier instance left and nobody took over (standby job processes,
+    output servers, devices no longer in the devices file or not answering)."""
+    pids = {*survivors.values(), *store.device_pids()} - set(procs.pids())
+    for pid in pids:
+        with suppress(OSError):
+            if str(rundir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                logger.warning("stopping process %d left by a previous tomato", pid)
+                os.kill(pid, signal.SIGTERM)
