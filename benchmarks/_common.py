@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -13,8 +12,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import anyio
+
+from actors import ActorError, connect
+from tomato.cli.client import service_socket
+from tomato.codec import CODEC
+from tomato.messages import GetPipelines, GetServiceStatus
 
 BIN = Path(sys.executable).parent
+LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
+"""Settings for a quick run where a figure does not depend on them: no processes kept
+waiting, so the smoke run takes little CPU from the tests beside it."""
 
 
 @dataclass
@@ -101,8 +111,27 @@ class Service:
         self.started = time.perf_counter()
         self.process = subprocess.Popen([str(BIN / "tomato"), "-t"], cwd=root,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        until(lambda: self.ketchup("status").returncode == 0, 120, "tomato to answer")
+        # Asked in-process, every 5 ms: a `ketchup status` each time would take CPU from it.
+        until(lambda: self.answering() or self.process.poll() is not None, 120,
+              "tomato to answer")
+        if self.process.poll() is not None:
+            raise SystemExit(f"benchmark: tomato exited with {self.process.returncode}")
         self.ready_after = time.perf_counter() - self.started
+
+    def ask(self, msg: Any) -> Any:
+        """The service's reply to `msg`, asked over its socket from this process."""
+        async def ask() -> Any:
+            async with connect(service_socket(self.root), CODEC) as conn:
+                return await conn.ask(msg, timeout=30)
+
+        return anyio.run(ask)
+
+    def answering(self) -> bool:
+        try:
+            self.ask(GetPipelines())
+        except ActorError:
+            return False
+        return True
 
     def ketchup(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([str(BIN / "ketchup"), "-t", *args], cwd=self.root,
@@ -125,10 +154,8 @@ def service(devices: str | None = None, settings: str | None = None) -> Iterator
 
 
 def standby(svc: Service) -> int:
-    """How many job processes of `svc` wait for a job (from `tomato status`)."""
-    result = subprocess.run([str(BIN / "tomato"), "-t", "status"], cwd=svc.root,
-                            capture_output=True)
-    return json.loads(result.stdout)["standby"] if result.returncode == 0 else 0
+    """How many job processes of `svc` wait for a job."""
+    return svc.ask(GetServiceStatus()).standby
 
 
 def channels_lab(count: int) -> str:

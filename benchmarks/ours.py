@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 from _common import (
+    LEAN,
     Figure,
     Service,
     channels_lab,
@@ -119,14 +120,14 @@ async def _pass_and_dispatch(svc: Service) -> tuple[float, float, float]:
 def scale(quick: bool) -> dict[str, Figure]:
     pipelines, jobs = (100, 1000) if quick else (1000, 10000)
     label = f"{pipelines} pipelines x {jobs} queued jobs"
-    with service(channels_lab(pipelines)) as svc:
+    with service(channels_lab(pipelines), LEAN if quick else None) as svc:
         show(Figure(f"tomato start → answering, {pipelines} pipelines", [svc.ready_after], "s"))
         per_submit = anyio.run(_fill, svc, jobs)
         show(Figure(f"submit over the socket, queue growing to {jobs}", [per_submit * 1000],
                     "ms"))
         pids = [svc.process.pid, *children(svc.process.pid)]
         cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
-        time.sleep(5)
+        time.sleep(1 if quick else 5)
         idle = (sum(cpu_seconds(p) for p in pids) - cpu0) / (time.perf_counter() - t0) * 100
         rss = rss_mib(svc.process.pid)
         empty, full, dispatch = anyio.run(_pass_and_dispatch, svc)
@@ -147,7 +148,7 @@ def datapath(quick: bool) -> dict[str, Figure]:
     points = 20_000 if quick else 1_000_000
     rate = 10_000
     seconds = points / rate
-    with service() as svc:
+    with service(settings=LEAN if quick else None) as svc:
         svc.ketchup("load", "s", "dummy-5")
         svc.ketchup("ready", "dummy-5")
         (svc.root / "d.yml").write_text(json.dumps(payload("s", seconds, 1 / rate)))

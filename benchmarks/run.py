@@ -27,7 +27,7 @@ import ours
 import outputs
 import reference
 import watch
-from _common import BIN, Figure, children, service, show, standby, until, wall
+from _common import BIN, LEAN, Figure, children, service, show, standby, until, wall
 
 from actors import connect
 from tomato.cli.client import service_socket
@@ -100,7 +100,10 @@ def main() -> None:
     ours.datapath(args.quick)
     actors_bench.main(args.quick)
     outputs.main((10**3,) if args.quick else (10**3, 10**4, 10**5))
-    watch.main(*((2, 1, 10) if args.quick else (10, 10, 10)))
+    if args.quick:
+        watch.main(2, 1, 10, LEAN)
+    else:
+        watch.main()
     if args.no_reference:
         print("# reference (tomato 2.2): skipped (--no-reference)")
         return

@@ -9,15 +9,18 @@ import time
 
 from _common import BIN, Service, channels_lab, service, until
 
+from tomato.messages import GetJobs
+
 
 def _all_running(svc: Service, count: int) -> bool:
-    jobs = json.loads(svc.ketchup("status", "queue", "--json").stdout)
-    return len(jobs) == count and all(j["status"] == "r" for j in jobs)
+    jobs = svc.ask(GetJobs())
+    return len(jobs) == count and all(j.status == "r" for j in jobs)
 
 
-def measure(pipelines: int, seconds: float, rate: float) -> list[float]:
+def measure(pipelines: int, seconds: float, rate: float, settings: str | None = None
+            ) -> list[float]:
     """Latencies (s) of every point of `pipelines` jobs at `rate` points/s each."""
-    with service(channels_lab(pipelines)) as svc:
+    with service(channels_lab(pipelines), settings) as svc:
         # Jobs run longer than the measurement: it starts once all of them run, so the
         # figure is the steady state, not the start-up of ten job processes on the CPU.
         payload = {"version": "0.2", "sample": {"name": "s"}, "method": [
@@ -45,8 +48,9 @@ def measure(pipelines: int, seconds: float, rate: float) -> list[float]:
         return latencies
 
 
-def main(pipelines: int = 10, seconds: float = 10, rate: float = 10) -> None:
-    latencies = sorted(measure(pipelines, seconds, rate))
+def main(pipelines: int = 10, seconds: float = 10, rate: float = 10,
+         settings: str | None = None) -> None:
+    latencies = sorted(measure(pipelines, seconds, rate, settings))
     p99 = latencies[min(int(len(latencies) * 0.99), len(latencies) - 1)]
     print(f"watch latency at {rate:g} points/s on {pipelines} pipelines: median "
           f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import yaml
+
+from actors import EventsMissed, connect
+from tomato.cli.client import CLIENT_CODEC
+from tomato.messages import GetJobs, GetPipelines, JobStatusChanged, LoadSample, SetReady
+from tomato.paths import runtime_dir, socket_path
 
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).parent / "data"
@@ -95,69 +99,61 @@ class Tomato:
             payload = path
         return self.json("submit", str(payload), *args)["jobid"]
 
+    # What the tests do most, in-process over the service's real socket (a `ketchup` costs
+    # ~90 ms of CPU; the CLI itself is tested where a test is about it).
+    @property
+    def socket(self) -> Path:
+        rundir = runtime_dir(self.root, Path(self.env["XDG_RUNTIME_DIR"]) / "tomato")
+        return socket_path(rundir, "tomato")
+
+    def ask(self, msg: Any) -> Any:
+        """The service's reply to `msg` (or its error, raised)."""
+        async def ask() -> Any:
+            async with connect(self.socket, CLIENT_CODEC) as conn:
+                return await conn.ask(msg, timeout=30)
+
+        return anyio.run(ask)
+
     def job(self, jobid: int) -> dict[str, Any]:
-        return self.json("status", str(jobid))[0]
+        return asdict(self.ask(GetJobs((jobid,)))[0])
 
     def status(self, jobid: int) -> str:
         return self.job(jobid)["status"]
 
     def wait_status(self, jobid: int, *statuses: str, timeout: float = 30) -> dict[str, Any]:
-        """Follow the job with `ketchup watch JOBID --json` (one process, woken by the
-        service's events) until its status is one of `statuses`; returns its record."""
-        events = self.watch(str(jobid), timeout=timeout, what=f"job {jobid} → {statuses}")
-        with contextlib.closing(events):
-            for record in events:
-                if record["event"] == "state":
-                    status = next(j["status"] for j in record["jobs"] if j["jobid"] == jobid)
-                elif record["event"] in ("JobStatusChanged", "end") and record["jobid"] == jobid:
-                    status = record["status"]
-                else:
-                    continue
-                if status in statuses:
-                    return self.job(jobid)
-                if status in FINISHED:
-                    raise AssertionError(f"job {jobid} ended {status}, not {statuses}: {record}")
-        raise AssertionError(f"watch of job {jobid} ended before it reached {statuses}")
+        """Wait (woken by the service's events) until the job's status is one of
+        `statuses`; returns its record."""
+        async def wait() -> None:
+            async with connect(self.socket, CLIENT_CODEC) as conn, conn.subscribe() as events:
+                [job] = await conn.ask(GetJobs((jobid,)))
+                status = job.status
+                while status not in statuses:
+                    if status in FINISHED:
+                        raise AssertionError(f"job {jobid} ended {status}, not {statuses}")
+                    event = await events.__anext__()
+                    if isinstance(event, JobStatusChanged) and event.jobid == jobid:
+                        status = event.status
+                    elif isinstance(event, EventsMissed):
+                        [job] = await conn.ask(GetJobs((jobid,)))
+                        status = job.status
 
-    def watch(self, *args: str, timeout: float = 30, what: str = "events") -> Iterator[Any]:
-        """The records of `ketchup watch ARGS --json` as they come, for at most `timeout` s."""
-        proc = subprocess.Popen([str(BIN / "ketchup"), "--config", str(self.root), "watch",
-                                 *args, "--json"], cwd=self.root, env=self.env,
-                                stdout=subprocess.PIPE, text=True)
-        lines: queue.Queue[str | None] = queue.Queue()
+        async def bounded() -> None:
+            with anyio.fail_after(timeout):
+                await wait()
 
-        def pump() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                try:
-                    line = lines.get(timeout=max(deadline - time.monotonic(), 0))
-                except queue.Empty:
-                    raise AssertionError(f"timed out after {timeout} s waiting for "
-                                         f"{what}") from None
-                if line is None:
-                    return
-                yield json.loads(line)
-        finally:
-            proc.kill()
-            proc.wait()
-            reader.join(5)
-            assert proc.stdout is not None
-            proc.stdout.close()
+            anyio.run(bounded)
+        except TimeoutError:
+            raise AssertionError(f"timed out after {timeout} s waiting for job {jobid} to "
+                                 f"reach {statuses} (it is {self.status(jobid)})") from None
+        return self.job(jobid)
 
     def prepare(self, pipeline: str, sample: str) -> None:
-        self.ketchup("load", sample, pipeline)
-        self.ketchup("ready", pipeline)
+        self.ask(LoadSample(pipeline, sample))
+        self.ask(SetReady(pipeline, True))
 
     def pipelines(self) -> dict[str, dict[str, Any]]:
-        return {p["name"]: p for p in self.json("status")}
+        return {p.name: asdict(p) for p in self.ask(GetPipelines())}
 
     def data_files(self, jobid: int) -> list[Path]:
         return sorted((self.root / "jobs" / str(jobid)).glob("*.csv"))

@@ -101,7 +101,7 @@ async def test_the_socket_and_its_folder_are_private(served):
 async def test_an_ask_without_reply_in_time_raises_ask_timeout(served):
     async with actors.connect(served, CODEC) as conn:
         with pytest.raises(actors.AskTimeout):
-            await conn.ask(Slow(5), timeout=0.1)
+            await conn.ask(Slow(0.5), timeout=0.1)
 
 
 async def test_calls_on_one_connection_are_answered_concurrently_in_order(served):
@@ -127,6 +127,26 @@ async def test_a_tell_that_fails_crashes_the_actor_and_later_asks_fail_fast():
                         await ref.ask(Add(1, 1), timeout=1)
                         await anyio.sleep(0.01)
     assert info.group_contains(ValueError, match="in a tell")
+
+
+class Forgiving(Calc):
+    """Goes on after a failed tell, keeping what failed."""
+
+    def __init__(self):
+        self.failures = []
+
+    async def on_failure(self, msg, exc):
+        self.failures.append((msg, exc))
+
+
+async def test_an_actor_knows_its_ref_and_with_on_failure_outlives_a_tell_that_fails():
+    actor = Forgiving()
+    async with actors.start_actor(actor) as ref:
+        assert actor.ref is ref
+        await ref.tell(Boom("in a tell"))
+        assert await ref.ask(Add(1, 1)) == 2  # handled after the tell: the actor went on
+    [(msg, exc)] = actor.failures
+    assert msg == Boom("in a tell") and isinstance(exc, ValueError)
 
 
 async def test_subscribers_get_events_and_a_slow_one_is_told_what_it_missed(served):

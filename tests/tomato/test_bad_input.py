@@ -11,8 +11,6 @@ import anyio
 import pytest
 from conftest import BIN, EXAMPLES, payload
 
-import tomato.cli.client
-import tomato.paths
 from actors import ActorError, connect
 from tomato.cli.client import CLIENT_CODEC
 from tomato.messages import SnapshotTaken
@@ -102,7 +100,7 @@ def test_ketchup_without_a_service_says_so(tomato_factory):
 
 
 def test_garbage_on_the_socket_disconnects_only_that_client(tomato):
-    path = tomato_socket(tomato)
+    path = tomato.socket
     for junk in (b"\x00\x00\x00\x05hello", struct.pack(">I", 1 << 30), b"\xff" * 64,
                  struct.pack(">I", 3) + b"\x93\x01\x02"):
         with socket.socket(socket.AF_UNIX) as s:
@@ -116,7 +114,7 @@ def test_garbage_on_the_socket_disconnects_only_that_client(tomato):
 
 def test_a_message_the_supervisor_cannot_handle_is_logged_and_the_service_goes_on(tomato):
     async def send() -> None:
-        async with connect(tomato_socket(tomato), CLIENT_CODEC) as conn:
+        async with connect(tomato.socket, CLIENT_CODEC) as conn:
             await conn.tell(SnapshotTaken(("x",)))  # a reply type, sent as a one-way message
             with pytest.raises(ActorError, match="does not understand"):
                 await conn.ask(SnapshotTaken(("x",)))
@@ -134,16 +132,8 @@ def closed_by_peer(s: socket.socket) -> bool:
         return True
 
 
-def tomato_socket(t):
-    env_runtime = t.env["XDG_RUNTIME_DIR"]
-    from pathlib import Path
-
-    return tomato.cli.client.socket_path(
-        tomato.paths.runtime_dir(t.root, Path(env_runtime) / "tomato"), "tomato")
-
-
 def test_the_socket_is_private(tomato):
-    path = tomato_socket(tomato)
+    path = tomato.socket
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
 

@@ -20,7 +20,7 @@ pipelines:
 
 def test_point_counts_follow_time_and_delay(tomato_factory):
     lab = tomato_factory(THREE)
-    cases = {"p-1": (2, 0.1, 20), "p-2": (5, 2, 3), "p-3": (1, 0.05, 20)}
+    cases = {"p-1": (1, 0.1, 10), "p-2": (1, 0.4, 3), "p-3": (1, 0.05, 20)}
     jobs = {}
     for pipeline, (time_, delay, _) in cases.items():
         lab.prepare(pipeline, pipeline)
@@ -63,8 +63,9 @@ def test_two_jobs_run_at_once_on_dummy_5_and_dummy_10(tomato):
     tomato.prepare("dummy-10", "s1")
     a = tomato.submit(payload(time=3))
     b = tomato.submit(payload(time=3))
-    until(lambda: {j["status"] for j in tomato.json("status", str(a), str(b))} == {"r"},
-          10, "both jobs running")
+    tomato.wait_status(a, "r")
+    tomato.wait_status(b, "r")
+    assert tomato.status(a) == "r"  # both at once
     pipelines = {tomato.job(a)["pipeline"], tomato.job(b)["pipeline"]}
     assert pipelines == {"dummy-5", "dummy-10"}
     for jobid in (a, b):

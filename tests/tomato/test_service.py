@@ -7,7 +7,8 @@ import os
 import signal
 
 from conftest import payload, read_csv, until
-from test_bad_input import tomato_socket
+
+from tomato.messages import GetServiceStatus
 
 
 def service_status(tomato):
@@ -30,9 +31,9 @@ def test_first_run_writes_default_settings_in_test_mode(tomato_factory):
 def test_a_killed_device_process_is_restarted(tomato):
     [device] = service_status(tomato)["devices"]
     os.kill(device["pid"], signal.SIGKILL)
-    restarted = until(lambda: (d := service_status(tomato)["devices"][0])["restarts"] == 1
-                      and d["state"] == "running" and d, 20, "the device to restart")
-    assert restarted["pid"] != device["pid"]
+    restarted = until(lambda: (d := tomato.ask(GetServiceStatus()).devices[0]).restarts == 1
+                      and d.state == "running" and d, 20, "the device to restart")
+    assert restarted.pid != device["pid"]
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload(time=0.3))
     assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
@@ -111,7 +112,7 @@ def test_a_service_restarted_after_a_crash_takes_over_the_running_job(tomato):
 def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato_factory):
     """Data collected, outputs not yet made (the output servers are held), then a crash."""
     tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 2\n")
-    rundir = str(tomato_socket(tomato).parent).encode()
+    rundir = str(tomato.socket.parent).encode()
     servers = until(lambda: len(found := pids_of(b"tomato.outputs", rundir)) == 2 and found, 20,
                     "the output servers")
     for pid in servers:
@@ -154,7 +155,7 @@ def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_fa
     def standby_pids():
         return pids_of(b"tomato.job", rundir)
 
-    rundir = str(tomato_socket(tomato).parent).encode()
+    rundir = str(tomato.socket.parent).encode()
     before = until(lambda: len(s := standby_pids()) >= 2 and s, 20, "two standby processes")
     tomato.prepare("dummy-5", "s1")
     for _ in range(3):

@@ -13,7 +13,6 @@ import msgpack
 import pexpect
 import pyte
 from conftest import BIN, payload, read_csv, until
-from test_bad_input import tomato_socket
 
 
 class Terminal:
@@ -137,7 +136,7 @@ def test_watch_says_when_tomato_stops_and_follows_it_when_it_is_back(tomato):
 def test_twenty_watchers_one_stuck_leave_the_job_unaffected(tomato):
     stuck = socket.socket(socket.AF_UNIX)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.connect(str(tomato_socket(tomato)))
+    stuck.connect(str(tomato.socket))
     frame = msgpack.packb([1, "sub", 1, "NoneType", None])
     stuck.sendall(struct.pack(">I", len(frame)) + frame)  # subscribes, then never reads
     watchers = [watch_json(tomato) for _ in range(19)]
