@@ -1,4 +1,4 @@
-"""settings.toml: parsed once, at the edge, into a frozen Settings."""
+"""settings.toml: parsed once, at the edge, by a model, into a frozen Settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
 from ..paths import runtime_dir
@@ -29,10 +31,28 @@ output_servers = 2       # processes making datagrams and archives (0: one proce
 # [drivers.dummy]
 """
 
-_KNOWN: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "paths": {"state": str, "jobs": str, "devices": str},
-    "jobs": {"poll_interval": (int, float), "standby": int, "output_servers": int},
-}
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Paths(_Section):
+    state: str = "tomato.db"
+    jobs: str = "jobs"
+    devices: str = "devices.yml"
+
+
+class _Jobs(_Section):
+    poll_interval: Annotated[float, Field(gt=0, le=10)] = 0.1
+    """Seconds between reads of a device's new points (when no event wakes the job)."""
+    standby: Annotated[int, Field(ge=0, le=100)] = 2
+    output_servers: Annotated[int, Field(ge=0, le=16)] = 2
+
+
+class _File(_Section):
+    paths: _Paths = _Paths()
+    jobs: _Jobs = _Jobs()
+    drivers: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -61,67 +81,65 @@ def default_text(config_dir: Path, data_dir: Path | None) -> str:
 
 def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "WARNING",
                   test_mode: bool = False, rundir: Path | None = None) -> Settings:
-    """Read (on first run: write) `config_dir/settings.toml`; raises ConfigError."""
+    """Read (on first run: write) `config_dir/settings.toml`; raises ConfigError naming the
+    file, the line and the key."""
     path = config_dir / SETTINGS_FILE
     if not path.exists():
         config_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(default_text(config_dir, data_dir))
     text = path.read_text()
     try:
-        raw = tomllib.loads(text)
+        parsed = _File.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    _check_keys(path, text, raw)
-    paths = raw.get("paths", {})
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, text, exc.errors()[0])) from None
 
-    def resolve(key: str, default: str) -> Path:
-        return (config_dir / paths.get(key, default)).resolve()
+    def resolve(name: str) -> Path:
+        return (config_dir / name).resolve()
 
     return Settings(
         config_dir=config_dir.resolve(),
-        state_db=resolve("state", "tomato.db"),
-        jobs_dir=resolve("jobs", "jobs"),
-        devices_file=resolve("devices", "devices.yml"),
+        state_db=resolve(parsed.paths.state),
+        jobs_dir=resolve(parsed.paths.jobs),
+        devices_file=resolve(parsed.paths.devices),
         runtime_dir=rundir or runtime_dir(config_dir),
-        poll_interval=float(raw.get("jobs", {}).get("poll_interval", 0.1)),
-        standby=int(raw.get("jobs", {}).get("standby", 2)),
-        output_servers=int(raw.get("jobs", {}).get("output_servers", 2)),
-        drivers=raw.get("drivers", {}),
+        poll_interval=parsed.jobs.poll_interval,
+        standby=parsed.jobs.standby,
+        output_servers=parsed.jobs.output_servers,
+        drivers=parsed.drivers,
         log_level=log_level,
         test_mode=test_mode,
     )
 
 
-def _check_keys(path: Path, text: str, raw: dict[str, Any]) -> None:
-    for section, values in raw.items():
-        if section == "drivers":
-            if not all(isinstance(v, dict) for v in values.values()):
-                raise ConfigError(f"{path}:{_line_of(text, section)}: "
-                                  "[drivers.NAME] tables expected")
-            continue
-        if section not in _KNOWN or not isinstance(values, dict):
-            raise ConfigError(f"{path}:{_line_of(text, section)}: unknown section {section!r} "
-                              f"(known: {', '.join([*_KNOWN, 'drivers'])})")
-        for key, value in values.items():
-            expected = _KNOWN[section].get(key)
-            where = f"{path}:{_line_of(text, key)}"
-            if expected is None:
-                raise ConfigError(f"{where}: unknown key {key!r} in [{section}]")
-            if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"{where}: [{section}] {key} has the wrong type")
-            value = cast(float, value)  # every key with bounds is a number
-            if key == "poll_interval" and not 0 < value <= 10:
-                raise ConfigError(f"{where}: [jobs] poll_interval must be in (0, 10] s")
-            if key == "standby" and not 0 <= value <= 100:
-                raise ConfigError(f"{where}: [jobs] standby must be from 0 to 100")
-            if key == "output_servers" and not 0 <= value <= 16:
-                raise ConfigError(f"{where}: [jobs] output_servers must be from 0 to 16")
+def _explain(path: Path, text: str, error: Any) -> str:
+    """One line: file, line, key and what is wrong with it."""
+    loc = tuple(str(part) for part in error["loc"])
+    where = f"{path}:{line_of(text, loc)}"
+    if error["type"] == "extra_forbidden":
+        if len(loc) == 1:
+            what = f"section [{loc[0]}]" if isinstance(error["input"], dict) else \
+                f"key {loc[0]!r} outside a section"
+            return f"{where}: unknown {what} (known: {', '.join(_File.model_fields)})"
+        return f"{where}: unknown key {loc[-1]!r} in [{'.'.join(loc[:-1])}]"
+    if loc[0] == "drivers":
+        return f"{where}: [drivers.NAME] tables expected"
+    return f"{where}: [{'.'.join(loc[:-1])}] {loc[-1]}: {error['msg'].lower()}"
 
 
-def _line_of(text: str, key: str) -> int:
-    """The first line that defines `key` (tomllib gives no positions)."""
-    pattern = re.compile(rf"^\s*(\[\s*{re.escape(key)}[\].]|{re.escape(key)}\s*=)")
+def line_of(text: str, loc: tuple[str, ...]) -> int:
+    """The line of `loc` (section, key) in the TOML `text`: the key's line inside its
+    section (a key of the same name elsewhere is not it), else the section's header."""
+    section, key = ".".join(loc[:-1]) if len(loc) > 1 else loc[0], loc[-1]
+    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
+    assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    current, found = "", None
     for number, line in enumerate(text.splitlines(), 1):
-        if pattern.match(line):
+        if match := header.match(line):
+            current = match.group(1)
+            if found is None and (current == section or current.startswith(f"{section}.")):
+                found = number
+        elif current == (section if len(loc) > 1 else "") and assignment.match(line):
             return number
-    return 1
+    return found or 1
