@@ -10,7 +10,8 @@ virtual environment of its own), then ours/reference ratios. Sections:
 5. data path: 10^6 points from one job (CPU per process, RSS over time, bytes per point).
 6. actor runtime: asks per second and event fan-out, against a bare asyncio echo.
 Plus end-of-job outputs (10^3..10^5 points) and `ketchup watch` latency.
-`--quick` runs every section on a tiny size (the test suite's smoke test).
+`--quick` runs every section on a tiny size (the test suite's smoke test); `--only SECTION`
+runs one section (cli, throughput, scale, datapath, actors, outputs, watch).
 """
 
 from __future__ import annotations
@@ -80,12 +81,36 @@ def cli(rounds: int) -> dict[str, Figure]:
     return figures
 
 
+SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch")
+
+
+def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | None:
+    """Run one section; returns the figures compared with the reference, if any."""
+    match section:
+        case "cli":
+            return cli(rounds)
+        case "throughput":
+            return ours.throughput(quick)
+        case "scale":
+            return ours.scale(quick)
+        case "datapath":
+            return ours.datapath(quick)
+        case "actors":
+            actors_bench.main(quick)
+        case "outputs":
+            outputs.main((10**3,) if quick else (10**3, 10**4, 10**5))
+        case "watch":
+            watch.main(2, 1, 10, LEAN) if quick else watch.main()
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip tomato 2.2 (e.g. offline: it is installed from PyPI)")
+    parser.add_argument("--only", choices=SECTIONS, help="run this section alone")
     args = parser.parse_args()
     rounds = 2 if args.quick else args.rounds
     print(f"# benchmarks {time.strftime('%Y-%m-%d %H:%M')}{' (quick)' if args.quick else ''}")
@@ -94,16 +119,11 @@ def main() -> None:
     for package in ("actors", "drivers", "tomato"):
         compileall.compile_dir(Path(__file__).resolve().parent.parent / package, quiet=1)
     print("# our packages byte-compiled first, as an installed tomato is")
-    mine = cli(rounds)
-    mine.update(ours.throughput(args.quick))
-    ours.scale(args.quick)
-    ours.datapath(args.quick)
-    actors_bench.main(args.quick)
-    outputs.main((10**3,) if args.quick else (10**3, 10**4, 10**5))
-    if args.quick:
-        watch.main(2, 1, 10, LEAN)
-    else:
-        watch.main()
+    mine: dict[str, Figure] = {}
+    for section in (args.only,) if args.only else SECTIONS:
+        mine.update(run_section(section, args.quick, rounds) or {})
+    if args.only:
+        return
     if args.no_reference:
         print("# reference (tomato 2.2): skipped (--no-reference)")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import shutil
@@ -29,6 +30,15 @@ FINISHED = ("c", "ce", "cd")
 LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
 """A service without processes kept waiting: what most tests need, at the least CPU (a job
 starts a process of its own; its outputs are made by a one-off output process)."""
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Byte-compile our packages once, as an installed tomato is: with
+    PYTHONDONTWRITEBYTECODE set, each of the suite's hundreds of processes would compile
+    them again."""
+    root = Path(__file__).parent.parent
+    for package in ("actors", "drivers", "tomato"):
+        compileall.compile_dir(root / package, quiet=1)
 
 
 def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

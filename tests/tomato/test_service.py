@@ -161,6 +161,7 @@ def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_fa
     for _ in range(3):
         jobid = tomato.submit(payload(time=0.2, unlock_when_done=True))
         assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
-    # They ran the jobs and wait again: none ended. (On a loaded machine a job may outlast
-    # the pool's top-up delay, which then starts one more.)
-    assert before <= standby_pids()
+    # They ran the jobs and wait again. (On a loaded machine a job may outlast the pool's
+    # top-up delay, which then starts one more; the pool being full, the process of that
+    # job then ends: so at least one of them, not both, is sure to be there.)
+    assert before & standby_pids()
