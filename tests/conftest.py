@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import contextlib
 import json
 import os
 import shutil
@@ -19,9 +20,16 @@ import anyio
 import pytest
 import yaml
 
-from actors import EventsMissed, connect
+from actors import ActorError, EventsMissed, connect
 from tomato.cli.client import CLIENT_CODEC
-from tomato.messages import GetJobs, GetPipelines, JobStatusChanged, LoadSample, SetReady
+from tomato.messages import (
+    GetJobs,
+    GetPipelines,
+    JobStatusChanged,
+    LoadSample,
+    SetReady,
+    StopService,
+)
 from tomato.paths import runtime_dir, socket_path
 
 BIN = Path(sys.executable).parent
@@ -76,7 +84,8 @@ class Tomato:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.run("tomato", "stop", "--force", check=False)
+        with contextlib.suppress(ActorError):  # in-process: `tomato stop` is tested on its own
+            self.ask(StopService(force=True))
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
@@ -194,12 +203,17 @@ def runtime_base() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def env(tmp_path: Path, runtime_base: Path) -> dict[str, str]:
-    home = tmp_path / "home"
+def private_env(root: Path, runtime_base: Path) -> dict[str, str]:
+    """The environment of a service and its clients: a home of their own under `root`."""
+    home = root / "home"
     home.mkdir()
     return {**os.environ, "XDG_RUNTIME_DIR": str(runtime_base), "HOME": str(home),
             "COLUMNS": "200"}
+
+
+@pytest.fixture
+def env(tmp_path: Path, runtime_base: Path) -> dict[str, str]:
+    return private_env(tmp_path, runtime_base)
 
 
 @pytest.fixture
@@ -209,20 +223,28 @@ def tomato_factory(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[...
     def make(devices: str | None = None, name: str = "lab", start: bool = True,
              settings: str | None = LEAN) -> Tomato:
         """A service in `tmp_path/name`; `settings=None`: as a user gets it on first run."""
-        root = tmp_path / name
-        root.mkdir()
-        if devices is not None:
-            (root / "devices.yml").write_text(devices)
-        if settings is not None:
-            (root / "settings.toml").write_text(settings)
-        t = Tomato(root, env)
+        t = new_service(tmp_path / name, env, devices, settings)
         made.append(t)
         return t.start() if start else t
 
     yield make
-    for t in made:
+    stop_all(made)
+
+
+def new_service(root: Path, env: dict[str, str], devices: str | None = None,
+                settings: str | None = LEAN) -> Tomato:
+    root.mkdir()
+    if devices is not None:
+        (root / "devices.yml").write_text(devices)
+    if settings is not None:
+        (root / "settings.toml").write_text(settings)
+    return Tomato(root, env)
+
+
+def stop_all(services: list[Tomato]) -> None:
+    for t in services:
         t.stop()
-    for t in made:  # a traceback in the service's log is a bug, even if the test passed
+    for t in services:  # a traceback in the service's log is a bug, even if the test passed
         log = t.log.read_text() if t.log.exists() else ""
         assert "Traceback" not in log, log
 

@@ -9,11 +9,11 @@ import subprocess
 
 import anyio
 import pytest
-from conftest import BIN, EXAMPLES, payload
+from conftest import BIN, EXAMPLES, new_service, payload, private_env, stop_all
 
 from actors import ActorError, connect
 from tomato.cli.client import CLIENT_CODEC
-from tomato.messages import SnapshotTaken
+from tomato.messages import GetJobs, SnapshotTaken
 
 
 def refused(tomato, *args, code=None):
@@ -29,7 +29,17 @@ def refused(tomato, *args, code=None):
 
 
 def nothing_queued(tomato):
-    assert tomato.json("status", "queue", "--all") == []
+    assert tomato.ask(GetJobs((), finished=True)) == []
+
+
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory, runtime_base):
+    """One service for the refused payloads of this module (a refusal changes nothing,
+    which each test checks)."""
+    root = tmp_path_factory.mktemp("refusals")
+    service = new_service(root / "lab", private_env(root, runtime_base)).start()
+    yield service
+    stop_all([service])
 
 
 @pytest.mark.parametrize(("name", "content", "expected"), [
@@ -53,24 +63,24 @@ def nothing_queued(tomato):
                                       "task_params": {"colour": "red"}}]}),
      "p.yml: method[0].task_params.colour: technique 'random' has no parameter 'colour'"),
 ])
-def test_bad_payloads_are_refused_at_submit(tomato, name, content, expected):
-    path = tomato.root / name
+def test_bad_payloads_are_refused_at_submit(quiet, name, content, expected):
+    path = quiet.root / name
     path.write_text(content)
-    line = refused(tomato, "submit", name, code=3)
+    line = refused(quiet, "submit", name, code=3)
     assert expected in line, line
-    nothing_queued(tomato)
+    nothing_queued(quiet)
 
 
-def test_the_example_with_an_unknown_key_is_refused_naming_it(tomato):
-    line = refused(tomato, "submit", str(EXAMPLES / "bad_unknown_key.yml"), code=3)
+def test_the_example_with_an_unknown_key_is_refused_naming_it(quiet):
+    line = refused(quiet, "submit", str(EXAMPLES / "bad_unknown_key.yml"), code=3)
     assert "bad_unknown_key.yml: tomato.bogus: Extra inputs are not permitted" in line
-    nothing_queued(tomato)
+    nothing_queued(quiet)
 
 
-def test_a_missing_payload_file_is_refused(tomato):
-    line = refused(tomato, "submit", "nowhere.yml", code=3)
+def test_a_missing_payload_file_is_refused(quiet):
+    line = refused(quiet, "submit", "nowhere.yml", code=3)
     assert "nowhere.yml: cannot read the payload" in line
-    nothing_queued(tomato)
+    nothing_queued(quiet)
 
 
 def test_guards_fail_with_a_clear_message_and_change_nothing(tomato):
@@ -99,8 +109,8 @@ def test_ketchup_without_a_service_says_so(tomato_factory):
     assert "tomato is not running" in line
 
 
-def test_garbage_on_the_socket_disconnects_only_that_client(tomato):
-    path = tomato.socket
+def test_garbage_on_the_socket_disconnects_only_that_client(quiet):
+    path = quiet.socket
     for junk in (b"\x00\x00\x00\x05hello", struct.pack(">I", 1 << 30), b"\xff" * 64,
                  struct.pack(">I", 3) + b"\x93\x01\x02"):
         with socket.socket(socket.AF_UNIX) as s:
@@ -108,21 +118,21 @@ def test_garbage_on_the_socket_disconnects_only_that_client(tomato):
             s.connect(str(path))
             s.sendall(junk)
             assert closed_by_peer(s)
-    assert tomato.process.poll() is None
-    assert len(tomato.json("status")) == 2
+    assert quiet.process.poll() is None
+    assert len(quiet.json("status")) == 2
 
 
-def test_a_message_the_supervisor_cannot_handle_is_logged_and_the_service_goes_on(tomato):
+def test_a_message_the_supervisor_cannot_handle_is_logged_and_the_service_goes_on(quiet):
     async def send() -> None:
-        async with connect(tomato.socket, CLIENT_CODEC) as conn:
+        async with connect(quiet.socket, CLIENT_CODEC) as conn:
             await conn.tell(SnapshotTaken(("x",)))  # a reply type, sent as a one-way message
             with pytest.raises(ActorError, match="does not understand"):
                 await conn.ask(SnapshotTaken(("x",)))
 
     anyio.run(send)
-    assert tomato.process.poll() is None
-    assert len(tomato.json("status")) == 2
-    assert "SnapshotTaken failed: the supervisor does not understand" in tomato.log.read_text()
+    assert quiet.process.poll() is None
+    assert len(quiet.json("status")) == 2
+    assert "SnapshotTaken failed: the supervisor does not understand" in quiet.log.read_text()
 
 
 def closed_by_peer(s: socket.socket) -> bool:
@@ -132,8 +142,8 @@ def closed_by_peer(s: socket.socket) -> bool:
         return True
 
 
-def test_the_socket_is_private(tomato):
-    path = tomato.socket
+def test_the_socket_is_private(quiet):
+    path = quiet.socket
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
 

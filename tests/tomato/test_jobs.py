@@ -50,12 +50,11 @@ def test_sequential_values_are_one_to_n(tomato):
 
 def test_example_payloads_in_every_version_run(tomato):
     tomato.prepare("dummy-5", "sample_a")
-    first = tomato.submit(EXAMPLES / "random_2_2.yml")
-    assert tomato.wait_status(first, "c", "ce")["status"] == "c"
-    tomato.ketchup("ready", "dummy-5")
-    second = tomato.submit(EXAMPLES / "random_2_0.1.yml")
-    assert tomato.wait_status(second, "c", "ce")["status"] == "c"
-    assert len(read_csv(tomato.data_files(second)[0])) == 20
+    tomato.prepare("dummy-10", "sample_a")
+    jobs = [tomato.submit(EXAMPLES / name) for name in ("random_2_2.yml", "random_2_0.1.yml")]
+    for jobid in jobs:
+        assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
+        assert len(read_csv(tomato.data_files(jobid)[0])) == 20
 
 
 def test_two_jobs_run_at_once_on_dummy_5_and_dummy_10(tomato):
