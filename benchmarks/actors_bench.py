@@ -152,7 +152,7 @@ async def _fanout_rate(path: Path, events: int, subscribers: int) -> float:
 
 
 def main(quick: bool = False) -> dict[str, float]:
-    n = 2000 if quick else 20000
+    n = 500 if quick else 20000
     with tempfile.TemporaryDirectory(prefix="ab-") as tmp:
         bare_path, actor_path = Path(tmp) / "bare.sock", Path(tmp) / "actor.sock"
         bare, actor = _server("bare", bare_path), _server("actor", actor_path)

@@ -118,7 +118,7 @@ async def _pass_and_dispatch(svc: Service) -> tuple[float, float, float]:
 
 
 def scale(quick: bool) -> dict[str, Figure]:
-    pipelines, jobs = (100, 1000) if quick else (1000, 10000)
+    pipelines, jobs = (20, 200) if quick else (1000, 10000)
     label = f"{pipelines} pipelines x {jobs} queued jobs"
     with service(channels_lab(pipelines), LEAN if quick else None) as svc:
         show(Figure(f"tomato start → answering, {pipelines} pipelines", [svc.ready_after], "s"))
@@ -127,7 +127,7 @@ def scale(quick: bool) -> dict[str, Figure]:
                     "ms"))
         pids = [svc.process.pid, *children(svc.process.pid)]
         cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
-        time.sleep(1 if quick else 5)
+        time.sleep(0.5 if quick else 5)
         idle = (sum(cpu_seconds(p) for p in pids) - cpu0) / (time.perf_counter() - t0) * 100
         rss = rss_mib(svc.process.pid)
         empty, full, dispatch = anyio.run(_pass_and_dispatch, svc)
@@ -145,7 +145,7 @@ def scale(quick: bool) -> dict[str, Figure]:
 
 # 5. The data path.
 def datapath(quick: bool) -> dict[str, Figure]:
-    points = 20_000 if quick else 1_000_000
+    points = 5_000 if quick else 1_000_000
     rate = 10_000
     seconds = points / rate
     with service(settings=LEAN if quick else None) as svc:

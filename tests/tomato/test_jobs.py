@@ -60,8 +60,8 @@ def test_example_payloads_in_every_version_run(tomato):
 def test_two_jobs_run_at_once_on_dummy_5_and_dummy_10(tomato):
     tomato.prepare("dummy-5", "s1")
     tomato.prepare("dummy-10", "s1")
-    a = tomato.submit(payload(time=3))
-    b = tomato.submit(payload(time=3))
+    a = tomato.submit(payload(time=2))
+    b = tomato.submit(payload(time=2))
     tomato.wait_status(a, "r")
     tomato.wait_status(b, "r")
     assert tomato.status(a) == "r"  # both at once

@@ -54,16 +54,16 @@ def test_sequential_values_read_back_from_the_datagram(tomato):
 
 def test_custom_prefix_and_relative_output_path(tomato):
     tomato.prepare("dummy-5", "sample_a")
-    jobid = tomato.submit(EXAMPLES / "random_2_2.yml")
-    tomato.wait_status(jobid, "c")
-    assert (tomato.root / "random_2_2.nc").exists() and (tomato.root / "random_2_2.zip").exists()
-    tomato.ketchup("ready", "dummy-5")
+    tomato.prepare("dummy-10", "sample_a")
+    first = tomato.submit(EXAMPLES / "random_2_2.yml")
     sub = tomato.root / "sub"
     sub.mkdir()
     (sub / "p.yml").write_text(json.dumps(payload(
         time=0.3, sample="sample_a", output={"path": "out/deeper", "prefix": "run_b"})))
-    jobid = tomato.json("submit", "p.yml", cwd=sub)["jobid"]
-    tomato.wait_status(jobid, "c")
+    second = tomato.json("submit", "p.yml", cwd=sub)["jobid"]
+    tomato.wait_status(first, "c")
+    tomato.wait_status(second, "c")
+    assert (tomato.root / "random_2_2.nc").exists() and (tomato.root / "random_2_2.zip").exists()
     assert (sub / "out" / "deeper" / "run_b.nc").exists()
     assert (sub / "out" / "deeper" / "run_b.zip").exists()
 
