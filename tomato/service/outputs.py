@@ -97,16 +97,16 @@ class Outputs:
         """The job's data so far as `<place>.{nc,zip}`; raises OutputError."""
         return await self.make(MakeOutputs(str(jobdir), spec, place))
 
-    async def snapshot_periodically(self, jobdir: Path, spec: JobSpec) -> None:
-        """The payload's periodic snapshots, until cancelled (when the data is collected).
-        A failed snapshot is logged in the job log; it never stops the job."""
-        if spec.snapshots is None:
-            return
-        while True:
-            await anyio.sleep(spec.snapshots.interval)
-            try:
-                await self.snapshot(jobdir, spec, spec.snapshots.place)
-            except OutputError as exc:
-                logger.error("job %d: periodic snapshot: %s", spec.jobid, exc)
-                with contextlib.suppress(OSError):
-                    log_to_job(jobdir, logging.ERROR, f"periodic snapshot: {exc}")
+    async def snapshot_periodically(self, jobdir: Path, spec: JobSpec,
+                                    scope: anyio.CancelScope) -> None:
+        """The payload's periodic snapshots, until `scope` is cancelled (when the data is
+        collected). A failed snapshot is logged in the job log; it never stops the job."""
+        with scope:
+            while spec.snapshots is not None:
+                await anyio.sleep(spec.snapshots.interval)
+                try:
+                    await self.snapshot(jobdir, spec, spec.snapshots.place)
+                except OutputError as exc:
+                    logger.error("job %d: periodic snapshot: %s", spec.jobid, exc)
+                    with contextlib.suppress(OSError):
+                        log_to_job(jobdir, logging.ERROR, f"periodic snapshot: {exc}")

@@ -188,14 +188,19 @@ class Supervisor(Actor):
         spec = self.pipelines.take(self.pipelines.all[pipeline], self.store.spec(jobid),
                                    self.settings.runtime_dir)
         self.store.set_spec(spec)
-        self.running[jobid] = spec
         record = {**self.store.record(jobid), "pipeline": pipeline}
         (jobdir / JOB_RECORD).write_text(json.dumps(record, indent=1))
         self._move(jobid, "r", executed=now(), pipeline=pipeline, jobpath=str(jobdir))
         self.tg.start_soon(self._spawn_job, spec, jobdir)
+        self.follow(spec)
+
+    def follow(self, spec: JobSpec) -> None:
+        """Keep a started job's spec while it runs, and its periodic snapshots going."""
+        self.running[spec.jobid] = spec
         if spec.snapshots is not None:
-            self.snapshots[jobid] = scope = anyio.CancelScope()
-            self.tg.start_soon(self._snapshot_periodically, scope, spec, jobdir)
+            self.snapshots[spec.jobid] = scope = anyio.CancelScope()
+            self.tg.start_soon(self.outputs.snapshot_periodically, self._jobdir(spec.jobid),
+                               spec, scope)
 
     async def _spawn_job(self, spec: JobSpec, jobdir: Path) -> None:
         try:
@@ -204,11 +209,6 @@ class Supervisor(Actor):
             await self.ref.tell(JobFinished(spec.jobid, "ce", f"job process did not start: {exc}"))
             return
         self.store.set_job(spec.jobid, pid=self.jobprocs.pid_of(spec.jobid))
-
-    async def _snapshot_periodically(self, scope: anyio.CancelScope, spec: JobSpec,
-                                     jobdir: Path) -> None:
-        with scope:
-            await self.outputs.snapshot_periodically(jobdir, spec)
 
     def _collected(self, jobid: int, status: str, reason: str | None) -> None:
         """The job's data is in: free its pipeline, make its outputs beside the mailbox."""
@@ -222,8 +222,8 @@ class Supervisor(Actor):
 
     async def _finish(self, spec: JobSpec, status: str, reason: str | None) -> None:
         """Make the job's outputs, then end it (through the mailbox)."""
-        jobdir = self.settings.jobs_dir / str(spec.jobid)
-        status, reason, files = await self.outputs.final(jobdir, spec, status, reason)
+        status, reason, files = await self.outputs.final(self._jobdir(spec.jobid), spec, status,
+                                                         reason)
         try:
             await self.ref.tell(JobFinished(spec.jobid, status, reason, tuple(files)))
         except ActorDeadError:  # stopped meanwhile: the next start makes them again
@@ -270,6 +270,9 @@ class Supervisor(Actor):
                 self._move(job.jobid, "rd")
                 self.tg.start_soon(self.jobprocs.cancel, job.jobid)
         return [self._job(j) for j in jobids]
+
+    def _jobdir(self, jobid: int) -> Path:
+        return Path(self._job(jobid).jobpath or self.settings.jobs_dir / str(jobid))
 
     def _job(self, jobid: int) -> JobInfo:
         job = self.store.job(jobid)

@@ -93,7 +93,7 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
                 logger.warning("job %d: could not take over its process: %s", job.jobid, exc)
             else:
                 logger.warning("job %d: taken over, still running in %s", job.jobid, child)
-                sup.running[job.jobid] = store.spec(job.jobid)
+                sup.follow(store.spec(job.jobid))
                 adopted.add(job.jobid)
                 continue
         sup.end_job(job.jobid, "ce", "tomato stopped while this job was running")
