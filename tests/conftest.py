@@ -22,6 +22,7 @@ import yaml
 
 from actors import ActorError, EventsMissed, connect
 from tomato.cli.client import CLIENT_CODEC
+from tomato.cli.ketchup import read_payload
 from tomato.messages import (
     GetJobs,
     GetPipelines,
@@ -29,6 +30,7 @@ from tomato.messages import (
     LoadSample,
     SetReady,
     StopService,
+    SubmitJob,
 )
 from tomato.paths import runtime_dir, socket_path
 
@@ -111,12 +113,16 @@ class Tomato:
         return json.loads(self.ketchup(*args, "--json", cwd=cwd).stdout)
 
     # What the tests do most.
-    def submit(self, payload: dict[str, Any] | Path | str, *args: str) -> int:
+    def submit(self, payload: dict[str, Any] | Path | str, jobname: str | None = None) -> int:
+        """Submit as `ketchup submit` does (its payload reader, its message), in-process;
+        tests about the command run it."""
         if isinstance(payload, dict):
             path = self.root / f"payload-{time.monotonic_ns()}.yml"
             path.write_text(yaml.safe_dump(payload))
             payload = path
-        return self.json("submit", str(payload), *args)["jobid"]
+        path = self.root / payload
+        return self.ask(SubmitJob(read_payload(path), str(payload), str(self.root),
+                                  jobname)).jobid
 
     # What the tests do most, in-process over the service's real socket (a `ketchup` costs
     # ~90 ms of CPU; the CLI itself is tested where a test is about it).

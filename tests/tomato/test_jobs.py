@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 
@@ -37,7 +38,9 @@ def test_point_counts_follow_time_and_delay(tomato_factory):
 
 def test_sequential_values_are_one_to_n(tomato):
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 1, 0.1))
+    (tomato.root / "p.yml").write_text(json.dumps(payload("sequential", 1, 0.1)))
+    out = tomato.ketchup("submit", "p.yml").stdout  # as a person types it
+    jobid = int(out.removeprefix("jobid: "))
     assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
     [data] = tomato.data_files(jobid)
     assert data.read_text().splitlines()[:2] == ["uts,value", "s,"]
@@ -160,8 +163,8 @@ def test_cancel_a_running_job_stops_the_device_and_stays_cd(tomato):
 
 
 def test_search_finds_jobs_by_name(tomato):
-    a = tomato.submit(payload(), "-j", "calibration-run")
-    tomato.submit(payload(), "-j", "other")
+    a = tomato.submit(payload(), "calibration-run")
+    tomato.submit(payload(), "other")
     found = tomato.json("search", "calib")
     assert [j["jobid"] for j in found] == [a]
     tomato.ketchup("cancel", str(a))
@@ -170,7 +173,7 @@ def test_search_finds_jobs_by_name(tomato):
 
 
 def test_status_of_jobs_is_the_seed_yaml(tomato):
-    jobid = tomato.submit(payload(), "-j", "named")
+    jobid = tomato.submit(payload(), "named")
     out = tomato.ketchup("status", str(jobid)).stdout
     for key in ("- jobid: ", "  jobname: named", "  status: qw", "  submitted: ", "  executed: ",
                 "  completed: ", "  pipeline: "):

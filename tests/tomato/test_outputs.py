@@ -21,7 +21,7 @@ def open_datagram(path):
 
 def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("random", 2, 0.1), "-j", "dg")
+    jobid = tomato.submit(payload("random", 2, 0.1), "dg")
     job = tomato.wait_status(jobid, "c", "ce")
     assert job["status"] == "c", job
     nc, archive = tomato.root / f"results.{jobid}.nc", tomato.root / f"results.{jobid}.zip"

@@ -63,7 +63,7 @@ def records(proc, timeout=30):
 
 def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(tomato):
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("random", 4, 0.2), "-j", "looked-at")
+    jobid = tomato.submit(payload("random", 4, 0.2), "looked-at")
     term = Terminal(tomato, "watch", str(jobid))
     first = term.wait_for(lambda t: "status r" in t and "value=" in t and "━" in t,
                           what="status, progress bar and a value")
