@@ -8,7 +8,7 @@ import signal
 
 from conftest import payload, read_csv, until
 
-from tomato.messages import GetServiceStatus
+from tomato.messages import GetServiceStatus, SetReady
 
 
 def service_status(tomato):
@@ -165,3 +165,51 @@ def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_fa
     # top-up delay, which then starts one more; the pool being full, the process of that
     # job then ends: so at least one of them, not both, is sure to be there.)
     assert before & standby_pids()
+
+
+def running_job(tomato, seconds=20):
+    """A sequential job on dummy-5 with a few points written; (jobid, its process's pid)."""
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", seconds, 0.1))
+    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
+          "the first points")
+    [pid] = pids_of(b"tomato.job", str(tomato.socket.parent).encode())
+    return jobid, pid
+
+
+def assert_outputs_hold_the_raw_data(tomato, jobid):
+    import xarray as xr
+
+    [raw] = tomato.data_files(jobid)
+    with xr.open_datatree(tomato.root / f"results.{jobid}.nc") as tree:
+        assert tree[raw.stem].sizes["uts"] == len(read_csv(raw)) >= 5
+
+
+def assert_pipeline_runs_a_job_again(tomato):
+    """Its device channel was freed: the next job on it completes."""
+    assert tomato.ask(GetServiceStatus()).devices[0].channels["5"] != "running"
+    tomato.ask(SetReady("dummy-5", True))
+    assert tomato.wait_status(tomato.submit(payload(time=0.3)), "c", "ce")["status"] == "c"
+
+
+def test_a_killed_job_process_ends_its_job_ce_with_its_outputs_and_stops_its_task(tomato):
+    jobid, pid = running_job(tomato)
+    os.kill(pid, signal.SIGKILL)
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "ce" and "job process exited" in job["reason"], job
+    assert_outputs_hold_the_raw_data(tomato, jobid)
+    assert_pipeline_runs_a_job_again(tomato)
+
+
+def test_a_service_restarted_after_its_job_process_died_too_ends_the_job_ce_with_outputs(
+        tomato):
+    jobid, pid = running_job(tomato)
+    tomato.process.kill()
+    tomato.process.wait()
+    os.kill(pid, signal.SIGKILL)
+    until(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the job process to be gone")
+    tomato.start()  # starts (the job cannot be taken over)
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "ce" and "tomato stopped while this job was running" in job["reason"]
+    assert_outputs_hold_the_raw_data(tomato, jobid)
+    assert_pipeline_runs_a_job_again(tomato)

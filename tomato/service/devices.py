@@ -4,16 +4,17 @@ against the devices file; their states from supervision events, kept in the stor
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import anyio
 
 from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
-from drivers import Describe, DeviceInfo, GetDeviceStatus, Technique, driver_names
+from drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, driver_names
 
 from ..codec import CODEC
 from ..errors import ConfigError, TomatoError
-from ..messages import DeviceInfoRow
+from ..messages import DeviceInfoRow, JobSpec
 from ..paths import device_socket
 from .devicesfile import DeviceSpec, Lab
 from .settings import Settings
@@ -23,6 +24,9 @@ from .takeover import adopt_device
 _STATES = {"started": "running", "adopted": "running", "exited": "restarting",
            "restarting": "restarting", "failed": "failed", "stopped": "stopped"}
 STATUS_TIMEOUT = 2.0
+STOP_TIMEOUT = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 def check_drivers(lab: Lab) -> None:
@@ -84,6 +88,23 @@ def _techniques(lab: Lab, device: DeviceSpec, info: DeviceInfo) -> dict[str, Tec
                           f"{device.driver!r} has no technique {missing[0]!r} (it has: "
                           f"{', '.join(offered)})")
     return {name: offered[name] for name in wanted}
+
+
+async def stop_tasks(spec: JobSpec) -> None:
+    """Stop whatever runs on the channels of the job's components (bounded; a device that
+    does not answer is logged: its supervision deals with it)."""
+    async def stop(sock: str, channel: str) -> None:
+        with anyio.move_on_after(STOP_TIMEOUT):
+            try:
+                async with connect(Path(sock), CODEC) as conn:
+                    await conn.ask(StopTask(channel), timeout=STOP_TIMEOUT)
+                return
+            except ActorError as exc:
+                logger.warning("job %d: could not stop %s: %s", spec.jobid, channel, exc)
+
+    async with anyio.create_task_group() as tg:
+        for c in spec.components:
+            tg.start_soon(stop, c.socket, c.channel)
 
 
 class Devices:

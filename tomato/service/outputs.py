@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import anyio
+from anyio.abc import TaskGroup
 
 from actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, connect, python_argv
 
@@ -27,8 +28,11 @@ class Outputs:
     """Makes outputs by the `count` output servers (yadg loaded once), each job starting at
     a different one; when none answers, by an output process of the request's own."""
 
-    def __init__(self, runtime_dir: Path, count: int) -> None:
+    def __init__(self, runtime_dir: Path, count: int, tg: TaskGroup) -> None:
         self._socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
+        self._tg = tg
+        self._periodic: dict[int, anyio.CancelScope] = {}
+        """Jobs whose snapshots are taken periodically."""
 
     async def start_server(self, procs: ProcessSupervisor, number: int) -> None:
         """Start output server `number` under `procs` (an error is logged: jobs then use
@@ -97,10 +101,20 @@ class Outputs:
         """The job's data so far as `<place>.{nc,zip}`; raises OutputError."""
         return await self.make(MakeOutputs(str(jobdir), spec, place))
 
-    async def snapshot_periodically(self, jobdir: Path, spec: JobSpec,
-                                    scope: anyio.CancelScope) -> None:
-        """The payload's periodic snapshots, until `scope` is cancelled (when the data is
-        collected). A failed snapshot is logged in the job log; it never stops the job."""
+    def start_snapshots(self, jobdir: Path, spec: JobSpec) -> None:
+        """Take the payload's periodic snapshots of a running job, if it asks for them."""
+        if spec.snapshots is not None:
+            self._periodic[spec.jobid] = scope = anyio.CancelScope()
+            self._tg.start_soon(self._snapshot_periodically, jobdir, spec, scope)
+
+    def stop_snapshots(self, jobid: int) -> None:
+        """The job's data is collected: no more periodic snapshots."""
+        if (scope := self._periodic.pop(jobid, None)) is not None:
+            scope.cancel()
+
+    async def _snapshot_periodically(self, jobdir: Path, spec: JobSpec,
+                                     scope: anyio.CancelScope) -> None:
+        """A failed snapshot is logged in the job log; it never stops the job."""
         with scope:
             while spec.snapshots is not None:
                 await anyio.sleep(spec.snapshots.interval)

@@ -78,11 +78,6 @@ def task_of(step: dict[str, Any]) -> Task:
                 step.get("task_params") or {})
 
 
-def needs_of(spec: JobSpec) -> tuple[tuple[str, str], ...]:
-    """(role, technique) of each step: what a pipeline must offer to run the job."""
-    return tuple((s.role, s.task.technique) for s in spec.steps)
-
-
 def job_spec(payload: dict[str, Any], jobid: int, jobname: str | None, cwd: str) -> JobSpec:
     """The spec of a queued job from its (2.2) payload; `cwd` is where ketchup ran."""
     settings = payload["settings"]

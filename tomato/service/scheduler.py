@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..messages import JobSpec
 from .devicesfile import Component, PipelineSpec
 
 
@@ -44,6 +46,36 @@ class Pending:
     """Pipelines able to run it, in devices-file order."""
     match_set: frozenset[str] = field(default=frozenset())
     """The same, for look-ups (shared between jobs with the same needs)."""
+
+
+class Queue:
+    """The queued jobs in submission order, each with the pipelines that could run it."""
+
+    def __init__(self, pipelines: Mapping[str, Pipeline]) -> None:
+        self._pipelines = pipelines
+        self.pending: dict[int, Pending] = {}
+        self._matches: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...],
+                                                              frozenset[str]]] = {}
+        self.last_pass = 0.0
+        """How long the last `plan` took (s)."""
+
+    def add(self, spec: JobSpec) -> Pending:
+        needs = tuple((s.role, s.task.technique) for s in spec.steps)
+        if needs not in self._matches:  # capabilities are fixed: once per kind of job
+            names = matching(needs, self._pipelines.values())
+            self._matches[needs] = (names, frozenset(names))
+        job = self.pending[spec.jobid] = Pending(spec.jobid, spec.sample, needs,
+                                                 *self._matches[needs])
+        return job
+
+    def plan(self) -> list[tuple[int, str]]:
+        """The jobs that start now and where (taken off the queue)."""
+        start = time.perf_counter()
+        starts = plan(self.pending.values(), self._pipelines)
+        for jobid, _ in starts:
+            del self.pending[jobid]
+        self.last_pass = time.perf_counter() - start
+        return starts
 
 
 def matching(needs: tuple[tuple[str, str], ...], pipelines: Iterable[Pipeline]) -> tuple[str, ...]:

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import pwd
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,13 @@ from ..messages import (
     TakeSnapshot,
 )
 from ..paths import socket_path
-from .devices import Devices
+from .devices import Devices, stop_tasks
 from .jobprocs import JobProcesses
 from .outputs import Outputs
-from .payload import LATEST, check_method, job_spec, needs_of, normalise_payload
+from .payload import LATEST, check_method, job_spec, normalise_payload
 from .pipelines import Pipelines
 from .progress import Progress
-from .scheduler import Pending, matching, plan
+from .scheduler import Pending, Queue
 from .settings import Settings
 from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 from .takeover import recover_jobs
@@ -73,13 +72,11 @@ class Supervisor(Actor):
         self.outputs = outputs
         self.tg = tg
         self.stop_requested = anyio.Event()
-        self.pending: dict[int, Pending] = {}
-        self.matches: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], frozenset[str]]] = {}
+        self.queue = Queue(pipelines.all)
         self.running: dict[int, JobSpec] = {}
-        """The specs of jobs started and not yet ended."""
-        self.snapshots: dict[int, anyio.CancelScope] = {}
-        """Periodic snapshots of jobs collecting data."""
-        self.last_pass = 0.0
+        """The specs of jobs started whose data is not yet collected."""
+        self.failures: dict[int, str] = {}
+        """Running jobs stopped because a device of theirs failed, and why."""
         self.progress = Progress()
         self._survivors = survivors
         """Processes an earlier service left serving: socket name → pid."""
@@ -115,10 +112,12 @@ class Supervisor(Actor):
                 return self._scheduled(self.pipelines.set_ready(name, ready))
             case JobCollected(jobid, status, reason):
                 wait = self.jobprocs.finished(jobid)
+                if (failure := self.failures.pop(jobid, None)) is not None:
+                    status, reason = "ce", failure  # its device failed: it was stopped
                 self._collected(jobid, status, reason)
                 return NextJob(wait)
             case JobFinished(jobid, status, reason, outputs):
-                return self.end_job(jobid, status, reason, outputs)
+                return self._end_job(jobid, status, reason, outputs)
             case StepStarted():
                 self.progress.step_started(msg)
                 self.events.publish(msg)
@@ -161,12 +160,7 @@ class Supervisor(Actor):
         return self._job(spec.jobid)
 
     def enqueue(self, spec: JobSpec) -> Pending:
-        needs = needs_of(spec)
-        if needs not in self.matches:  # capabilities are fixed: compute once per kind of job
-            names = matching(needs, self.pipelines.all.values())
-            self.matches[needs] = (names, frozenset(names))
-        job = Pending(spec.jobid, spec.sample, needs, *self.matches[needs])
-        self.pending[spec.jobid] = job
+        job = self.queue.add(spec)
         if job.matches and self._job(spec.jobid).status == "q":
             self._move(spec.jobid, "qw")
         return job
@@ -176,13 +170,10 @@ class Supervisor(Actor):
         return reply
 
     def _schedule(self) -> None:
-        start = time.perf_counter()
-        for jobid, name in plan(self.pending.values(), self.pipelines.all):
+        for jobid, name in self.queue.plan():
             self._start_job(jobid, name)
-        self.last_pass = time.perf_counter() - start
 
     def _start_job(self, jobid: int, pipeline: str) -> None:
-        del self.pending[jobid]
         jobdir = self.settings.jobs_dir / str(jobid)
         jobdir.mkdir(parents=True, exist_ok=True)
         spec = self.pipelines.take(self.pipelines.all[pipeline], self.store.spec(jobid),
@@ -197,28 +188,41 @@ class Supervisor(Actor):
     def follow(self, spec: JobSpec) -> None:
         """Keep a started job's spec while it runs, and its periodic snapshots going."""
         self.running[spec.jobid] = spec
-        if spec.snapshots is not None:
-            self.snapshots[spec.jobid] = scope = anyio.CancelScope()
-            self.tg.start_soon(self.outputs.snapshot_periodically, self._jobdir(spec.jobid),
-                               spec, scope)
+        self.outputs.start_snapshots(self._jobdir(spec.jobid), spec)
 
     async def _spawn_job(self, spec: JobSpec, jobdir: Path) -> None:
         try:
             await self.jobprocs.launch(spec, jobdir)
         except ActorError as exc:
-            await self.ref.tell(JobFinished(spec.jobid, "ce", f"job process did not start: {exc}"))
+            self.lost(spec, "ce", f"job process did not start: {exc}")
             return
         self.store.set_job(spec.jobid, pid=self.jobprocs.pid_of(spec.jobid))
 
     def _collected(self, jobid: int, status: str, reason: str | None) -> None:
         """The job's data is in: free its pipeline, make its outputs beside the mailbox."""
-        spec = self.running.get(jobid)
-        if spec is None:
+        spec = self.running.pop(jobid, None)
+        if spec is None:  # already collected
             return
         self.store.log("job collected", str(jobid), json.dumps([status, reason]))
         self.store.set_job(jobid, pid=None)
-        self._release(spec, status)
+        # Its pipeline is free (ready again only after `c` with unlock_when_done).
+        self.outputs.stop_snapshots(jobid)
+        self.pipelines.release(spec.pipeline, jobid, status == "c" and spec.unlock_when_done)
+        self._schedule()
         self.tg.start_soon(self._finish, spec, status, reason)
+
+    def lost(self, spec: JobSpec, status: str, reason: str) -> None:
+        """The job's process is gone before it reported: stop what it left running on its
+        devices, then collect it as it would have (its pipeline freed, its outputs made
+        with what was written)."""
+        logger.error("job %d: %s", spec.jobid, reason)
+        self.running[spec.jobid] = spec
+
+        async def stop_then_collect() -> None:
+            await stop_tasks(spec)
+            await self.ref.tell(JobCollected(spec.jobid, status, reason))
+
+        self.tg.start_soon(stop_then_collect)
 
     async def _finish(self, spec: JobSpec, status: str, reason: str | None) -> None:
         """Make the job's outputs, then end it (through the mailbox)."""
@@ -238,25 +242,16 @@ class Supervisor(Actor):
         self.events.publish(JobStatusChanged(jobid, status, fields.get("pipeline", job.pipeline),
                                              fields.get("reason")))
 
-    def end_job(self, jobid: int, status: str, reason: str | None,
-                outputs: tuple[str, ...] = ()) -> None:
+    def _end_job(self, jobid: int, status: str, reason: str | None,
+                 outputs: tuple[str, ...] = ()) -> None:
         job = self.store.job(jobid)
         if job is None or job.status in FINISHED:
             return
-        self.pending.pop(jobid, None)
+        self.queue.pending.pop(jobid, None)
         self._move(jobid, status, completed=now(), reason=reason,
                    outputs=json.dumps(list(outputs)) if outputs else None)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
-        if (spec := self.running.pop(jobid, None)) is not None:
-            self._release(spec, status)
         self.progress.forget(jobid)
-
-    def _release(self, spec: JobSpec, status: str) -> None:
-        """Free the job's pipeline (ready again only after `c` with unlock_when_done)."""
-        if (scope := self.snapshots.pop(spec.jobid, None)) is not None:
-            scope.cancel()
-        self.pipelines.release(spec.pipeline, spec.jobid, status == "c" and spec.unlock_when_done)
-        self._schedule()
 
     def _cancel(self, jobids: tuple[int, ...]) -> list[JobInfo]:
         jobs = [self._job(j) for j in jobids]
@@ -265,7 +260,7 @@ class Supervisor(Actor):
                                           for j in done))
         for job in jobs:
             if job.status in PENDING:
-                self.end_job(job.jobid, "cd", "cancelled while queued")
+                self._end_job(job.jobid, "cd", "cancelled while queued")
             elif job.status == "r":
                 self._move(job.jobid, "rd")
                 self.tg.start_soon(self.jobprocs.cancel, job.jobid)
@@ -294,8 +289,8 @@ class Supervisor(Actor):
         return ServiceStatus(os.getpid(), str(socket_path(s.runtime_dir, "tomato")),
                              str(s.config_dir), str(s.state_db), str(s.jobs_dir),
                              self.pipelines.source, tuple(await self.devices.rows()),
-                             tuple(self.running_jobs()), len(self.pending),
-                             self.last_pass * 1000, self.jobprocs.standby())
+                             tuple(self.running_jobs()), len(self.queue.pending),
+                             self.queue.last_pass * 1000, self.jobprocs.standby())
 
     def running_jobs(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""
@@ -304,16 +299,17 @@ class Supervisor(Actor):
     def _child_event(self, ev: ChildEvent) -> None:
         if ev.group == "job":
             jobid = self.jobprocs.job_of(ev)
-            if jobid is not None and ev.kind == "exited":
+            if jobid is not None and ev.kind == "exited" and jobid in self.running:
                 status = "cd" if self._job(jobid).status == "rd" else "ce"
-                self.end_job(jobid, status, f"job process exited with code {ev.returncode} "
-                                            "before it reported an end")
+                self.lost(self.running[jobid], status, f"job process exited with code "
+                                                       f"{ev.returncode} before it reported an end")
         elif ev.group == "device":
             device, reason = self.devices.record(ev)
             if ev.kind == "failed":
                 logger.error("device %s failed: %s", device, reason)
                 for jobid, why in self.pipelines.device_failed(device, reason):
-                    self.end_job(jobid, "ce", why)
+                    self.failures[jobid] = why
+                    self.tg.start_soon(self.jobprocs.cancel, jobid)
         else:
             logger.info("%s %s %s", ev.id, ev.kind, ev.reason)
 

@@ -76,7 +76,7 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
     serves; the other running ones end `ce`, but for those whose data was all collected:
     returned with the status and reason it ended with, to have their outputs made."""
     store = sup.store
-    adopted = set()
+    kept = set()
     collected_jobs = []
     for job in store.jobs(ACTIVE):
         if (collected := store.collected(job.jobid)) is not None:
@@ -94,10 +94,13 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
             else:
                 logger.warning("job %d: taken over, still running in %s", job.jobid, child)
                 sup.follow(store.spec(job.jobid))
-                adopted.add(job.jobid)
+                kept.add(job.jobid)
                 continue
-        sup.end_job(job.jobid, "ce", "tomato stopped while this job was running")
-    sup.pipelines.forget_jobs(adopted)
+        # Its process is gone: what it wrote is kept, its pipeline freed once its tasks stop.
+        sup.lost(store.spec(job.jobid), "cd" if job.status == "rd" else "ce",
+                 "tomato stopped while this job was running, and so did the job's process")
+        kept.add(job.jobid)
+    sup.pipelines.forget_jobs(kept)
     for job in store.jobs(PENDING):
         sup.enqueue(store.spec(job.jobid))
     return collected_jobs
