@@ -16,13 +16,16 @@ from anyio.abc import TaskStatus
 
 from ._actor import ActorRef, Context, Subscription
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
-from ._wire import DISCONNECTS, FrameSocket, accept, frame, listen_unix
+from ._wire import DISCONNECTS, MAX_FRAME, FrameSocket, accept, frame, listen_unix
 from .errors import ActorDeadError, ActorError, ProtocolError
 from .messages import Ping, Pong
 
 logger = logging.getLogger(__name__)
 
 _CREDS = struct.Struct("3i")
+MAX_UNSENT = 2 * MAX_FRAME
+"""Replies a client may leave unread before it is disconnected (the service's memory is
+not a buffer for a peer that sends but never reads)."""
 
 
 def peer_context(sock: socket.socket) -> Context:
@@ -172,15 +175,21 @@ class _Connection:
                 "details": {}}]))
 
     def queue(self, data: bytes) -> None:
-        """Write a reply now; what the socket cannot take yet is flushed by a task.
-        (Replies are bounded by the calls the client has in flight.)"""
+        """Write a reply now; what the socket cannot take yet is flushed by a task. A client
+        that leaves more than MAX_UNSENT bytes of replies unread is disconnected."""
         try:
-            if self._conn.send_nowait(data) or self._flushing or self._tg is None:
+            if self._conn.send_nowait(data):
                 return
         except DISCONNECTS:
             return  # the reader sees the disconnect and closes the connection
-        self._flushing = True
-        self._tg.start_soon(self._flush)
+        if self._conn.unsent > MAX_UNSENT:
+            if not self._done.is_set():
+                logger.warning("closing connection from pid %s: it left %d bytes of replies "
+                               "unread", self._ctx.pid, self._conn.unsent)
+            self._close()
+        elif not self._flushing and self._tg is not None:
+            self._flushing = True
+            self._tg.start_soon(self._flush)
 
     async def _flush(self) -> None:
         try:

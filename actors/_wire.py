@@ -109,6 +109,11 @@ class FrameSocket:
                     raise anyio.BrokenResourceError(str(exc)) from None
                 del self._out[:sent]
 
+    @property
+    def unsent(self) -> int:
+        """Bytes written but not yet taken by the kernel (the peer is not reading)."""
+        return len(self._out)
+
     async def send(self, data: bytes) -> None:
         if not self.send_nowait(data):
             await self.flush()

@@ -43,6 +43,11 @@ class Slow:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class Big:
+    size: int
+
+
 class Refused(actors.ActorError):
     """Raised by the test actor when asked to."""
 
@@ -62,9 +67,11 @@ class Calc(actors.Actor):
             case Slow(seconds):
                 await anyio.sleep(seconds)
                 return "done"
+            case Big(size):
+                return b"x" * size
 
 
-CODEC = actors.Codec([Add, Boom, WhoAmI, Slow], [Refused])
+CODEC = actors.Codec([Add, Boom, WhoAmI, Slow, Big], [Refused])
 
 
 @pytest.fixture
@@ -242,3 +249,30 @@ async def test_connecting_where_nothing_listens_raises_actor_dead():
     with pytest.raises(actors.ActorDeadError, match="nothing listens"):
         async with actors.connect(Path("/nonexistent/x.sock"), CODEC):
             pass
+
+
+async def test_a_client_that_never_reads_its_replies_is_disconnected_not_buffered(served):
+    from actors._server import MAX_UNSENT
+    from actors._wire import frame
+
+    size = 1024 * 1024
+
+    def ask_and_never_read() -> int:  # a blocking peer: in a thread, off the server's loop
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(served))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(10)
+            received = 0
+            try:
+                for cid in range(MAX_UNSENT // size + 8):  # replies that pass the bound
+                    s.sendall(frame(CODEC.encode([actors.PROTOCOL_VERSION, "call", cid, "Big",
+                                                  Big(size)])))
+                while chunk := s.recv(1 << 20):  # what the server had sent, then its close
+                    received += len(chunk)
+            except (ConnectionResetError, BrokenPipeError):
+                pass  # closed by the server (with our asks unread: a reset)
+            return received
+
+    assert await anyio.to_thread.run_sync(ask_and_never_read) < MAX_UNSENT
+    async with actors.connect(served, CODEC) as conn:  # and serves everyone else
+        assert await conn.ask(Add(1, 2)) == 3

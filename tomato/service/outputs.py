@@ -22,6 +22,8 @@ from ..paths import socket_path
 logger = logging.getLogger(__name__)
 
 OUTPUT_TIMEOUT = 3600.0
+ONE_OFF_AT_ONCE = 2
+"""One-off output processes running at once (each loads yadg: ~130 MiB); more wait."""
 
 
 class Outputs:
@@ -31,6 +33,7 @@ class Outputs:
     def __init__(self, runtime_dir: Path, count: int, tg: TaskGroup) -> None:
         self._socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
         self._tg = tg
+        self._one_off = anyio.CapacityLimiter(ONE_OFF_AT_ONCE)
         self._periodic: dict[int, anyio.CancelScope] = {}
         """Jobs whose snapshots are taken periodically."""
 
@@ -59,8 +62,9 @@ class Outputs:
                 raise
             except ActorError as exc:
                 logger.info("output server %s unavailable (%s)", server.name, exc)
-        result = await anyio.run_process(python_argv("tomato.outputs"),
-                                         input=CODEC.encode(request), check=False)
+        async with self._one_off:
+            result = await anyio.run_process(python_argv("tomato.outputs"),
+                                             input=CODEC.encode(request), check=False)
         if result.returncode != 0:
             lines = result.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
             raise OutputError(lines[-1])
