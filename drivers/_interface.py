@@ -12,6 +12,9 @@ from .messages import Param, Task, Technique
 Emit = Callable[[list[float]], None]
 """Called by a driver with one point: [uts, value per column of the technique]."""
 
+MAX_POINTS = 1e10
+"""Points in one step: a year at 100 Hz is 3e9."""
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float), "int": (int,), "str": (str,), "bool": (bool,),
 }
@@ -45,8 +48,13 @@ def check_task(technique: Technique, task: Task) -> None:
     """Raise ParameterError naming the field if `task` does not fit `technique`."""
     for name in ("max_duration", "sampling_interval"):
         value = getattr(task, name)
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or value <= 0):
             raise ParameterError(f"must be a number > 0, got {value!r}", {"field": name})
+    if (points := task.max_duration / task.sampling_interval) > MAX_POINTS:
+        raise ParameterError(f"{task.max_duration:g} s at one point every "
+                             f"{task.sampling_interval:g} s makes {points:.3g} points; at most "
+                             f"{MAX_POINTS:.0e} in a step", {"field": "max_duration"})
     known = {p.name: p for p in technique.params}
     for key in task.params:
         if key not in known:

@@ -22,7 +22,7 @@ import yaml
 
 from actors import ActorError, EventsMissed, connect
 from tomato.cli.client import CLIENT_CODEC
-from tomato.cli.ketchup import read_payload
+from tomato.cli.payloadfile import read_payload
 from tomato.messages import (
     GetJobs,
     GetPipelines,

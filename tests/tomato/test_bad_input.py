@@ -71,6 +71,53 @@ def test_bad_payloads_are_refused_at_submit(quiet, name, content, expected):
     nothing_queued(quiet)
 
 
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdef", "bcdefg", strict=True))
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("p.yml", b"version: '0.2'\nsample: {name: \xff}\n", "p.yml: not UTF-8 text (byte 0xff"),
+    ("p.yml", "version: '0.2'\n".encode("utf-16"), "p.yml: not UTF-8 text"),
+    ("p.json", bytes(range(256)), "p.json: not UTF-8 text"),
+    ("p.yml", b"[" * 5000 + b"]" * 5000, "p.yml: nested too deeply"),
+    ("p.json", b"[" * 100_000 + b"]" * 100_000, "p.json: nested too deeply"),
+    ("p.json", b'{"version": "0.2", "x": ' + b"9" * 400 + b"}", "p.json: the number 9999"),
+    ("p.yml", LAUGHS.encode(), "p.yml: more than 100000 values"),
+    ("p.yml", b"version: '0.2'\n#" + b"x" * (5 << 20), "p.yml: larger than 4 MiB"),
+    ("p.yml", b"version: '0.2'\nsample: {name: a}\nmethodfile: nope.yml\n",
+     "nope.yml: cannot read the payload: no such file"),
+    ("p.yml", b"version: '0.2'\nsamplefile: .\n", ": cannot read the payload: not a regular"),
+    ("p.yml", json.dumps(payload(time=True)).encode(), "p.yml: method[0].time: must be a number"),
+    ("p.yml", json.dumps(payload(time=1e308)).encode(), "p.yml: method[0].time: 1e+308 s at"),
+    ("p.yml", json.dumps(payload(sample="s" * 300)).encode(),
+     "p.yml: sample.name: longer than 256 characters"),
+    ("p.yml", json.dumps(payload(sample="a\x00\x1b[2J")).encode(),
+     "p.yml: sample.name: has characters that are not printable"),
+    ("p.yml", json.dumps(payload(output={"prefix": "../../../etc/x"})).encode(),
+     "p.yml: tomato.output.prefix: a file name, not a path"),
+])
+def test_hostile_payload_files_are_refused_in_one_line(quiet, name, content, expected):
+    (quiet.root / name).write_bytes(content)
+    line = refused(quiet, "submit", name, code=3)
+    assert expected in line, line
+    nothing_queued(quiet)
+
+
+def test_a_payload_that_is_a_link_to_a_device_is_refused(quiet):
+    (quiet.root / "zero.yml").unlink(missing_ok=True)
+    (quiet.root / "zero.yml").symlink_to("/dev/zero")
+    assert "zero.yml: cannot read the payload: not a regular file" in refused(
+        quiet, "submit", "zero.yml", code=3)
+    nothing_queued(quiet)
+
+
+def test_a_job_name_with_control_characters_is_refused(quiet):
+    (quiet.root / "ok.yml").write_text(json.dumps(payload()))
+    assert "jobname: has characters that are not printable" in refused(
+        quiet, "submit", "ok.yml", "-j", "run\x1b]0;pwned\x07", code=3)
+    nothing_queued(quiet)
+
+
 def test_the_example_with_an_unknown_key_is_refused_naming_it(quiet):
     line = refused(quiet, "submit", str(EXAMPLES / "bad_unknown_key.yml"), code=3)
     assert "bad_unknown_key.yml: tomato.bogus: Extra inputs are not permitted" in line

@@ -14,7 +14,7 @@ import asyncclick as click
 
 from actors import ActorError
 
-from ..errors import PayloadError, exit_code_of
+from ..errors import exit_code_of
 from ..messages import (
     CancelJobs,
     EjectSample,
@@ -28,8 +28,6 @@ from ..messages import (
 )
 from .client import request
 from .config import config_dirs
-
-PAYLOAD_SUFFIXES = {".yml": "yaml", ".yaml": "yaml", ".json": "json"}
 
 
 class Ctx:
@@ -104,52 +102,14 @@ async def cli(ctx: click.Context, test_mode: bool, config: Path | None) -> None:
 @command
 async def submit(ctx: Ctx, payload: Path, jobname: str | None) -> None:
     """Submit the PAYLOAD file (YAML or JSON) to the queue; prints the jobid."""
+    from .payloadfile import read_payload
+
     raw = read_payload(payload)
     job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname))
     if ctx.mode == "rich":
         click.echo(f"jobid: {job.jobid}")
     else:
         ctx.emit(job)
-
-
-def read_payload(path: Path) -> dict[str, Any]:
-    """Read a payload file; raises PayloadError naming the file and what is wrong."""
-    kind = PAYLOAD_SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise PayloadError(f"{path}: a payload file must end in .yml, .yaml or .json")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PayloadError(f"{path}: cannot read the payload: {exc.strerror}") from None
-    raw = _parse(path, text, kind)
-    if isinstance(raw, dict):
-        for key in ("samplefile", "methodfile"):
-            if key in raw:  # inline it here: the service must not read the caller's files
-                part = key.removesuffix("file")
-                sub = path.parent / str(raw.pop(key))
-                content = _parse(sub, sub.read_text(encoding="utf-8"),
-                                 PAYLOAD_SUFFIXES.get(sub.suffix.lower(), "yaml"))
-                raw[part] = content.get(part) if isinstance(content, dict) else None
-    return raw
-
-
-def _parse(path: Path, text: str, kind: str) -> Any:
-    if kind == "json":
-        import json
-
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PayloadError(f"{path}:{exc.lineno}: JSON syntax error: {exc.msg}") from None
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise PayloadError(f"{path}:{line}: YAML syntax error: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise PayloadError(f"{path}: YAML error: {exc}") from None
 
 
 @cli.command()

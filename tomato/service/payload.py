@@ -56,6 +56,7 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
     from pydantic import ValidationError
 
     version = payload_version(raw, filename)
+    _refuse_bools(raw, version, filename)
     schemas = importlib.import_module("dgbowl_schemas.tomato")
     model = getattr(schemas, f"Payload_{version.replace('.', '_')}")
     try:
@@ -70,6 +71,18 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
     except (ValueError, AssertionError, OSError) as exc:
         raise PayloadError(f"{filename}: {exc}", {"file": filename, "field": ""}) from None
     return version, payload.model_dump(mode="json")
+
+
+def _refuse_bools(raw: dict[str, Any], version: str, filename: str) -> None:
+    """A step's durations are numbers: `time: true` is not 1 s (the models would take it)."""
+    method = raw.get("method")
+    for i, step in enumerate(method if isinstance(method, list) else ()):
+        for key, value in step.items() if isinstance(step, dict) else ():
+            if key in ("time", "delay", "max_duration", "sampling_interval") and \
+                    isinstance(value, bool):
+                where = field_name(version, ("method", i, key))
+                raise PayloadError(f"{filename}: {where}: must be a number > 0, got {value}",
+                                   {"file": filename, "field": where})
 
 
 def task_of(step: dict[str, Any]) -> Task:
@@ -98,6 +111,34 @@ def _place(options: dict[str, Any] | None, cwd: str, prefix: str) -> Place:
     options = options or {}
     folder = (Path(cwd) / (options.get("path") or ".")).resolve()
     return Place(str(folder), options.get("prefix") or prefix)
+
+
+MAX_NAME = 256
+
+
+def check_names(version: str, payload: dict[str, Any], filename: str,
+                jobname: str | None) -> None:
+    """Sample and job names are printable text of at most MAX_NAME characters; output
+    prefixes are file names (not paths). Raises PayloadError naming the field."""
+    names = {("sample", "identifier"): payload["sample"]["identifier"], ("jobname",): jobname}
+    for section in ("output", "snapshot"):
+        if (options := payload["settings"].get(section)) and options.get("prefix"):
+            prefix = options["prefix"]
+            names[("settings", section, "prefix")] = prefix
+            if "/" in prefix or prefix in (".", ".."):
+                top = "tomato" if version.startswith("0.") else "settings"
+                where = field_name(version, (top, section, "prefix"))
+                raise PayloadError(f"{filename}: {where}: a file name, not a path (use "
+                                   f"'path' for the folder), got {prefix!r}",
+                                   {"file": filename, "field": where})
+    for path, name in names.items():
+        if name is not None and (len(name) > MAX_NAME or not name.isprintable()):
+            where = "jobname" if path == ("jobname",) else field_name(
+                version, ("sample", "name") if version.startswith("0.") else path)
+            why = (f"longer than {MAX_NAME} characters" if len(name) > MAX_NAME
+                   else "has characters that are not printable")
+            raise PayloadError(f"{filename}: {where}: {why}", {"file": filename,
+                                                             "field": where})
 
 
 def check_method(version: str, payload: dict[str, Any], filename: str,

@@ -43,7 +43,7 @@ from ..paths import socket_path
 from .devices import Devices, stop_tasks
 from .jobprocs import JobProcesses
 from .outputs import Outputs
-from .payload import LATEST, check_method, job_spec, normalise_payload
+from .payload import LATEST, check_method, check_names, job_spec, normalise_payload
 from .pipelines import Pipelines
 from .progress import Progress
 from .scheduler import Pending, Queue
@@ -148,6 +148,7 @@ class Supervisor(Actor):
     async def _submit(self, msg: SubmitJob, ctx: Context) -> JobInfo:
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
+        check_names(version, payload, msg.filename, msg.jobname)
         check_method(version, payload, msg.filename, self.pipelines.techniques)
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
