@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         python_argv,
         run_until_signalled,
         signal_ready,
+        until_released,
     )
     from ._server import peer_context, prepare_socket_path, serve_actor
 
@@ -52,6 +53,7 @@ _LAZY = {
     "python_argv": "._process",
     "run_until_signalled": "._process",
     "signal_ready": "._process",
+    "until_released": "._process",
     "peer_context": "._server",
     "prepare_socket_path": "._server",
     "serve_actor": "._server",
@@ -102,4 +104,5 @@ __all__ = [
     "signal_ready",
     "start_actor",
     "task_group",
+    "until_released",
 ]

@@ -341,3 +341,36 @@ async def run_until_signalled() -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             return
+
+
+async def until_released(supervisor: Path | None, grace: float,
+                         is_idle: Callable[[], bool] = lambda: True) -> None:
+    """What a child waits for before it stops: SIGTERM or SIGINT, or its supervisor (serving
+    at `supervisor`) not answering a ping for `grace` seconds while the child `is_idle()`.
+    A busy child goes on with its work and stops once idle, unless the supervisor (or a
+    successor on the same socket) is back by then."""
+    async with anyio.create_task_group() as tg:
+        async def signalled() -> None:
+            await run_until_signalled()
+            tg.cancel_scope.cancel()
+
+        async def orphaned(path: Path) -> None:
+            interval = min(grace / 3, 5.0)
+            last_seen = anyio.current_time()
+            while True:
+                await anyio.sleep(interval)
+                try:
+                    with anyio.fail_after(interval):
+                        async with connect(path, Codec()) as conn:
+                            await conn.ask(Ping(), timeout=interval)
+                    last_seen = anyio.current_time()
+                except (TimeoutError, ActorError):
+                    if anyio.current_time() - last_seen >= grace and is_idle():
+                        logger.warning("the supervisor at %s is gone (for %g s): stopping",
+                                       path, anyio.current_time() - last_seen)
+                        tg.cancel_scope.cancel()
+                        return
+
+        tg.start_soon(signalled)
+        if supervisor is not None:
+            tg.start_soon(orphaned, supervisor)

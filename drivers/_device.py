@@ -78,6 +78,10 @@ class DeviceActor(Actor):
                 return DeviceStatus(self.name, tuple(c.status() for c in self._channels.values()))
         raise DriverError(f"device {self.name!r} does not understand {type(msg).__name__}")
 
+    def is_idle(self) -> bool:
+        """No task runs on any channel."""
+        return all(c.state != "running" for c in self._channels.values())
+
     def _channel(self, name: str) -> _Channel:
         channel = self._channels.get(str(name))
         if channel is None:

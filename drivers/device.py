@@ -10,7 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from actors import run_until_signalled, serve_actor, signal_ready, start_actor, task_group
+from actors import serve_actor, signal_ready, start_actor, task_group, until_released
 
 from ._device import DEVICE_CODEC, DeviceActor
 from ._registry import load_driver
@@ -25,6 +25,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--channels", required=True, help="comma-separated")
     parser.add_argument("--settings", default="{}", help="driver settings as JSON")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--supervisor", type=Path, default=None,
+                        help="the supervisor's socket: stop when it is gone and no task runs")
+    parser.add_argument("--orphan-grace", type=float, default=60.0,
+                        help="seconds the supervisor may be gone before that")
     return parser.parse_args(argv)
 
 
@@ -36,7 +40,7 @@ async def _serve(args: argparse.Namespace) -> None:
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, DEVICE_CODEC)
             signal_ready()
-            await run_until_signalled()
+            await until_released(args.supervisor, args.orphan_grace, actor.is_idle)
         tg.cancel_scope.cancel()
 
 

@@ -213,3 +213,25 @@ def test_a_service_restarted_after_its_job_process_died_too_ends_the_job_ce_with
     assert job["status"] == "ce" and "tomato stopped while this job was running" in job["reason"]
     assert_outputs_hold_the_raw_data(tomato, jobid)
     assert_pipeline_runs_a_job_again(tomato)
+
+
+def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_stop(
+        tomato_factory):
+    tomato = tomato_factory(settings="[jobs]\nstandby = 2\noutput_servers = 1\n"
+                                     "orphan_grace = 1\n")
+    rundir = str(tomato.socket.parent).encode()
+    until(lambda: pids_of(b"tomato.outputs", rundir) and len(pids_of(b"tomato.job", rundir)) == 2,
+          20, "an output server and two standby job processes")
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
+          "the first points")
+    children = {*pids_of(b"tomato.job", rundir), *pids_of(b"tomato.outputs", rundir),
+                *pids_of(b"drivers.device", rundir)}
+    assert len(children) == 4  # the device, the job's process, one waiting, an output server
+    tomato.process.kill()
+    tomato.process.wait()
+    until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), 30,
+          "every process of the dead service to stop")
+    # The device kept serving its job to the end: every point is in the raw data.
+    assert [v for _, v in read_csv(tomato.data_files(jobid)[0])] == list(range(1, 31))

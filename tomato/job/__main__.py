@@ -10,7 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from actors import run_until_signalled, serve_actor, signal_ready, start_actor, task_group
+from actors import serve_actor, signal_ready, start_actor, task_group, until_released
 
 from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
@@ -28,6 +28,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--supervisor", required=True, type=Path)
     parser.add_argument("--poll-interval", type=float, default=0.1)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--orphan-grace", type=float, default=60.0,
+                        help="seconds the supervisor may be gone before a waiting process ends")
     return parser.parse_args(argv)
 
 
@@ -50,7 +52,7 @@ async def _main(args: argparse.Namespace) -> None:
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, CODEC)
             signal_ready()
-            while (spec := await _next_job(actor)) is not None:
+            while (spec := await _next_job(actor, args)) is not None:
                 handler = _job_log(actor.jobdir, spec.verbosity)
                 try:
                     status, reason = await actor.run()
@@ -60,18 +62,20 @@ async def _main(args: argparse.Namespace) -> None:
                 await reporter.drain()  # the supervisor hears the last points before the end
                 # From here this process may be handed its next job (the supervisor makes
                 # this one's outputs).
-                reply = await report(args.supervisor, JobCollected(spec.jobid, status, reason))
+                reply = await report(args.supervisor, JobCollected(spec.jobid, status, reason),
+                                     args.orphan_grace)
                 if not isinstance(reply, NextJob) or not reply.wait:
                     break
         tg.cancel_scope.cancel()
 
 
-async def _next_job(actor: JobActor) -> JobSpec | None:
-    """The next job; None if SIGTERM came first (a waiting process just ends)."""
+async def _next_job(actor: JobActor, args: argparse.Namespace) -> JobSpec | None:
+    """The next job; None if SIGTERM came first, or the supervisor was gone for the grace
+    period (a waiting process just ends)."""
     spec: JobSpec | None = None
     async with anyio.create_task_group() as waiting:
         async def stop_on_signal() -> None:
-            await run_until_signalled()
+            await until_released(args.supervisor, args.orphan_grace)
             waiting.cancel_scope.cancel()
 
         waiting.start_soon(stop_on_signal)

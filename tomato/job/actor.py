@@ -36,8 +36,6 @@ RESUME_TIMEOUT = 30.0
 """How long a job waits for a restarted device before its step fails."""
 RESUME_POLL = 0.2
 MIN_READ_GAP = 0.01
-REPORT_TIMEOUT = 60.0
-
 
 class StepFailed(Exception):
     """A device reported an error for a step."""
@@ -250,9 +248,10 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return found
 
 
-async def report(supervisor: Path, msg: JobCollected) -> Any:
-    """Tell the supervisor; retried until it is acknowledged (bounded). Returns its reply."""
-    with anyio.move_on_after(REPORT_TIMEOUT):
+async def report(supervisor: Path, msg: JobCollected, patience: float) -> Any:
+    """Tell the supervisor; retried for `patience` seconds (a restarted service takes the
+    report) until it is acknowledged. Returns its reply (None: nobody took it)."""
+    with anyio.move_on_after(patience):
         while True:
             try:
                 async with connect(supervisor, CODEC) as conn:

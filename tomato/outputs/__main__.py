@@ -17,11 +17,15 @@ from ..messages import MakeOutputs
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tomato.outputs")
     parser.add_argument("--serve", type=Path, help="serve requests on this socket")
+    parser.add_argument("--supervisor", type=Path, default=None,
+                        help="the supervisor's socket: a server ends when it is gone")
+    parser.add_argument("--orphan-grace", type=float, default=60.0,
+                        help="seconds the supervisor may be gone before that")
     args = parser.parse_args(argv)
     if args.serve:
         from .server import serve_outputs
 
-        serve_outputs(args.serve)
+        serve_outputs(args.serve, args.supervisor, args.orphan_grace)
         return
     from .server import make
 

@@ -13,11 +13,11 @@ from actors import (
     ActorError,
     Context,
     Deferred,
-    run_until_signalled,
     serve_actor,
     signal_ready,
     start_actor,
     task_group,
+    until_released,
 )
 
 from ..codec import CODEC
@@ -53,7 +53,7 @@ def make(msg: MakeOutputs) -> OutputsMade:
     return OutputsMade(tuple(str(f) for f in files))
 
 
-def serve_outputs(sock: Path) -> None:
+def serve_outputs(sock: Path, supervisor: Path | None = None, grace: float = 60.0) -> None:
     """Entry of the output server process (supervised by the service)."""
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s outputs: %(message)s")
 
@@ -65,7 +65,8 @@ def serve_outputs(sock: Path) -> None:
         async with task_group() as tg, start_actor(OutputServer()) as ref:
             await tg.start(serve_actor, ref, sock, CODEC)
             signal_ready()
-            await run_until_signalled()
+            # Orphaned, a build is lost: the service's successor asks again for what it owes.
+            await until_released(supervisor, grace)
             tg.cancel_scope.cancel()
 
     anyio.run(main)

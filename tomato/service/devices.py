@@ -15,7 +15,7 @@ from drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, 
 from ..codec import CODEC
 from ..errors import ConfigError, TomatoError
 from ..messages import DeviceInfoRow, JobSpec
-from ..paths import device_socket
+from ..paths import device_socket, socket_path
 from .devicesfile import DeviceSpec, Lab
 from .settings import Settings
 from .store import Store
@@ -46,7 +46,8 @@ def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
         "drivers.device", "--name", device.name, "--driver", device.driver,
         "--socket", str(sock), "--channels", ",".join(device.channels),
         "--settings", json.dumps(settings.drivers.get(device.driver, {})),
-        "--log-level", settings.log_level,
+        "--log-level", settings.log_level, "--orphan-grace", str(settings.orphan_grace),
+        "--supervisor", str(socket_path(settings.runtime_dir, "tomato")),
         *(("--address", device.address) if device.address is not None else ()))
     return ChildSpec(id=f"dev-{device.name}", group="device", argv=argv, socket=sock,
                      ping_interval=5.0)

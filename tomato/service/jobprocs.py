@@ -46,7 +46,8 @@ class JobProcesses:
         argv = python_argv(
             "tomato.job", "--socket", str(sock),
             "--supervisor", str(socket_path(s.runtime_dir, "tomato")),
-            "--poll-interval", str(s.poll_interval), "--log-level", s.log_level)
+            "--poll-interval", str(s.poll_interval), "--log-level", s.log_level,
+            "--orphan-grace", str(s.orphan_grace))
         return ChildSpec(id=child, argv=argv, group="job", restart="temporary", socket=sock)
 
     async def _start(self) -> str:

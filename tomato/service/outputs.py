@@ -30,8 +30,11 @@ class Outputs:
     """Makes outputs by the `count` output servers (yadg loaded once), each job starting at
     a different one; when none answers, by an output process of the request's own."""
 
-    def __init__(self, runtime_dir: Path, count: int, tg: TaskGroup) -> None:
+    def __init__(self, runtime_dir: Path, count: int, tg: TaskGroup, orphan_grace: float
+                 ) -> None:
         self._socks = [socket_path(runtime_dir, f"outputs-{i}") for i in range(count)]
+        self._supervisor = socket_path(runtime_dir, "tomato")
+        self._grace = orphan_grace
         self._tg = tg
         self._one_off = anyio.CapacityLimiter(ONE_OFF_AT_ONCE)
         self._periodic: dict[int, anyio.CancelScope] = {}
@@ -43,8 +46,9 @@ class Outputs:
         sock = self._socks[number]
         try:
             await procs.start(ChildSpec(
-                id=sock.stem, group="outputs", argv=python_argv("tomato.outputs", "--serve",
-                                                                str(sock)),
+                id=sock.stem, group="outputs", argv=python_argv(
+                    "tomato.outputs", "--serve", str(sock), "--supervisor",
+                    str(self._supervisor), "--orphan-grace", str(self._grace)),
                 socket=sock, ping_interval=5.0, start_timeout=60.0))
         except ActorError as exc:
             if not procs.stopping:

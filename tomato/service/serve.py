@@ -76,7 +76,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
             # are taken over, the rest is stopped.
             left = await survivors(settings.runtime_dir)
             techniques = await start_devices(procs, lab, settings, left)
-            outputs = Outputs(settings.runtime_dir, settings.output_servers, tg)
+            outputs = Outputs(settings.runtime_dir, settings.output_servers, tg,
+                              settings.orphan_grace)
             supervisor = Supervisor(
                 settings, Devices(lab, settings.runtime_dir, store),
                 Pipelines(lab, techniques, store, lambda event: supervisor.events.publish(event)),

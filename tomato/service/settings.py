@@ -26,6 +26,8 @@ devices = "{devices}"    # the devices file; if missing, built-in dummy pipeline
 poll_interval = 0.1      # seconds between reads of a device's new data points
 standby = 2              # job processes kept started and waiting, so jobs start at once
 output_servers = 2       # processes making datagrams and archives (0: one process per job)
+orphan_grace = 60        # seconds the service's processes wait for it, if it dies, before
+                         # those with nothing to do stop (a device stops once its job ends)
 
 # Per-driver settings, passed to the driver of each device, e.g.
 # [drivers.dummy]
@@ -47,6 +49,7 @@ class _Jobs(_Section):
     """Seconds between reads of a device's new points (when no event wakes the job)."""
     standby: Annotated[int, Field(ge=0, le=100)] = 2
     output_servers: Annotated[int, Field(ge=0, le=16)] = 2
+    orphan_grace: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
 
 class _File(_Section):
@@ -67,6 +70,8 @@ class Settings:
     poll_interval: float = 0.1
     standby: int = 2
     output_servers: int = 2
+    orphan_grace: float = 60.0
+    """Seconds the service's processes wait for it (to be back) if it dies."""
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
     log_level: str = "WARNING"
     test_mode: bool = False
@@ -107,6 +112,7 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         poll_interval=parsed.jobs.poll_interval,
         standby=parsed.jobs.standby,
         output_servers=parsed.jobs.output_servers,
+        orphan_grace=parsed.jobs.orphan_grace,
         drivers=parsed.drivers,
         log_level=log_level,
         test_mode=test_mode,
