@@ -9,11 +9,12 @@ import subprocess
 
 import anyio
 import pytest
-from conftest import BIN, EXAMPLES, new_service, payload, private_env, stop_all
+from conftest import BIN, EXAMPLES, new_service, payload, private_env, read_csv, stop_all
 
 from actors import ActorError, connect
 from tomato.cli.client import CLIENT_CODEC
-from tomato.messages import GetJobs, SnapshotTaken
+from tomato.codec import CODEC
+from tomato.messages import GetJobs, JobCollected, JobFinished, SnapshotTaken
 
 
 def refused(tomato, *args, code=None):
@@ -237,3 +238,30 @@ def test_malformed_settings_stop_the_service_from_starting(tomato_factory):
     assert result.returncode == 6
     assert "settings.toml:5: unknown key 'poll' in [jobs]" in result.stderr
     assert not (lab.root / "x.db").exists()
+
+
+def test_messages_of_the_service_s_own_processes_are_refused_from_a_client(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 1, 0.1))
+    tomato.wait_status(jobid, "r")
+
+    async def forge() -> None:
+        async with connect(tomato.socket, CODEC) as conn:
+            for forged in (JobFinished(jobid, "c", None, ("/etc/passwd",)),
+                           JobCollected(jobid, "c", None)):
+                with pytest.raises(ActorError, match="from tomato's own processes only"):
+                    await conn.ask(forged)
+
+    anyio.run(forge)
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c" and "/etc/passwd" not in job["outputs"]
+    assert len(read_csv(tomato.data_files(jobid)[0])) == 10  # it ran to its end
+
+
+def test_state_job_folders_logs_and_data_are_private(tomato):
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.wait_status(tomato.submit(payload(time=0.2)), "c")["jobid"]
+    jobdir = tomato.root / "jobs" / str(jobid)
+    for path in (tomato.root / "tomato.db", jobdir, jobdir / "jobdata.json",
+                 jobdir / "jobdata.log", *tomato.data_files(jobid)):
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))

@@ -84,9 +84,13 @@ class JobProcesses:
         await self._hand(await self._start(), spec, jobdir)
 
     async def _hand(self, child: str, spec: JobSpec, jobdir: Path) -> None:
-        async with connect(self.socket(child), CODEC) as conn:
-            await conn.ask(RunJob(spec, str(jobdir)))
-        self._jobs[spec.jobid] = child
+        self._jobs[spec.jobid] = child  # before: its first reports may come before the reply
+        try:
+            async with connect(self.socket(child), CODEC) as conn:
+                await conn.ask(RunJob(spec, str(jobdir)))
+        except ActorError:
+            del self._jobs[spec.jobid]
+            raise
         if spec.jobid in self._cancelled:  # cancelled while its process was starting
             await self.cancel(spec.jobid)
 
@@ -125,6 +129,10 @@ class JobProcesses:
 
     def socket(self, child: str) -> Path:
         return socket_path(self._settings.runtime_dir, child)
+
+    def is_ours(self, pid: int) -> bool:
+        """`pid` is one of our job processes (started or taken over)."""
+        return any(self._procs.pid(c) == pid for c in (*self._jobs.values(), *self._idle))
 
     def pid_of(self, jobid: int) -> int | None:
         child = self._jobs.get(jobid)

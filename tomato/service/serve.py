@@ -44,6 +44,7 @@ SHUTDOWN_TIMEOUT = 10.0
 async def serve(settings: Settings, *, task_status: TaskStatus[Path] = anyio.TASK_STATUS_IGNORED
                 ) -> None:
     """Run the service until SIGINT/SIGTERM or a StopService; started once it listens."""
+    os.umask(0o077)  # its state, job folders, logs and data are the user's alone (children too)
     rundir = ensure_private_dir(settings.runtime_dir)
     with _single_instance(rundir, settings):
         lab = load_lab(settings.devices_file)

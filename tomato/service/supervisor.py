@@ -91,6 +91,7 @@ class Supervisor(Actor):
         logger.error("%s failed: %s", type(msg).__name__, exc)
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
+        _refuse_forged(msg, ctx, self.jobprocs)
         match msg:
             case SubmitJob():
                 return await self._submit(msg, ctx)
@@ -313,6 +314,16 @@ class Supervisor(Actor):
                     self.tg.start_soon(self.jobprocs.cancel, jobid)
         else:
             logger.info("%s %s %s", ev.id, ev.kind, ev.reason)
+
+
+def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses) -> None:
+    """What only the service itself, or only its job processes, may say: refused from anyone
+    else (a client of the same user included)."""
+    if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
+            isinstance(msg, (JobCollected, StepStarted, JobData))
+            and not jobprocs.is_ours(ctx.pid))):
+        raise ActorError(f"{type(msg).__name__} is accepted from tomato's own processes only "
+                         f"(not from pid {ctx.pid})")
 
 
 def _user_name(uid: int) -> str:
