@@ -77,11 +77,16 @@ def load_lab(path: Path) -> Lab:
     if not path.exists():
         return DEFAULT_LAB
     try:
-        raw = yaml.load(path.read_text(), Loader=_Loader)
+        raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else 0
         raise ConfigError(f"{path}:{line}: YAML syntax error: {exc.problem}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start})") from None
+    except (OSError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {str(exc) or type(exc).__name__}") from None
     return _Parser(path).lab(raw)
 
 

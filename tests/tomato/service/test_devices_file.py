@@ -66,3 +66,15 @@ def test_a_bad_devices_file_is_refused_naming_its_line(tmp_path, text, expected)
     with pytest.raises(ConfigError) as info:
         lab_of(tmp_path, text)
     assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"devices:\n  - {name: d\xff}\n", "devices.yml: not UTF-8 text (byte 0xff"),
+    ("devices: []\n".encode("utf-16"), "devices.yml: not UTF-8 text"),
+    (b"[" * 5000 + b"]" * 5000, "devices.yml: cannot be read"),
+])
+def test_a_devices_file_that_is_not_text_is_refused_in_one_line(tmp_path, content, expected):
+    (tmp_path / "devices.yml").write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_lab(tmp_path / "devices.yml")
+    assert expected in str(info.value)
