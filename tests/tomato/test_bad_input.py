@@ -151,10 +151,22 @@ def test_guards_fail_with_a_clear_message_and_change_nothing(tomato):
     assert tomato.pipelines()["dummy-5"]["sample"] is None
 
 
-def test_ketchup_without_a_service_says_so(tomato_factory):
+def test_ketchup_without_a_service_says_so_and_how_to_start_it(tomato_factory):
     lab = tomato_factory(start=False)
     line = refused(lab, "status", code=7)
-    assert "tomato is not running" in line
+    assert "tomato is not running" in line and f"'tomato --config {lab.root}'" in line
+    result = subprocess.run([str(BIN / "ketchup"), "-t", "status"], cwd=lab.root, env=lab.env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 7 and "start it with 'tomato -t'" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["tomato", "ketchup"])
+def test_both_commands_say_their_version(command):
+    from tomato import __version__
+
+    result = subprocess.run([str(BIN / command), "--version"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0 and result.stdout.strip() == f"{command}, version {__version__}"
 
 
 def test_garbage_on_the_socket_disconnects_only_that_client(quiet):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 
-from conftest import payload, read_csv, until
+from conftest import BIN, payload, read_csv, until
 
-from tomato.messages import GetServiceStatus, SetReady
+from tomato.messages import GetPipelines, GetServiceStatus, SetReady
 
 
 def service_status(tomato):
@@ -74,6 +75,20 @@ def test_stop_is_refused_while_a_job_runs_unless_forced(tomato):
     assert tomato.status(jobid) == "cd"
     assert tomato.data_files(jobid)
     assert tomato.pipelines()["dummy-5"]["sample"] == "s1"
+
+
+def test_tomato_says_in_one_line_when_it_is_ready(tomato_factory):
+    lab = tomato_factory(start=False)
+    with subprocess.Popen([str(BIN / "tomato"), "--config", str(lab.root)], env=lab.env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # the service writes it once it answers
+            assert line.startswith("tomato ready (pipelines: 2, devices: 1); socket "), line
+            assert lab.ask(GetPipelines())  # it does answer
+        finally:
+            proc.terminate()
+            proc.wait(20)
 
 
 def test_sigterm_stops_the_service_and_its_device_processes(tomato):

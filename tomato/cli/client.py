@@ -23,12 +23,14 @@ def service_socket(config_dir: Path) -> Path:
     return socket_path(runtime_dir(config_dir), "tomato")
 
 
-async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT) -> Any:
-    """Send `msg` to the service of `config_dir`; return its reply or raise its error."""
+async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
+                  start: str = "tomato") -> Any:
+    """Send `msg` to the service of `config_dir`; return its reply or raise its error
+    (`start`: the command that would start that service, for the hint)."""
     sock = service_socket(config_dir)
     try:
         async with connect(sock, CLIENT_CODEC) as conn:
             return await conn.ask(msg, timeout=timeout)
     except ActorDeadError as exc:
         raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "
-                              f"start it with 'tomato'") from None
+                              f"start it with '{start}'") from None

@@ -15,3 +15,10 @@ def config_dirs(test_mode: bool, config: Path | None) -> tuple[Path, Path | None
 
     return (Path(platformdirs.user_config_dir("tomato", appauthor=False)),
             Path(platformdirs.user_data_dir("tomato", appauthor=False)))
+
+
+def start_command(test_mode: bool, config: Path | None) -> str:
+    """The command that starts the service these options talk to."""
+    if test_mode:
+        return "tomato -t"
+    return f"tomato --config {config}" if config is not None else "tomato"

@@ -10,15 +10,24 @@ from pathlib import Path
 
 import asyncclick as click
 
+from .. import __version__
 from ..errors import TomatoError, exit_code_of
 from ..messages import GetServiceStatus, StopService
 from .client import request
-from .config import config_dirs
+from .config import config_dirs, start_command
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
 
+class _SayWhenReady:
+    """Prints the service's ready line (a TaskStatus, as `serve` reports to)."""
+
+    def started(self, value: str | None = None) -> None:
+        click.echo(value)
+
+
 @click.group(invoke_without_command=True)
+@click.version_option(__version__, prog_name="tomato")
 @click.option("-v", "--verbose", count=True, help="-v: info, -vv: debug output.")
 @click.option("-t", "--test", "test_mode", is_flag=True,
               help="Test mode: settings, state, jobs and devices file in the current folder.")
@@ -27,7 +36,7 @@ _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 @click.pass_context
 async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | None) -> None:
     """Run the tomato job scheduler in the foreground (Ctrl-C stops it)."""
-    ctx.obj = config_dirs(test_mode, config)
+    ctx.obj = (*config_dirs(test_mode, config), start_command(test_mode, config))
     if ctx.invoked_subcommand is not None:
         return
     level = _LEVELS.get(verbose, logging.DEBUG)
@@ -35,11 +44,11 @@ async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | 
     logging.getLogger("dgbowl_schemas").setLevel(max(level, logging.WARNING))
     from .. import load_settings, serve  # the service's public face: this process becomes it
 
-    config_dir, data_dir = ctx.obj
+    config_dir, data_dir, _ = ctx.obj
     try:
         settings = load_settings(config_dir, data_dir, log_level=logging.getLevelName(level),
                                  test_mode=test_mode)
-        await serve(settings)
+        await serve(settings, task_status=_SayWhenReady())
     except TomatoError as exc:
         _fail(exc)
 
@@ -47,10 +56,10 @@ async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | 
 @cli.command()
 @click.option("--force", is_flag=True, help="Cancel running jobs (their data is kept).")
 @click.pass_obj
-async def stop(obj: tuple[Path, Path | None], force: bool) -> None:
+async def stop(obj: tuple[Path, Path | None, str], force: bool) -> None:
     """Stop the running service (refused while jobs run, unless --force)."""
     try:
-        await request(obj[0], StopService(force))
+        await request(obj[0], StopService(force), start=obj[2])
     except TomatoError as exc:
         _fail(exc)
     click.echo("tomato is stopping")
@@ -58,10 +67,10 @@ async def stop(obj: tuple[Path, Path | None], force: bool) -> None:
 
 @cli.command()
 @click.pass_obj
-async def status(obj: tuple[Path, Path | None]) -> None:
+async def status(obj: tuple[Path, Path | None, str]) -> None:
     """Show the service's pid, paths and devices (as JSON)."""
     try:
-        reply = await request(obj[0], GetServiceStatus())
+        reply = await request(obj[0], GetServiceStatus(), start=obj[2])
     except TomatoError as exc:
         _fail(exc)
     click.echo(json.dumps(asdict(reply), indent=1))

@@ -32,7 +32,7 @@ def _bin(name: str) -> str:
 
 def ketchup(where: Path, *args: str, show: bool = True) -> str:
     if show:
-        print(f"$ ketchup {' '.join(args)}", flush=True)
+        print(f"$ ketchup -t {' '.join(args)}", flush=True)
     result = subprocess.run([_bin("ketchup"), "-t", *args], cwd=where, capture_output=True,
                             text=True, timeout=60)
     if show:
@@ -56,7 +56,7 @@ def main() -> None:
         shutil.rmtree(where)
     where.mkdir(parents=True)
     (where / "demo.yml").write_text(PAYLOAD)
-    print(f"$ tomato -t   (in {where}, log in tomato.log)", flush=True)
+    print(f"$ cd {where}\n$ tomato -t -v > tomato.log 2>&1 &", flush=True)
     with (where / "tomato.log").open("w") as log:
         service = subprocess.Popen([_bin("tomato"), "-t", "-v"], cwd=where, stdout=log,
                                    stderr=log)

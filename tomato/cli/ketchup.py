@@ -14,6 +14,7 @@ import asyncclick as click
 
 from actors import ActorError
 
+from .. import __version__
 from ..errors import exit_code_of
 from ..messages import (
     CancelJobs,
@@ -27,18 +28,19 @@ from ..messages import (
     TakeSnapshot,
 )
 from .client import request
-from .config import config_dirs
+from .config import config_dirs, start_command
 
 
 class Ctx:
     """What every command gets: the configuration and the output mode."""
 
-    def __init__(self, config_dir: Path, mode: str) -> None:
-        self.config_dir = config_dir
+    def __init__(self, test_mode: bool, config: Path | None, mode: str) -> None:
+        self.config_dir = config_dirs(test_mode, config)[0]
+        self.start = start_command(test_mode, config)
         self.mode = mode
 
     async def ask(self, msg: Any) -> Any:
-        return await request(self.config_dir, msg)
+        return await request(self.config_dir, msg, start=self.start)
 
     def emit(self, data: Any, render: Callable[[], Any] | None = None) -> None:
         """Machine output (--json/--yaml) of `data`, or `render()` on the console."""
@@ -77,7 +79,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         test_mode, config = obj
         mode = "json" if as_json else "yaml" if as_yaml else "rich"
         try:
-            await fn(Ctx(config_dirs(test_mode, config)[0], mode), *args, **kwargs)
+            await fn(Ctx(test_mode, config, mode), *args, **kwargs)
         except ActorError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exit_code_of(exc))
@@ -86,6 +88,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="ketchup")
 @click.option("-t", "--test", "test_mode", is_flag=True,
               help="Talk to the test-mode tomato started in the current folder.")
 @click.option("--config", type=click.Path(file_okay=False, path_type=Path),

@@ -41,9 +41,10 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT = 10.0
 
 
-async def serve(settings: Settings, *, task_status: TaskStatus[Path] = anyio.TASK_STATUS_IGNORED
+async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED
                 ) -> None:
-    """Run the service until SIGINT/SIGTERM or a StopService; started once it listens."""
+    """Run the service until SIGINT/SIGTERM or a StopService; started once it listens, with
+    one line saying so (socket, pipelines, devices)."""
     os.umask(0o077)  # its state, job folders, logs and data are the user's alone (children too)
     rundir = ensure_private_dir(settings.runtime_dir)
     with _single_instance(rundir, settings):
@@ -56,7 +57,7 @@ async def serve(settings: Settings, *, task_status: TaskStatus[Path] = anyio.TAS
             store.close()
 
 
-async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStatus[Path]
+async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStatus[str]
                ) -> None:
     early: list[ChildEvent] = []
     sup: Supervisor | None = None
@@ -90,9 +91,10 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                     await ref.tell(ev)
                 sock = socket_path(settings.runtime_dir, "tomato")
                 await tg.start(serve_actor, ref, sock, CODEC)
-                logger.info("tomato ready: %d pipelines, socket %s",
-                            len(supervisor.pipelines.all), sock)
-                task_status.started(sock)
+                ready = (f"tomato ready (pipelines: {len(supervisor.pipelines.all)}, devices: "
+                         f"{len(lab.devices)}); socket {sock}")
+                logger.info("%s", ready)
+                task_status.started(ready)
                 tg.start_soon(anyio.to_thread.run_sync, _warm_up)
                 for number in range(settings.output_servers):
                     tg.start_soon(outputs.start_server, procs, number)
