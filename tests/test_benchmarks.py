@@ -1,7 +1,7 @@
 """The benchmarks run (on a tiny size); their figures are read by people, not asserted.
 
-One test per section, so the sections spread over the test workers, each at the lowest
-priority: its processes take only the CPU the other tests leave."""
+`pytest -m benchmark` (CI runs it after the suite): one test per section, so the sections
+spread over the workers, each at the lowest priority."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
+pytestmark = pytest.mark.benchmark
 FIGURES = {
     "cli": ("tomato start → answering", "ketchup status (whole process)", "submit → r",
             "ketchup submit (whole process)"),

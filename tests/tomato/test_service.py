@@ -238,7 +238,7 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
     until(lambda: pids_of(b"tomato.outputs", rundir) and len(pids_of(b"tomato.job", rundir)) == 2,
           20, "an output server and two standby job processes")
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    jobid = tomato.submit(payload("sequential", 1.5, 0.1))
     until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
           "the first points")
     children = {*pids_of(b"tomato.job", rundir), *pids_of(b"tomato.outputs", rundir),
@@ -249,4 +249,4 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
     until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), 30,
           "every process of the dead service to stop")
     # The device kept serving its job to the end: every point is in the raw data.
-    assert [v for _, v in read_csv(tomato.data_files(jobid)[0])] == list(range(1, 31))
+    assert [v for _, v in read_csv(tomato.data_files(jobid)[0])] == list(range(1, 16))
