@@ -189,6 +189,15 @@ class ProcessSupervisor:
         self._tg.start_soon(self._watch, child)
         await self._emit(child, "adopted")
 
+    async def restart(self, child_id: str) -> int:
+        """Start again a child that has failed (its restart budget spent), with a fresh
+        budget; returns its pid. Raises ActorError if it has not failed."""
+        child = self._children.get(child_id)
+        if child is None or not child.done.is_set() or child.stopping:
+            raise ActorError(f"child {child_id!r} has not failed: nothing to restart")
+        del self._children[child_id]
+        return await self.start(child.spec)
+
     async def stop(self, child_id: str) -> None:
         """Stop a child for good: SIGTERM, then SIGKILL after its stop timeout."""
         child = self._children.get(child_id)

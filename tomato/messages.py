@@ -70,6 +70,12 @@ class SnapshotTaken(Message):
     warning: str | None = None
 
 
+class RestartDevice(Message):
+    """Start a failed device's process again, with a fresh restart budget."""
+
+    device: str
+
+
 class GetServiceStatus(Message):
     """Ask for the service's pid, paths and devices."""
 
@@ -305,7 +311,7 @@ class CancelRun(Message):
 
 CLIENT_MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
-    SetReady, TakeSnapshot, SnapshotTaken, GetServiceStatus, StopService, JobInfo,
+    SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
     PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
     WatchState, PipelineChanged, JobStatusChanged,
 )

@@ -250,3 +250,24 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
           "every process of the dead service to stop")
     # The device kept serving its job to the end: every point is in the raw data.
     assert [v for _, v in read_csv(tomato.data_files(jobid)[0])] == list(range(1, 16))
+
+
+def test_a_device_that_spent_its_restart_budget_stays_failed_until_tomato_restart(tomato):
+    def device():
+        return tomato.ask(GetServiceStatus()).devices[0]
+
+    killed: set[int] = set()
+    for _ in range(4):  # a budget of 3 restarts in 60 s: the fourth exit fails it
+        alive = until(lambda: (d := device()).state == "running" and d.pid not in killed and d,
+                      20, "the device (re)started")
+        os.kill(alive.pid, signal.SIGKILL)
+        killed.add(alive.pid)
+    until(lambda: device().state == "failed", 20, "the device to be failed")
+    assert "device dummy_device failed" in tomato.pipelines()["dummy-5"]["failed"]
+    assert tomato.run("tomato", "restart", "nope", check=False).returncode == 4
+    out = tomato.run("tomato", "restart", "dummy_device").stdout
+    assert out.startswith("device dummy_device is running")
+    assert tomato.run("tomato", "restart", "dummy_device", check=False).returncode == 5
+    assert tomato.pipelines()["dummy-5"]["failed"] is None
+    tomato.prepare("dummy-5", "s1")
+    assert tomato.wait_status(tomato.submit(payload(time=0.3)), "c", "ce")["status"] == "c"

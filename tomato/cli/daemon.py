@@ -12,7 +12,7 @@ import asyncclick as click
 
 from .. import __version__
 from ..errors import TomatoError, exit_code_of
-from ..messages import GetServiceStatus, StopService
+from ..messages import GetServiceStatus, RestartDevice, StopService
 from .client import request
 from .config import config_dirs, start_command
 
@@ -74,6 +74,18 @@ async def status(obj: tuple[Path, Path | None, str]) -> None:
     except TomatoError as exc:
         _fail(exc)
     click.echo(json.dumps(asdict(reply), indent=1))
+
+
+@cli.command()
+@click.argument("device")
+@click.pass_obj
+async def restart(obj: tuple[Path, Path | None, str], device: str) -> None:
+    """Start a failed DEVICE again (its restart budget was spent), with a fresh budget."""
+    try:
+        row = await request(obj[0], RestartDevice(device), start=obj[2])
+    except TomatoError as exc:
+        _fail(exc)
+    click.echo(f"device {row.name} is {row.state} (pid {row.pid})")
 
 
 def _fail(exc: TomatoError) -> None:

@@ -13,7 +13,7 @@ from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect
 from drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, driver_names
 
 from ..codec import CODEC
-from ..errors import ConfigError, TomatoError
+from ..errors import ConfigError, ConflictError, NotFoundError, TomatoError
 from ..messages import DeviceInfoRow, JobSpec
 from ..paths import device_socket, socket_path
 from .devicesfile import DeviceSpec, Lab
@@ -111,8 +111,9 @@ async def stop_tasks(spec: JobSpec) -> None:
 class Devices:
     """Device states from supervision events, kept in the store; live channel states."""
 
-    def __init__(self, lab: Lab, rundir: Path, store: Store) -> None:
+    def __init__(self, lab: Lab, rundir: Path, store: Store, procs: ProcessSupervisor) -> None:
         self._lab = lab
+        self._procs = procs
         self._rundir = rundir
         self._store = store
         self._state: dict[str, tuple[str, int | None, int, str | None]] = {}
@@ -128,7 +129,21 @@ class Devices:
         self._state[device.name] = (state, ev.pid, ev.restarts, reason)
         self._store.set_device(device.name, device.driver, ev.pid, state, ev.restarts, reason)
         self._store.log(f"device {ev.kind}", device.name, reason or "")
+        if ev.kind == "failed":
+            logger.error("device %s failed: %s", device.name, reason)
         return device.name, reason
+
+    async def restart(self, name: str) -> DeviceInfoRow:
+        """Start a failed device again (`tomato restart DEVICE`); raises NotFoundError or
+        ConflictError (it has not failed)."""
+        known = {d.name for d in self._lab.devices}
+        if name not in known:
+            raise NotFoundError(f"no device named {name!r} (devices: {', '.join(known)})")
+        if self._state.get(name, ("",))[0] != "failed":
+            raise ConflictError(f"device {name!r} has not failed; it restarts by itself")
+        pid = await self._procs.restart(f"dev-{name}")
+        self._state[name] = ("running", pid, 0, None)  # its `started` event says so too
+        return next(r for r in await self.rows() if r.name == name)
 
     async def rows(self) -> list[DeviceInfoRow]:
         """Every device with its state and, asked live, the state of each channel."""

@@ -103,13 +103,15 @@ class Pipelines:
                 self._set(p, jobid=None)
 
     def device_failed(self, device: str, reason: str | None) -> list[tuple[int, str]]:
-        """Mark the pipelines using `device` failed; returns (jobid, why) of their jobs."""
+        """Mark the pipelines using `device` failed (`reason` None: no longer); returns
+        (jobid, why) of their jobs."""
         ended = []
+        why = f"device {device} failed: {reason}" if reason is not None else None
         for p in self.all.values():
-            if any(c.device == device for c in p.spec.components):
-                self._set(p, failed=f"device {device} failed: {reason}")
-                if p.jobid is not None:
-                    ended.append((p.jobid, f"device {device} failed: {reason}"))
+            if any(c.device == device for c in p.spec.components) and p.failed != why:
+                self._set(p, failed=why)
+                if p.jobid is not None and why is not None:
+                    ended.append((p.jobid, why))
         return ended
 
 

@@ -81,7 +81,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
             outputs = Outputs(settings.runtime_dir, settings.output_servers, tg,
                               settings.orphan_grace)
             supervisor = Supervisor(
-                settings, Devices(lab, settings.runtime_dir, store),
+                settings, Devices(lab, settings.runtime_dir, store, procs),
                 Pipelines(lab, techniques, store, lambda event: supervisor.events.publish(event)),
                 store, JobProcesses(settings, procs, tg), outputs, tg, left)
             async with start_actor(supervisor) as ref:  # recovers the jobs as it starts

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Ok
+from actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred, Ok
 
 from ..errors import ConflictError, NotFoundError
 from ..jobfolder import JOB_RECORD
@@ -31,6 +31,7 @@ from ..messages import (
     JobStatusChanged,
     LoadSample,
     NextJob,
+    RestartDevice,
     SearchJobs,
     ServiceStatus,
     SetReady,
@@ -78,8 +79,7 @@ class Supervisor(Actor):
         self.failures: dict[int, str] = {}
         """Running jobs stopped because a device of theirs failed, and why."""
         self.progress = Progress()
-        self._survivors = survivors
-        """Processes an earlier service left serving: socket name → pid."""
+        self._survivors = survivors  # processes an earlier service left: socket name → pid
 
     async def on_start(self) -> None:
         """Rebuild the queue, take over what an earlier service left running."""
@@ -137,6 +137,8 @@ class Supervisor(Actor):
                 return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd))
             case StopService(force):
                 return self._request_stop(force)
+            case RestartDevice(name):
+                return Deferred(lambda: self.devices.restart(name))
             case GetServiceStatus():
                 return await self._service_status()
             case CancelAll():
@@ -307,11 +309,12 @@ class Supervisor(Actor):
                                                        f"{ev.returncode} before it reported an end")
         elif ev.group == "device":
             device, reason = self.devices.record(ev)
-            if ev.kind == "failed":
-                logger.error("device %s failed: %s", device, reason)
-                for jobid, why in self.pipelines.device_failed(device, reason):
-                    self.failures[jobid] = why
+            if ev.kind in ("failed", "started"):  # started: after `tomato restart` too
+                why = reason if ev.kind == "failed" else None
+                for jobid, failure in self.pipelines.device_failed(device, why):
+                    self.failures[jobid] = failure
                     self.tg.start_soon(self.jobprocs.cancel, jobid)
+                self._schedule()
         else:
             logger.info("%s %s %s", ev.id, ev.kind, ev.reason)
 
