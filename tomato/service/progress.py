@@ -28,9 +28,6 @@ class Progress:
             kept = roles[msg.role] = (msg, deque(maxlen=RECENT))
         kept[1].extend(msg.points)
 
-    def knows(self, jobid: int) -> bool:
-        return jobid in self._latest or jobid in self.steps
-
     def forget(self, jobid: int) -> None:
         self.steps.pop(jobid, None)
         self._latest.pop(jobid, None)
