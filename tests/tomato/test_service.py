@@ -86,9 +86,11 @@ def test_tomato_says_in_one_line_when_it_is_ready(tomato_factory):
             line = proc.stdout.readline()  # the service writes it once it answers
             assert line.startswith("tomato ready (pipelines: 2, devices: 1); socket "), line
             assert lab.ask(GetPipelines())  # it does answer
+            lab.submit({**payload(), "version": "0.1"})  # upgrading 0.1 prints: not here
         finally:
             proc.terminate()
             proc.wait(20)
+        assert proc.stdout.read() == ""
 
 
 def test_sigterm_stops_the_service_and_its_device_processes(tomato):
@@ -96,6 +98,7 @@ def test_sigterm_stops_the_service_and_its_device_processes(tomato):
     tomato.process.send_signal(signal.SIGTERM)
     assert tomato.process.wait(20) == 0
     until(lambda: not os.path.exists(f"/proc/{device['pid']}"), 10, "the device to exit")
+    assert not tomato.socket.parent.exists()  # no runtime folder left behind
 
 
 def test_queued_jobs_survive_a_restart_of_the_service(tomato):

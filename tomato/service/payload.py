@@ -3,7 +3,10 @@ and turned into the job's spec. The only module that reads a payload's keys."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,8 @@ from drivers import ParameterError, Task, Technique, check_task
 
 from ..errors import PayloadError
 from ..messages import JobSpec, Place, Snapshots, StepSpec
+
+logger = logging.getLogger(__name__)
 
 VERSIONS = ("0.1", "0.2", "1.0", "2.0", "2.1", "2.2")
 LATEST = "2.2"
@@ -60,9 +65,12 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
     schemas = importlib.import_module("dgbowl_schemas.tomato")
     model = getattr(schemas, f"Payload_{version.replace('.', '_')}")
     try:
-        payload = model(**{**raw, "version": version})
-        while payload.version != LATEST:
-            payload = payload.update()
+        with contextlib.redirect_stdout(io.StringIO()) as printed:  # dgbowl-schemas prints
+            payload = model(**{**raw, "version": version})
+            while payload.version != LATEST:
+                payload = payload.update()
+        if printed.getvalue():
+            logger.debug("%s: the payload models printed %r", filename, printed.getvalue())
     except ValidationError as exc:
         first = exc.errors()[0]
         where = field_name(version, tuple(first["loc"]))

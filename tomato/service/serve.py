@@ -6,7 +6,7 @@ import fcntl
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +158,7 @@ def _single_instance(rundir: Path, settings: Settings) -> Iterator[None]:
         lock.write(str(os.getpid()))
         lock.flush()
         yield
+        # Stopped cleanly (its children too): leave no runtime folder behind.
+        path.unlink(missing_ok=True)
+        with suppress(OSError):  # not empty: something still serves there
+            rundir.rmdir()
