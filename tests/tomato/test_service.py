@@ -174,15 +174,19 @@ def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_fa
         return pids_of(b"tomato.job", rundir)
 
     rundir = str(tomato.socket.parent).encode()
-    before = until(lambda: len(s := standby_pids()) >= 2 and s, 20, "two standby processes")
+    until(lambda: len(standby_pids()) >= 2, 20, "two standby processes")
     tomato.prepare("dummy-5", "s1")
+    jobids = []
     for _ in range(3):
-        jobid = tomato.submit(payload(time=0.2, unlock_when_done=True))
-        assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
-    # They ran the jobs and wait again. (On a loaded machine a job may outlast the pool's
-    # top-up delay, which then starts one more; the pool being full, the process of that
-    # job then ends: so at least one of them, not both, is sure to be there.)
-    assert before & standby_pids()
+        jobids.append(tomato.submit(payload(time=0.2, unlock_when_done=True)))
+        assert tomato.wait_status(jobids[-1], "c", "ce")["status"] == "c"
+    log = tomato.log.read_text()
+    for jobid in jobids:  # each in a process that was waiting for it, none started for it
+        assert f"job {jobid}: handed to job-" in log and "none was waiting" not in log
+    assert f"job {jobids[0]}: handed to job-1, which was waiting" in log
+    # And the pool waits again, full (on a loaded machine a job may outlast the pool's top-up
+    # delay: the pool then has a new process, and the one whose job ended stops).
+    until(lambda: tomato.ask(GetServiceStatus()).standby == 2, 20, "two waiting again")
 
 
 def running_job(tomato, seconds=20):

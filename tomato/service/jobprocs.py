@@ -79,9 +79,11 @@ class JobProcesses:
             except ActorError as exc:
                 logger.warning("standby %s did not take job %d (%s)", child, spec.jobid, exc)
                 continue
+            logger.info("job %d: handed to %s, which was waiting", spec.jobid, child)
             self._refill_later()
             return
-        await self._hand(await self._start(), spec, jobdir)
+        await self._hand(child := await self._start(), spec, jobdir)
+        logger.info("job %d: handed to %s, started for it (none was waiting)", spec.jobid, child)
 
     async def _hand(self, child: str, spec: JobSpec, jobdir: Path) -> None:
         self._jobs[spec.jobid] = child  # before: its first reports may come before the reply
