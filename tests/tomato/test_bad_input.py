@@ -160,6 +160,11 @@ def test_ketchup_without_a_service_says_so_and_how_to_start_it(tomato_factory):
     assert result.returncode == 7 and "start it with 'tomato -t'" in result.stderr
 
 
+def test_json_and_yaml_at_once_is_a_usage_error(quiet):
+    result = quiet.ketchup("status", "--json", "--yaml", check=False)
+    assert result.returncode == 2 and "--json or --yaml: one of them" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["tomato", "ketchup"])
 def test_both_commands_say_their_version(command):
     from tomato import __version__

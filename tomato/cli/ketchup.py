@@ -77,6 +77,8 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapper(obj: tuple[bool, Path | None], *args: Any, as_json: bool, as_yaml: bool,
                       **kwargs: Any) -> None:
         test_mode, config = obj
+        if as_json and as_yaml:
+            raise click.UsageError("--json or --yaml: one of them")
         mode = "json" if as_json else "yaml" if as_yaml else "rich"
         try:
             await fn(Ctx(test_mode, config, mode), *args, **kwargs)
