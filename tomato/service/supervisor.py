@@ -124,7 +124,7 @@ class Supervisor(Actor):
                 self.events.publish(msg)
                 return None
             case JobData(jobid=jobid):
-                if jobid in self.running:  # not late, from a job that has ended
+                if jobid in self.running or jobid in self.progress.steps:  # not yet ended
                     self.progress.data(msg)
                     self.events.publish(msg)
                 return None
