@@ -96,6 +96,8 @@ LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
      "p.yml: sample.name: has characters that are not printable"),
     ("p.yml", json.dumps(payload(output={"prefix": "../../../etc/x"})).encode(),
      "p.yml: tomato.output.prefix: a file name, not a path"),
+    ("p.yml", json.dumps(payload(output={"prefix": "run\x1b[2J"})).encode(),
+     "p.yml: tomato.output.prefix: has characters that are not printable"),
 ])
 def test_hostile_payload_files_are_refused_in_one_line(quiet, name, content, expected):
     (quiet.root / name).write_bytes(content)

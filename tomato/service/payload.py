@@ -127,22 +127,21 @@ MAX_NAME = 256
 def check_names(version: str, payload: dict[str, Any], filename: str,
                 jobname: str | None) -> None:
     """Sample and job names are printable text of at most MAX_NAME characters; output
-    prefixes are file names (not paths). Raises PayloadError naming the field."""
-    names = {("sample", "identifier"): payload["sample"]["identifier"], ("jobname",): jobname}
+    prefixes are file names (not paths). Raises PayloadError naming the field as the user's
+    version spells it."""
+    old = version.startswith("0.")
+    names = {"sample.name" if old else "sample.identifier": payload["sample"]["identifier"],
+             "jobname": jobname}
     for section in ("output", "snapshot"):
         if (options := payload["settings"].get(section)) and options.get("prefix"):
-            prefix = options["prefix"]
-            names[("settings", section, "prefix")] = prefix
+            where = f"{'tomato' if old else 'settings'}.{section}.prefix"
+            names[where] = prefix = options["prefix"]
             if "/" in prefix or prefix in (".", ".."):
-                top = "tomato" if version.startswith("0.") else "settings"
-                where = field_name(version, (top, section, "prefix"))
                 raise PayloadError(f"{filename}: {where}: a file name, not a path (use "
                                    f"'path' for the folder), got {prefix!r}",
                                    {"file": filename, "field": where})
-    for path, name in names.items():
+    for where, name in names.items():
         if name is not None and (len(name) > MAX_NAME or not name.isprintable()):
-            where = "jobname" if path == ("jobname",) else field_name(
-                version, ("sample", "name") if version.startswith("0.") else path)
             why = (f"longer than {MAX_NAME} characters" if len(name) > MAX_NAME
                    else "has characters that are not printable")
             raise PayloadError(f"{filename}: {where}: {why}", {"file": filename,
