@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         ProcessSupervisor,
         python_argv,
         run_until_signalled,
+        signal_failed,
         signal_ready,
         until_released,
     )
@@ -52,6 +53,7 @@ _LAZY = {
     "ProcessSupervisor": "._process",
     "python_argv": "._process",
     "run_until_signalled": "._process",
+    "signal_failed": "._process",
     "signal_ready": "._process",
     "until_released": "._process",
     "peer_context": "._server",
@@ -101,6 +103,7 @@ __all__ = [
     "run_actor",
     "run_until_signalled",
     "serve_actor",
+    "signal_failed",
     "signal_ready",
     "start_actor",
     "task_group",

@@ -27,6 +27,9 @@ from .messages import Ping
 logger = logging.getLogger(__name__)
 
 READY_LINE = b"READY\n"
+FAILED = b"FAILED "
+"""Starts the line of a child that cannot start, followed by why (one line)."""
+MAX_LINE = 4096
 Restart = Literal["permanent", "transient", "temporary"]
 
 
@@ -124,6 +127,15 @@ def signal_ready() -> None:
     except BrokenPipeError:
         os._exit(0)
     os.dup2(2, 1)
+
+
+def signal_failed(reason: str) -> None:
+    """Called by a child that cannot start: tells the parent why (one line)."""
+    line = FAILED + " ".join(reason.split()).encode()[: MAX_LINE - 16] + b"\n"
+    try:
+        os.write(1, line)
+    except BrokenPipeError:
+        pass
 
 
 def python_argv(module: str, *args: str) -> tuple[str, ...]:
@@ -229,7 +241,7 @@ class ProcessSupervisor:
         reader = BufferedByteReceiveStream(process.stdout)
         try:
             with anyio.fail_after(spec.start_timeout):
-                line = await reader.receive_until(b"\n", 64)
+                line = await reader.receive_until(b"\n", MAX_LINE)
         except TimeoutError:
             await _terminate(process, spec.stop_timeout)
             raise ChildStartError(f"{spec.id}: not ready within {spec.start_timeout} s") from None
@@ -245,6 +257,8 @@ class ProcessSupervisor:
             await process.stdout.aclose()
         if line + b"\n" != READY_LINE:
             await _terminate(process, spec.stop_timeout)
+            if line.startswith(FAILED):
+                raise ChildStartError(f"{spec.id}: {line[len(FAILED):].decode(errors='replace')}")
             raise ChildStartError(f"{spec.id}: said {line!r} instead of READY")
         return process
 

@@ -20,8 +20,8 @@ from .errors import (
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
     from ._device import DEVICE_CODEC, DeviceActor
     from ._dummy import DummyDriver
-    from ._interface import Driver, Emit, check_task, point_count
-    from ._registry import driver_names, load_driver
+    from ._interface import Driver, Emit, check_task, coerce_param, point_count
+    from ._registry import DriverHost, driver_names, load_driver
     from .messages import (
         ChannelStatus,
         Column,
@@ -60,6 +60,8 @@ _LAZY = {
     "Driver": "._interface",
     "Emit": "._interface",
     "check_task": "._interface",
+    "coerce_param": "._interface",
+    "DriverHost": "._registry",
     "point_count": "._interface",
     "driver_names": "._registry",
     "load_driver": "._registry",
@@ -85,6 +87,7 @@ __all__ = [
     "DeviceStatus",
     "Driver",
     "DriverError",
+    "DriverHost",
     "DummyDriver",
     "Emit",
     "GetDeviceStatus",
@@ -98,6 +101,7 @@ __all__ = [
     "UnknownChannelError",
     "UnknownDriverError",
     "check_task",
+    "coerce_param",
     "driver_names",
     "load_driver",
     "point_count",

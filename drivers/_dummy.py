@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import ClassVar
+from collections.abc import Mapping
 
 import anyio
 
@@ -19,7 +19,7 @@ class DummyDriver(Driver):
     """
 
     name = "dummy"
-    techniques: ClassVar = {
+    techniques: Mapping[str, Technique] = {
         "random": Technique(
             "random", columns=(Column("value", "", uncertainty=1e-6, decimals=6),),
             doc="a uniform random value in [0, 1) per point"),

@@ -9,8 +9,9 @@ from typing import Any, ClassVar, cast
 from .errors import ParameterError
 from .messages import Param, Task, Technique
 
-Emit = Callable[[list[float]], None]
-"""Called by a driver with one point: [uts, value per column of the technique]."""
+Emit = Callable[[list[Any]], None]
+"""Called by a driver with one point: [uts, value per column of the technique] (a
+free-form technique's: a record, see Technique)."""
 
 MAX_POINTS = 1e10
 """Points in one step: a year at 100 Hz is 3e9."""
@@ -29,13 +30,18 @@ class Driver:
     """
 
     name: ClassVar[str]
-    techniques: ClassVar[Mapping[str, Technique]]
+    techniques: Mapping[str, Technique]
+    """A class attribute of native drivers; a host of another interface sets it in `start`."""
 
     def __init__(self, address: str | None, channels: tuple[str, ...],
                  settings: Mapping[str, Any] | None = None) -> None:
         self.address = address
         self.channels = channels
         self.settings = dict(settings or {})
+
+    async def start(self) -> None:
+        """Connect to the instrument before the device serves; raise DriverError if it
+        cannot (the message says why)."""
 
     async def run(self, channel: str, task: Task, emit: Emit) -> None:
         raise NotImplementedError
@@ -70,17 +76,78 @@ def check_task(technique: Technique, task: Task) -> None:
 
 
 def _check_param(param: Param, value: Any) -> None:
+    coerce_param(param, value)
+
+
+def coerce_param(param: Param, value: Any) -> Any:
+    """`value` as `param` takes it (a pint Quantity in `param.unit` for a quantity), checked
+    against its type, options and bounds; raises ParameterError naming the parameter."""
     field = {"field": param.name}
+    if param.type == "quantity":
+        value = _quantity(param, value)
+        magnitude = value.m
+    else:
+        value = magnitude = _typed(param, value)
+    if param.options is not None and value not in param.options:
+        raise ParameterError(f"must be one of {', '.join(map(str, param.options))}, got "
+                             f"{_shown(value)}", field)
+    unit = f" {param.unit}" if param.type == "quantity" and param.unit else ""
+    if param.minimum is not None:
+        if magnitude < param.minimum or (param.exclusive_minimum and
+                                         magnitude == param.minimum):
+            op = ">" if param.exclusive_minimum else ">="
+            raise ParameterError(f"must be {op} {param.minimum:g}{unit}, got {_shown(value)}",
+                                 field)
+    if param.maximum is not None and magnitude > param.maximum:
+        raise ParameterError(f"must be <= {param.maximum:g}{unit}, got {_shown(value)}", field)
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: a quantity as "0.05 second", anything else as Python shows it."""
+    return repr(value) if isinstance(value, (int, float, str, bool)) else f"'{value}'"
+
+
+def _typed(param: Param, value: Any) -> Any:
     types = _TYPES.get(param.type, (object,))
     if (isinstance(value, bool) and param.type != "bool") or not isinstance(value, types):
-        raise ParameterError(f"must be of type {param.type}, got {value!r}", field)
-    value = cast(Any, value)  # a number if bounds are given (the check above says which)
-    if param.minimum is not None:
-        if value < param.minimum or (param.exclusive_minimum and value == param.minimum):
-            op = ">" if param.exclusive_minimum else ">="
-            raise ParameterError(f"must be {op} {param.minimum:g}, got {value!r}", field)
-    if param.maximum is not None and value > param.maximum:
-        raise ParameterError(f"must be <= {param.maximum:g}, got {value!r}", field)
+        if param.coerce and not isinstance(value, bool) and param.type in ("float", "int", "str"):
+            try:
+                converted = {"float": float, "int": int, "str": str}[param.type](value)
+                if not isinstance(value, float) or converted == value:
+                    return converted
+            except (TypeError, ValueError):
+                pass
+        raise ParameterError(f"must be of type {param.type}, got {value!r}",
+                             {"field": param.name})
+    return cast(Any, value)
+
+
+def _quantity(param: Param, value: Any) -> Any:
+    """A pint Quantity in `param.unit`: from a string ("0.5 s"), a Quantity, or a number
+    (meaning `param.unit`)."""
+    import pint  # only for drivers with quantities: 0.2 s to import
+
+    field = {"field": param.name}
+    given = value
+    try:
+        if isinstance(value, str):
+            value = pint.Quantity(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = pint.Quantity(value, param.unit or "")
+        elif not isinstance(value, pint.Quantity):
+            raise ParameterError(f"must be a quantity in {param.unit or 'no unit'}, got "
+                                 f"{value!r}", field)
+        if param.unit:
+            if value.dimensionless and not pint.Quantity(1, param.unit).dimensionless:
+                value = pint.Quantity(value.m, param.unit)
+            value = value.to(param.unit)
+    except Exception as exc:  # pint raises many kinds (unknown unit, syntax, dimension)
+        if isinstance(exc, ParameterError):
+            raise
+        raise ParameterError(f"cannot take {given!r} as {param.unit or 'a quantity'}: "
+                             f"{str(exc).splitlines()[0]}", field) from None
+    return value
 
 
 def point_count(max_duration: float, interval: float) -> int:

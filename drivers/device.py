@@ -10,10 +10,18 @@ from pathlib import Path
 
 import anyio
 
-from actors import serve_actor, signal_ready, start_actor, task_group, until_released
+from actors import (
+    serve_actor,
+    signal_failed,
+    signal_ready,
+    start_actor,
+    task_group,
+    until_released,
+)
 
 from ._device import DEVICE_CODEC, DeviceActor
 from ._registry import load_driver
+from .errors import DriverError
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -33,8 +41,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    driver_cls = load_driver(args.driver)
-    driver = driver_cls(args.address, tuple(args.channels.split(",")), json.loads(args.settings))
+    try:
+        driver_cls = load_driver(args.driver)
+        driver = driver_cls(args.address, tuple(args.channels.split(",")),
+                            json.loads(args.settings))
+        await driver.start()
+    except DriverError as exc:
+        signal_failed(str(exc))
+        sys.exit(1)
     async with task_group() as tg:
         actor = DeviceActor(args.name, driver, tg)
         async with start_actor(actor) as ref:

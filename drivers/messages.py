@@ -9,7 +9,12 @@ from actors import Message
 
 
 class Param(Message):
-    """One parameter a technique accepts, with its type, unit and bounds."""
+    """One parameter a technique accepts, with its type, unit, bounds and options.
+
+    `type` is float, int, str, bool or quantity (a number with `unit`, or a string such as
+    "0.5 s" that converts to it; bounds are in `unit`). With `coerce`, a value that
+    converts to `type` is taken ("5" for an int), as DriverInterface 2.1 does.
+    """
 
     name: str
     type: str = "float"
@@ -20,6 +25,8 @@ class Param(Message):
     required: bool = False
     default: Any = None
     doc: str = ""
+    options: tuple[Any, ...] | None = None
+    coerce: bool = False
 
 
 class Column(Message):
@@ -32,12 +39,19 @@ class Column(Message):
 
 
 class Technique(Message):
-    """A capability of a driver: what it takes (params) and what it records (columns)."""
+    """A capability of a driver: what it takes (params) and what it records (columns).
+
+    A `free_form` technique's points are records of any shape, `[uts, {name: value}]`
+    (a value a number, a string or a nested list), the first point and any whose layout
+    changed carrying a third item, `{"units": {name: unit}, "dims": {name: [dim, ...]},
+    "coords": {dim: [value, ...]}}` (dims beyond `uts`); its `columns` are empty.
+    """
 
     name: str
     params: tuple[Param, ...] = ()
     columns: tuple[Column, ...] = ()
     doc: str = ""
+    free_form: bool = False
 
 
 class Task(Message):
@@ -103,12 +117,13 @@ class DeviceStatus(Message):
 
 
 class DataBatch(Message):
-    """Points [uts, value, ...] with sequence numbers first+1 .. first+len(points)."""
+    """Points [uts, value, ...] (a free-form technique's: records, see Technique) with
+    sequence numbers first+1 .. first+len(points)."""
 
     channel: str
     task_id: str | None
     first: int
-    points: list[list[float]]
+    points: list[list[Any]]
     state: str
     error: str | None = None
 

@@ -181,7 +181,8 @@ class Tomato:
         return {p.name: asdict(p) for p in self.ask(GetPipelines())}
 
     def data_files(self, jobid: int) -> list[Path]:
-        return sorted((self.root / "jobs" / str(jobid)).glob("*.csv"))
+        return sorted(p for p in (self.root / "jobs" / str(jobid)).glob("[0-9]*-*")
+                      if p.suffix in (".csv", ".jsonl"))
 
 
 def read_csv(path: Path) -> list[list[float]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "3.0.0.dev0"
+__version__ = "2026.12.0"
 
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
     from .cli.config import config_dirs

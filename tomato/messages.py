@@ -156,14 +156,15 @@ class StepStarted(Message):
 
 
 class JobData(Message):
-    """New points of a step: [uts, value per column] (also an event for watchers)."""
+    """New points of a step: [uts, value per column] (also an event for watchers); of a
+    free-form step, its scalar values."""
 
     jobid: int
     step: int
     role: str
     columns: list[str]
     units: list[str]
-    points: list[list[float]]
+    points: list[list[Any]]
 
 
 class GetWatchState(Message):
@@ -205,6 +206,9 @@ class ComponentSpec(Message):
     device: str
     channel: str
     socket: str
+    driver: str = ""
+    address: str | None = None
+    capabilities: tuple[str, ...] = ()
 
 
 class StepSpec(Message):
@@ -215,11 +219,15 @@ class StepSpec(Message):
     task: Task
     columns: tuple[Column, ...] = ()
     """Empty until the job has a pipeline (they are its device's)."""
+    free_form: bool = False
+    """Its points are records of any shape (see drivers.Technique), not rows of columns."""
 
     @property
     def datafile(self) -> str:
-        """The name of the step's raw data file in the job folder."""
-        return f"{self.index:02d}-{self.role}-{self.task.technique}.csv"
+        """The name of the step's raw data file in the job folder: CSV for rows of columns,
+        JSON Lines for records."""
+        suffix = "jsonl" if self.free_form else "csv"
+        return f"{self.index:02d}-{self.role}-{self.task.technique}.{suffix}"
 
 
 class Place(Message):

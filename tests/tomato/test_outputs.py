@@ -28,12 +28,18 @@ def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):
     assert sorted(job["outputs"]) == sorted([str(nc), str(archive)])
     tree = open_datagram(nc)
     [raw] = tomato.data_files(jobid)
-    step = tree[raw.stem]
+    assert list(tree.children) == ["worker"]  # one group per component role, as in 2.x
+    step = tree["worker"]
     assert step.sizes["uts"] == len(read_csv(raw)) == 20
     assert [round(v, 6) for v in step["value"].values] == [r[1] for r in read_csv(raw)]
+    assert list(step["step"].values) == [0] * 20
     assert step["value"].attrs["ancillary_variables"] == "value_uncertainty"
     assert "units" in step["value"].attrs
-    assert float(step["value_uncertainty"]) == pytest.approx(1e-6)
+    assert list(step["value_uncertainty"].values) == pytest.approx([1e-6] * 20)
+    component = json.loads(step.attrs["tomato_Component"])
+    assert component == {"role": "worker", "device": "dummy_device", "driver": "dummy",
+                         "address": None, "channel": "5", "capabilities": component[
+                             "capabilities"]} and "random" in component["capabilities"]
     attrs = tree.attrs
     assert attrs["jobid"] == jobid and attrs["jobname"] == "dg" and attrs["sample"] == "s1"
     assert attrs["pipeline"] == "dummy-5" and attrs["yadg_version"] and attrs["tomato_version"]
@@ -187,4 +193,4 @@ def test_disk_full_while_appending_ends_ce_and_keeps_what_was_written(tomato_fac
     assert [v for _, v in rows] == list(range(1, len(rows) + 1))
     # The outputs (on another disk) still hold all of it.
     tree = open_datagram(lab.root / f"results.{jobid}.nc")
-    assert tree[raw.stem].sizes["uts"] == len(rows)
+    assert tree["worker"].sizes["uts"] == len(rows)

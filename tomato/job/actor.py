@@ -26,7 +26,7 @@ from drivers import ReadData, StartTask, StopTask, Task
 
 from ..codec import CODEC
 from ..messages import CancelRun, JobCollected, JobData, JobSpec, RunJob, StepSpec, StepStarted
-from .rawdata import DataFile
+from .rawdata import DataFile, RecordFile, scalars
 from .reporter import Reporter, Wake
 
 logger = logging.getLogger(__name__)
@@ -180,13 +180,15 @@ class JobActor(Actor):
                               f"its last {task.max_duration:.3g} s (points may be missing "
                               "in between)")
             logger.warning("%s", self.notes[-1])
-        names = [c.name for c in run.out.columns]
-        units = [c.unit for c in run.out.columns]
+        names = [c.name for c in run.step.columns]
+        units = [c.unit for c in run.step.columns]
         after = 0
 
-        def keep(points: list[list[float]]) -> None:
+        def keep(points: list[list[Any]]) -> None:
             run.out.append(points)
-            if points:
+            if points and run.step.free_form:
+                self.reporter.post(JobData(self.jobid, index, role, *scalars(points)))
+            elif points:
                 self.reporter.post(JobData(self.jobid, index, role, names, units, points))
 
         try:
@@ -223,7 +225,8 @@ class _StepRun:
 
     def __init__(self, step: StepSpec, jobdir: Path) -> None:
         self.step = step
-        self.out = DataFile(jobdir / step.datafile, tuple(step.columns))
+        self.out = (RecordFile(jobdir / step.datafile) if step.free_form
+                    else DataFile(jobdir / step.datafile, tuple(step.columns)))
         self.started: float | None = None
 
     def rest(self) -> Task:

@@ -1,41 +1,27 @@
-"""Raw data files: one CSV per step and component, appended as points arrive."""
+"""Raw data files, one per step, appended as points arrive: CSV for rows of columns, JSON
+Lines for free-form records (any shape: spectra, strings)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from drivers import Column
 
 
-class DataFile:
-    """One step's raw data: CSV with a `uts` column and a units row, appended per batch.
+class _AppendOnly:
+    """A file only ever appended to, in whole lines: a write that fails (disk full) is cut
+    back to the last whole line, so what was written before stays intact."""
 
-    Each batch goes down in whole lines; a write that fails (disk full) is cut back to the
-    last whole line, so what was written before stays intact.
-    """
-
-    def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.columns = columns
         self.count = 0
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._size = os.fstat(self._fd).st_size
-        if self._size == 0:
-            self._write(",".join(["uts", *(c.name for c in columns)]) + "\n"
-                        + ",".join(["s", *(c.unit for c in columns)]) + "\n")
-
-    def append(self, points: list[list[float]]) -> None:
-        if not points:
-            return
-        lines = []
-        for uts, *values in points:
-            cells = [f"{uts:.6f}", *(f"{v:.{c.decimals}f}" for c, v in zip(self.columns, values,
-                                                                          strict=True))]
-            lines.append(",".join(cells) + "\n")
-        self._write("".join(lines))
-        self.count += len(points)
 
     def _write(self, text: str) -> None:
         encoded = text.encode()
@@ -51,3 +37,61 @@ class DataFile:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class RecordFile(_AppendOnly):
+    """A free-form step's raw data, JSON Lines: a point per line, `{"uts": ..., name:
+    value, ...}`; a line without `uts` gives the layout of the points after it (`units`,
+    `dims`, `coords`), written when it changes. A torn last line (a crash mid-write) is
+    the only damage a crash can do, and readers skip it."""
+
+    def append(self, points: list[list[Any]]) -> None:
+        lines = []
+        for point in points:
+            if len(point) > 2:
+                lines.append(json.dumps(point[2]) + "\n")
+            lines.append(json.dumps({"uts": point[0], **point[1]}) + "\n")
+        if lines:
+            self._write("".join(lines))
+            self.count += len(points)
+
+
+def scalars(points: list[list[Any]]) -> tuple[list[str], list[str], list[list[Any]]]:
+    """The numbers of free-form points as rows (names, units, [uts, value, ...]): what a
+    watcher is shown."""
+    layout: dict[str, Any] = next((p[2] for p in points if len(p) > 2), {})
+    names = [k for k, v in points[-1][1].items() if _is_number(v)] if points else []
+    units = [layout.get("units", {}).get(name, "") for name in names]
+    rows = [[p[0], *(p[1].get(n) for n in names)] for p in points]
+    return names, units, rows
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+class DataFile(_AppendOnly):
+    """One step's raw data: CSV with a `uts` column and a units row, appended per batch.
+
+    Each batch goes down in whole lines; a write that fails (disk full) is cut back to the
+    last whole line, so what was written before stays intact.
+    """
+
+    def __init__(self, path: Path, columns: tuple[Column, ...]) -> None:
+        super().__init__(path)
+        self.columns = columns
+        if self._size == 0:
+            self._write(",".join(["uts", *(c.name for c in columns)]) + "\n"
+                        + ",".join(["s", *(c.unit for c in columns)]) + "\n")
+
+    def append(self, points: list[list[float]]) -> None:
+        if not points:
+            return
+        lines = []
+        for uts, *values in points:
+            cells = [f"{uts:.6f}", *(f"{v:.{c.decimals}f}" for c, v in zip(self.columns, values,
+                                                                          strict=True))]
+            lines.append(",".join(cells) + "\n")
+        self._write("".join(lines))
+        self.count += len(points)

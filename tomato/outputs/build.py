@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from ..jobfolder import JOB_LOG, JOB_RECORD
 from ..messages import JobSpec, MakeOutputs, Place, StepSpec
+from .records import read_records
 
 
 def build_outputs(request: MakeOutputs) -> tuple[Path, Path]:
@@ -57,7 +61,48 @@ def _write_archive(jobdir: Path, frozen: dict[str, Path], archive: Path, tmp: Pa
 
 def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[str, Path],
                     datagram: Path, sha1: str, tmp: Path) -> None:
-    import yadg
+    """One group per component role, its steps one after the other along `uts` (told apart
+    by the `step` variable): the layout tomato 2.x's analysis scripts read."""
+    import xarray as xr
+
+    from .. import __version__
+
+    data = {**_tables(request, [s for s in steps if not s.free_form], frozen),
+            **{s.index: read_records(frozen[s.datafile]) for s in steps if s.free_form}}
+    groups: dict[str, list[Any]] = {}
+    for step in steps:
+        if (ds := data.get(step.index)) is not None and ds.sizes.get("uts"):
+            groups.setdefault(step.role, []).append(
+                ds.assign(step=("uts", [step.index] * ds.sizes["uts"])))
+    tree = xr.DataTree()
+    spec = request.spec
+    for role, parts in groups.items():
+        ds = parts[0] if len(parts) == 1 else xr.concat(
+            parts, dim="uts", join="outer", data_vars="minimal", coords="minimal",
+            compat="override")
+        ds.attrs = {"role": role, "tomato_Component": _component(spec, role),
+                    "tomato_Steps": json.dumps([_step(s) for s in spec.steps if s.role == role])}
+        tree[role] = xr.DataTree(ds)
+    record = Path(request.jobdir) / JOB_RECORD
+    tree.attrs.update({
+        "jobid": spec.jobid, "jobname": spec.jobname or "", "sample": spec.sample,
+        "pipeline": spec.pipeline or "", "status": request.status or "",
+        # The job record as the user's archive holds it (payload, ids, times).
+        "tomato_Job": record.read_text() if record.exists() else "{}",
+        "tomato_version": __version__, "yadg_version": version("yadg"),
+        "archive": datagram.with_suffix(".zip").name, "archive_sha1": sha1,
+    })
+    partial = tmp / datagram.name
+    tree.to_netcdf(partial, engine="netcdf4")
+    shutil.move(partial, datagram)
+
+
+def _tables(request: MakeOutputs, steps: list[StepSpec], frozen: dict[str, Path]
+            ) -> dict[int, Any]:
+    """The CSV steps read by yadg, each column with its units and uncertainty."""
+    if not steps:
+        return {}
+    import numpy as np
     from dgbowl_schemas.yadg import DataSchema_7_0
     from yadg.core import process_schema
 
@@ -69,30 +114,36 @@ def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[st
         steps=[{"tag": _tag(s), "extractor": {"filetype": "basic.csv"},
                 "input": {"files": [str(frozen[s.datafile])]}} for s in steps])
     tree = process_schema(schema, strict_merge=True)
+    found = {}
     for step in steps:
         ds = tree[_tag(step)].to_dataset()
         for col in step.columns:
             if col.name in ds and col.uncertainty is not None:
-                ds[f"{col.name}_uncertainty"] = ((), float(col.uncertainty),
-                                                 {"units": col.unit,
-                                                  "long_name": "instrumental uncertainty"})
+                ds[f"{col.name}_uncertainty"] = (
+                    "uts", np.full(ds.sizes["uts"], float(col.uncertainty)),
+                    {"units": col.unit, "long_name": "instrumental uncertainty"})
                 ds[col.name].attrs.update(units=col.unit,
                                           ancillary_variables=f"{col.name}_uncertainty")
-        ds.attrs.update(step=step.index, role=step.role, technique=step.task.technique)
-        tree[_tag(step)].dataset = ds
-    spec, record = request.spec, Path(request.jobdir) / JOB_RECORD
-    tree.attrs.update({
-        "jobid": spec.jobid, "jobname": spec.jobname or "", "sample": spec.sample,
-        "pipeline": spec.pipeline or "", "status": request.status or "",
-        # The job record as the user's archive holds it (payload, ids, times).
-        "tomato_Job": record.read_text() if record.exists() else "{}",
-        "tomato_version": __version__, "yadg_version": yadg.__version__
-        if hasattr(yadg, "__version__") else tree.attrs.get("yadg_version", ""),
-        "archive": datagram.with_suffix(".zip").name, "archive_sha1": sha1,
-    })
-    partial = tmp / datagram.name
-    tree.to_netcdf(partial, engine="netcdf4")
-    shutil.move(partial, datagram)
+        ds.attrs = {}
+        found[step.index] = ds
+    return found
+
+
+def _component(spec: JobSpec, role: str) -> str:
+    """The component of `role` as tomato 2.x describes it (JSON)."""
+    c = next((c for c in spec.components if c.role == role), None)
+    if c is None:
+        return "{}"
+    return json.dumps({"role": role, "device": c.device, "driver": c.driver,
+                       "address": c.address, "channel": c.channel,
+                       "capabilities": list(c.capabilities)})
+
+
+def _step(step: StepSpec) -> dict[str, Any]:
+    task = step.task
+    return {"step": step.index, "technique_name": task.technique,
+            "max_duration": task.max_duration, "sampling_interval": task.sampling_interval,
+            "task_params": task.params}
 
 
 def _tag(step: StepSpec) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from drivers import Technique
 
 from ..errors import ConflictError, NotFoundError
-from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo
+from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec
 from ..paths import device_socket
 from .devicesfile import Lab
 from .scheduler import Pipeline, components_of
@@ -24,6 +24,7 @@ class Pipelines:
     def __init__(self, lab: Lab, techniques: dict[str, dict[str, Technique]], store: Store,
                  publish: Callable[[Any], None]) -> None:
         self._techniques = techniques
+        self._devices = {d.name: d for d in lab.devices}
         self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
         """Every technique a device offers, by name."""
         self.source = lab.source
@@ -84,11 +85,12 @@ class Pipelines:
         components = {c.role: c for c in p.spec.components}
         return replace(
             spec, pipeline=p.name,
-            components=tuple(ComponentSpec(c.role, c.device, c.channel,
-                                           str(device_socket(rundir, c.device)))
-                             for c in p.spec.components),
-            steps=tuple(replace(s, columns=self._techniques[components[s.role].device]
-                                [s.task.technique].columns) for s in spec.steps))
+            components=tuple(ComponentSpec(
+                c.role, c.device, c.channel, str(device_socket(rundir, c.device)),
+                self._devices[c.device].driver, self._devices[c.device].address,
+                tuple(self._techniques[c.device])) for c in p.spec.components),
+            steps=tuple(_placed(s, self._techniques[components[s.role].device]
+                                [s.task.technique]) for s in spec.steps))
 
     def release(self, name: str | None, jobid: int, ready: bool) -> None:
         """Free the pipeline `name` of job `jobid` (if it still holds it)."""
@@ -125,3 +127,8 @@ def _refuse_if_running(p: Pipeline) -> None:
     if p.jobid is not None:
         raise ConflictError(f"pipeline {p.name!r} is running job {p.jobid}; "
                             f"let it finish or cancel it first")
+
+
+def _placed(step: StepSpec, technique: Technique) -> StepSpec:
+    """The step as its component's technique records it."""
+    return replace(step, columns=technique.columns, free_form=technique.free_form)

@@ -1,0 +1,100 @@
+"""The decorators of DriverInterface 2.1: what turns a driver's methods into its contract."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pint
+
+from drivers import Param, ParameterError, coerce_param
+
+from ..models import Reply
+
+if TYPE_CHECKING:
+    from ._model import Attr
+
+logger = logging.getLogger(__name__)
+
+
+def in_devmap(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Call `func` with `key=(address, channel)` (given as such or as `key`); a component
+    that is not registered fails the call."""
+    @functools.wraps(func)
+    def wrapper(self: Any, **kwargs: Any) -> Any:
+        key = kwargs.pop("key", None)
+        if key is None:
+            key = (kwargs.pop("address", None), kwargs.pop("channel", None))
+        key = tuple(key)
+        if key not in self.devmap:
+            return False, f"component with key {key!r} is not registered", None
+        return func(self, key=key, **kwargs)
+    return wrapper
+
+
+def to_reply(func: Callable[..., Any]) -> Callable[..., Reply]:
+    """Turn the `(success, msg, data)` a method returns into a Reply."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Reply:
+        result = func(*args, **kwargs)
+        if isinstance(result, Reply):
+            return result
+        success, msg, data = result
+        return Reply(success=success, msg=msg, data=data)
+    return wrapper
+
+
+def log_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """ValueError and AttributeError fail the call and leave the driver running; any other
+    exception is a bug in the driver: logged, and the driver's process exits."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ValueError, AttributeError):
+            raise
+        except Exception as exc:
+            logger.critical("driver call %s failed: %s: %s", func.__name__,
+                            type(exc).__name__, exc, exc_info=True)
+            sys.exit(f"driver call {func.__name__} failed: {type(exc).__name__}: {exc}")
+    return wrapper
+
+
+def coerce_val(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Check and convert `val` by the attr's declaration before `set_attr` sees it.
+    Raises AttributeError (unknown or read-only attr) or ValueError (the value)."""
+    @functools.wraps(func)
+    def wrapper(self: Any, attr: str, val: Any, **kwargs: Any) -> Any:
+        attrs = self.attrs(**kwargs)
+        if attr not in attrs:
+            raise AttributeError(f"unknown attr: {attr!r}")
+        return func(self, attr=attr, val=coerce(attr, val, attrs[attr]), **kwargs)
+    return wrapper
+
+
+def coerce(name: str, val: Any, props: Attr) -> Any:
+    """`val` as the type `props` declares, checked against its options, units and bounds.
+    Raises ValueError naming the attr."""
+    try:
+        return coerce_param(param_of(name, props), val)
+    except ParameterError as exc:
+        raise ValueError(f"attr {name!r}: {exc.message}") from None
+
+
+def param_of(name: str, attr: Attr) -> Param:
+    """The task parameter an attr makes (DriverInterface 2.1's rules: values coerced)."""
+    kind = ("quantity" if attr.type is pint.Quantity else
+            attr.type.__name__ if attr.type in (float, int, str, bool) else "any")
+
+    def magnitude(bound: Any) -> float | None:
+        if isinstance(bound, pint.Quantity):
+            return float(bound.to(attr.units).m if attr.units else bound.m)
+        return None if bound is None else float(bound)
+
+    return Param(name, kind, attr.units or "", magnitude(attr.minimum),
+                 maximum=magnitude(attr.maximum),
+                 options=None if attr.options is None else tuple(sorted(attr.options, key=str)),
+                 coerce=True)
