@@ -174,7 +174,9 @@ class Tomato:
         return self.job(jobid)
 
     def prepare(self, pipeline: str, sample: str) -> None:
-        self.ask(LoadSample(pipeline, sample))
+        """Load `sample` (unless it is loaded already) and mark the pipeline ready."""
+        if self.pipelines()[pipeline]["sample"] != sample:
+            self.ask(LoadSample(pipeline, sample))
         self.ask(SetReady(pipeline, True))
 
     def pipelines(self) -> dict[str, dict[str, Any]]:

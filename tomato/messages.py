@@ -221,6 +221,12 @@ class StepSpec(Message):
     """Empty until the job has a pipeline (they are its device's)."""
     free_form: bool = False
     """Its points are records of any shape (see drivers.Technique), not rows of columns."""
+    name: str | None = None
+    """The payload's `task_name`: what other steps' triggers refer to."""
+    start_with: str | None = None
+    """Wait until the step named so starts, then start."""
+    stop_with: str | None = None
+    """Stop when the step named so starts."""
 
     @property
     def datafile(self) -> str:

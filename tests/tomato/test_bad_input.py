@@ -43,6 +43,14 @@ def quiet(tmp_path_factory, runtime_base):
     stop_all([service])
 
 
+def steps22(*extras: dict) -> dict:
+    """A 2.2 payload of one step per extra (merged into the step)."""
+    return {"version": "2.2", "user": {"identifier": "u"}, "sample": {"identifier": "s"},
+            "method": [{"component_role": "worker", "technique_name": "random",
+                        "max_duration": 1, "sampling_interval": 0.1, **extra}
+                       for extra in extras]}
+
+
 @pytest.mark.parametrize(("name", "content", "expected"), [
     ("p.yml", "version: '0.2'\nsample: {name: a\n", "p.yml:3: YAML syntax error"),
     ("p.json", '{"version": "0.2",}', "p.json:1: JSON syntax error"),
@@ -53,7 +61,7 @@ def quiet(tmp_path_factory, runtime_base):
     ("p.yml", json.dumps(payload(delay=-1)), "p.yml: method[0].delay: must be a number > 0"),
     ("p.yml", json.dumps(payload(time=0)), "p.yml: method[0].time: must be a number > 0"),
     ("p.yml", json.dumps(payload(technique="teleport")),
-     "p.yml: method[0].technique: no device can do technique 'teleport'"),
+     "p.yml: method[0].technique: no device can do technique 'teleport' as 'worker'"),
     ("p.yml", json.dumps({**payload(), "method": [{"device": "worker", "technique": "random"}]}),
      "p.yml: method[0].time: Field required"),
     ("p.yml", json.dumps({**payload(), "method": []}), "p.yml: method: needs at least one step"),
@@ -63,6 +71,23 @@ def quiet(tmp_path_factory, runtime_base):
                                       "max_duration": 1, "sampling_interval": 0.1,
                                       "task_params": {"colour": "red"}}]}),
      "p.yml: method[0].task_params.colour: technique 'random' has no parameter 'colour'"),
+    # A job no pipeline could ever run is refused, not left queued for good.
+    ("p.yml", json.dumps(payload(tag="nowhere")),
+     "p.yml: method[0].device: no pipeline has a component with role 'nowhere' (roles: "
+     "worker)"),
+    ("p.yml", json.dumps(payload(time="5 kg")),
+     "p.yml: method[0].time: '5 kg' is not a time: Cannot convert from 'kilogram'"),
+    ("p.yml", json.dumps(payload(delay="2 parsecs per fortnight")),
+     "p.yml: method[0].delay: '2 parsecs per fortnight' is not a time"),
+    ("p.yml", json.dumps(steps22({"task_name": "a"}, {"task_name": "a"})),
+     "p.yml: method[1].task_name: 'a' is also the name of step 0"),
+    ("p.yml", json.dumps(steps22({"start_with_task_name": "b"}, {"task_name": "a"})),
+     "p.yml: method: Not all required task_names were provided: required = {'b'}"),
+    ("p.yml", json.dumps(steps22({"stop_with_task_name": "b"})),
+     "p.yml: method: Not all required task_names were provided: required = {'b'}"),
+    # Both on one component: the first would wait for the second, which waits for it.
+    ("p.yml", json.dumps(steps22({"start_with_task_name": "b"}, {"task_name": "b"})),
+     "p.yml: method[0].start_with_task_name: the step would wait for itself"),
 ])
 def test_bad_payloads_are_refused_at_submit(quiet, name, content, expected):
     path = quiet.root / name

@@ -67,3 +67,102 @@ def test_counter_counts_as_in_tomato_2_2(tomato_factory, steps, points):
     assert component["address"] == "example-addr" and component["channel"] == "1"
     assert set(component["capabilities"]) == {"count", "random"}
     assert json.loads(tree.attrs["tomato_Job"])["jobid"] == jobid
+
+
+TWO_DEVICES = """
+devices:
+  - {name: dev-counter, driver: example_counter, address: example-addr, channels: ["1"]}
+  - {name: dev-psutil, driver: psutil, address: null, channels: ["0"]}
+  - {name: dev-trig, driver: example_trig, address: trig-addr, channels: ["1"]}
+pipelines:
+  - name: pip-multi
+    components:
+      - {role: counter, device: dev-counter, channel: "1"}
+      - {role: psutil, device: dev-psutil, channel: "0"}
+  - name: pip-trig
+    components:
+      - {role: trig, device: dev-trig, channel: "1"}
+"""
+
+
+def step(role: str, technique: str, duration: float, interval: float, **extra) -> dict:
+    return {"component_role": role, "technique_name": technique,
+            "max_duration": duration, "sampling_interval": interval, **extra}
+
+
+def payload22(*steps: dict, sample: str = "s1") -> dict:
+    return {"version": "2.2", "sample": {"identifier": sample}, "user": {"identifier": "lab"},
+            "settings": {"unlock_when_done": True}, "method": list(steps)}
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory, runtime_base):
+    """One service with a counter + psutil pipeline and a trig pipeline."""
+    from conftest import new_service, private_env, stop_all
+
+    root = tmp_path_factory.mktemp("multi")
+    service = new_service(root / "lab", private_env(root, runtime_base), TWO_DEVICES).start()
+    yield service
+    stop_all([service])
+
+
+def run(lab, body: dict, pipeline: str = "pip-multi") -> dict:
+    lab.prepare(pipeline, "s1")
+    jobid = lab.submit(body)
+    job = lab.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c", job
+    return job
+
+
+def test_a_step_starts_with_the_step_it_names(multi):
+    job = run(multi, payload22(step("psutil", "mem_info", 1, 0.5),
+                               step("psutil", "mem_info", 2, 0.5, task_name="trigger"),
+                               step("counter", "count", 2, 0.2,
+                                    start_with_task_name="trigger")))
+    psutil_steps = [records(f) for f in multi.data_files(job["jobid"]) if "psutil" in f.name]
+    [counter] = [records(f) for f in multi.data_files(job["jobid"]) if "counter" in f.name]
+    assert len(counter) == 10
+    trigger_start = psutil_steps[1][0]["uts"]
+    assert abs(counter[0]["uts"] - trigger_start) < 0.5  # not at the job's start, 1 s before
+    assert counter[0]["uts"] - psutil_steps[0][0]["uts"] > 0.8
+
+
+def test_a_step_stops_when_the_step_it_names_starts(multi):
+    job = run(multi, payload22(step("psutil", "mem_info", 1, 0.5),
+                               step("psutil", "mem_info", 1, 0.5, task_name="trigger"),
+                               step("counter", "count", 5, 0.2, stop_with_task_name="trigger")))
+    [counter] = [records(f) for f in multi.data_files(job["jobid"]) if "counter" in f.name]
+    assert 3 <= len(counter) <= 8  # about 1 s of its 5 s
+
+
+def test_two_dimensional_data_reach_the_datagram_with_their_abscissa(multi):
+    job = run(multi, payload22(step("trig", "trig_function", 1, 0.25,
+                                    task_params={"function": "cos", "points": 50})),
+              "pip-trig")
+    tree = open_datagram(Path(job["jobpath"]).parent.parent / f"results.{job['jobid']}.nc")
+    trig = tree["trig"]
+    assert trig["ordinate"].dims == ("uts", "abscissa")
+    assert trig.sizes["abscissa"] == 50 and trig.sizes["uts"] == 4
+    assert set(trig["function"].values.tolist()) == {"cos"}
+    assert trig["abscissa"].values[-1] == pytest.approx(6.283185, abs=1e-5)
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"param": "0.05 s"}, "method[0].task_params.param: must be >= 0.1 second"),
+    ({"param": "5 kg"}, "method[0].task_params.param: cannot take '5 kg' as seconds"),
+    ({"choice": "pink"}, "method[0].task_params.choice: must be one of blue, green, red"),
+    ({"max": "lots"}, "method[0].task_params.max: must be of type float, got 'lots'"),
+    ({"colour": 1}, "method[0].task_params.colour: technique 'count' has no parameter"),
+])
+def test_task_params_the_driver_refuses_are_refused_at_submit(multi, params, expected):
+    body = payload22(step("counter", "count", 1, 0.1, task_params=params))
+    (multi.root / "p.json").write_text(json.dumps(body))
+    result = multi.ketchup("submit", "p.json", check=False)
+    assert result.returncode == 3 and expected in result.stderr, result.stderr
+
+
+def test_task_params_set_the_component_attrs_before_the_task(multi):
+    job = run(multi, payload22(step("counter", "random", 1, 0.2,
+                                    task_params={"min": 5, "max": "6", "param": "2 min"})))
+    [counter] = [records(f) for f in multi.data_files(job["jobid"])]
+    assert all(5 <= r["val"] <= 6 and r["param"] == 120 for r in counter)

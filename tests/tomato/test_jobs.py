@@ -109,15 +109,6 @@ def test_without_unlock_the_pipeline_stays_not_ready_and_the_next_job_waits(toma
     assert tomato.wait_status(second, "c")["status"] == "c"
 
 
-def test_a_job_whose_tag_no_pipeline_has_stays_q(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload(tag="nowhere"))
-    later = tomato.submit(payload(time=0.3))
-    # The unmatched job does not block the one behind it.
-    assert tomato.wait_status(later, "c")["status"] == "c"
-    assert tomato.status(jobid) == "q"
-
-
 def test_a_job_waits_qw_for_its_sample_then_runs(tomato):
     jobid = tomato.submit(payload(time=0.3, sample="later"))
     assert tomato.status(jobid) == "qw"

@@ -146,6 +146,7 @@ class ModelInterface(ABC):
         valid = self.task_validate(key=key, task=task)
         if not valid.success:
             return valid
+        self.devmap[key].error = None
         self.devmap[key].task_list.put(task)
         return True, f"task {task.technique_name!r} queued", None
 
@@ -156,7 +157,7 @@ class ModelInterface(ABC):
         device = self.devmap[key]
         can_submit = not device.running and device.task_list.empty()
         return True, "task status", {"running": device.running, "can_submit": can_submit,
-                                     "task": device.task}
+                                     "task": device.task, "error": device.error}
 
     @log_errors
     @to_reply
@@ -225,6 +226,8 @@ class ModelDevice(ABC):
         self.last_data: Any = None
         self.datalock = threading.RLock()
         self.constants: dict[str, Any] = {}
+        self.error: str | None = None
+        """Why the last task or measurement failed (the driver raised in its thread)."""
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self.task_runner, daemon=True,
                                        name=f"component {key}")
@@ -234,11 +237,15 @@ class ModelDevice(ABC):
     def task_runner(self) -> None:
         while (item := self.task_list.get()) is not None:
             try:
+                self.error = None
                 if isinstance(item, Task):
                     self._run(item)
                 else:
                     with self.datalock:
                         self.do_measure()
+            except Exception as exc:  # the driver's error fails this task, not the component
+                logger.exception("component %s: %s failed", self.key, item)
+                self.error = f"{type(exc).__name__}: {exc}"
             finally:
                 self.running, self.task = False, None
 

@@ -115,6 +115,8 @@ class Driver21(Driver):
                 data = await self.call("task_data", **key)
                 if data.success:
                     layout.emit(data.data)
+                if status.get("error"):
+                    raise DriverError(status["error"])
                 if not status["running"] and status["can_submit"]:
                     return
                 await anyio.sleep(poll)

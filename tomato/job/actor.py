@@ -22,7 +22,7 @@ from actors import (
     connect,
     task_group,
 )
-from drivers import ReadData, StartTask, StopTask, Task
+from drivers import DataBatch, ReadData, StartTask, StopTask, Task
 
 from ..codec import CODEC
 from ..messages import CancelRun, JobCollected, JobData, JobSpec, RunJob, StepSpec, StepStarted
@@ -63,6 +63,10 @@ class JobActor(Actor):
         self.jobid = job.spec.jobid
         self.scope = anyio.CancelScope()
         self.cancelled = False
+        self._started: defaultdict[str, anyio.Event] = defaultdict(anyio.Event)
+        """Set as each named step (`task_name`) starts: what triggers wait for."""
+        self._stoppers: defaultdict[str, list[anyio.CancelScope]] = defaultdict(list)
+        """The running steps each named step stops when it starts."""
         self.notes: list[str] = []
         """What the user should know of a run that still completed (e.g. a device restart)."""
         self.busy = True
@@ -161,7 +165,10 @@ class JobActor(Actor):
     async def _run_step(self, device: Connection, channel: str, run: _StepRun,
                         wake: Wake) -> None:
         """Run (or, after a device restart, go on with) a step; raises _DeviceLost."""
-        index, role = run.step.index, run.step.role
+        index, step = run.step.index, run.step
+        if step.start_with is not None and run.started is None:
+            logger.info("step %d waits for step %r to start", index, step.start_with)
+            await self._started[step.start_with].wait()
         task = run.rest()
         if task.max_duration <= 0:
             return  # the device came back after the step's time was up
@@ -171,49 +178,77 @@ class JobActor(Actor):
             raise _DeviceLost from None
         if run.started is None:
             run.started = time.monotonic()
-            self.reporter.post(StepStarted(self.jobid, index, role, task.technique,
+            if step.name is not None:
+                self._announce(step.name)
+            self.reporter.post(StepStarted(self.jobid, index, step.role, task.technique,
                                            task.max_duration, time.time(),
                                            len(self.spec.steps)))
-            logger.info("step %d (%s) started on %s", index, task.technique, role)
+            logger.info("step %d (%s) started on %s", index, task.technique, step.role)
         else:
             self.notes.append(f"step {index}: its device restarted; the step went on for "
                               f"its last {task.max_duration:.3g} s (points may be missing "
                               "in between)")
             logger.warning("%s", self.notes[-1])
-        names = [c.name for c in run.step.columns]
-        units = [c.unit for c in run.step.columns]
-        after = 0
-
-        def keep(points: list[list[Any]]) -> None:
-            run.out.append(points)
-            if points and run.step.free_form:
-                self.reporter.post(JobData(self.jobid, index, role, *scalars(points)))
-            elif points:
-                self.reporter.post(JobData(self.jobid, index, role, names, units, points))
-
+        reader = _Reader(self, device, channel, run)
+        stop = anyio.CancelScope()
+        if step.stop_with is not None:
+            self._stoppers[step.stop_with].append(stop)
+            if self._started[step.stop_with].is_set():
+                stop.cancel()
         try:
-            while True:
-                batch = await device.ask(ReadData(channel, after))
-                keep(batch.points)
-                after = batch.first + len(batch.points)
-                if batch.state == "error":
-                    raise StepFailed(f"step {index} ({task.technique}): {batch.error}")
-                if batch.state != "running":
-                    return
-                read_at = anyio.current_time()
-                await wake.wait(self.poll)
-                # At fast rates, read in batches: at most one read per MIN_READ_GAP.
-                await anyio.sleep(max(read_at + MIN_READ_GAP - anyio.current_time(), 0))
+            with stop:
+                await reader.until_done(wake, self.poll)
+            if stop.cancel_called:
+                logger.info("step %d stopped: step %r started", index, step.stop_with)
         except ActorDeadError:
             raise _DeviceLost from None
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2 * STOP_TIMEOUT):
                 try:
                     await device.ask(StopTask(channel), timeout=STOP_TIMEOUT)
-                    batch = await device.ask(ReadData(channel, after), timeout=STOP_TIMEOUT)
-                    keep(batch.points)
+                    await reader.read(timeout=STOP_TIMEOUT)
                 except ActorDeadError:
                     pass  # the device is gone: what it had not handed over went with it
+
+    def _announce(self, name: str) -> None:
+        """The step named `name` started: start the steps waiting for it, stop those it
+        stops."""
+        self._started[name].set()
+        for scope in self._stoppers.pop(name, []):
+            scope.cancel()
+
+
+class _Reader:
+    """Reads a running step's points from its device into its raw file and the reports."""
+
+    def __init__(self, job: JobActor, device: Connection, channel: str, run: _StepRun) -> None:
+        self.job, self.device, self.channel, self.run = job, device, channel, run
+        self.after = 0
+        self.names = [c.name for c in run.step.columns]
+        self.units = [c.unit for c in run.step.columns]
+
+    async def read(self, timeout: float | None = None) -> DataBatch:
+        """Fetch and keep the points the device has; raises StepFailed on its error."""
+        step = self.run.step
+        batch = await self.device.ask(ReadData(self.channel, self.after), timeout=timeout)
+        points = batch.points
+        self.run.out.append(points)
+        self.after = batch.first + len(points)
+        if points:
+            names, units, rows = ((self.names, self.units, points) if not step.free_form
+                                  else scalars(points))
+            self.job.reporter.post(JobData(self.job.jobid, step.index, step.role, names,
+                                           units, rows))
+        if batch.state == "error":
+            raise StepFailed(f"step {step.index} ({step.task.technique}): {batch.error}")
+        return batch
+
+    async def until_done(self, wake: Wake, poll: float) -> None:
+        while (await self.read()).state == "running":
+            read_at = anyio.current_time()
+            await wake.wait(poll)
+            # At fast rates, read in batches: at most one read per MIN_READ_GAP.
+            await anyio.sleep(max(read_at + MIN_READ_GAP - anyio.current_time(), 0))
 
 
 class _DeviceLost(Exception):

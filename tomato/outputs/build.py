@@ -143,7 +143,8 @@ def _step(step: StepSpec) -> dict[str, Any]:
     task = step.task
     return {"step": step.index, "technique_name": task.technique,
             "max_duration": task.max_duration, "sampling_interval": task.sampling_interval,
-            "task_params": task.params}
+            "task_params": task.params, "task_name": step.name,
+            "start_with_task_name": step.start_with, "stop_with_task_name": step.stop_with}
 
 
 def _tag(step: StepSpec) -> str:

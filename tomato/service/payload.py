@@ -61,7 +61,7 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
     from pydantic import ValidationError
 
     version = payload_version(raw, filename)
-    _refuse_bools(raw, version, filename)
+    _check_durations(raw, version, filename)
     schemas = importlib.import_module("dgbowl_schemas.tomato")
     model = getattr(schemas, f"Payload_{version.replace('.', '_')}")
     try:
@@ -74,23 +74,45 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = field_name(version, tuple(first["loc"]))
-        raise PayloadError(f"{filename}: {where}: {first['msg']}",
+        why = first["msg"].removeprefix("Value error, ")
+        raise PayloadError(f"{filename}: {where}: {why}",
                            {"file": filename, "field": where}) from None
     except (ValueError, AssertionError, OSError) as exc:
         raise PayloadError(f"{filename}: {exc}", {"file": filename, "field": ""}) from None
     return version, payload.model_dump(mode="json")
 
 
-def _refuse_bools(raw: dict[str, Any], version: str, filename: str) -> None:
-    """A step's durations are numbers: `time: true` is not 1 s (the models would take it)."""
+def _check_durations(raw: dict[str, Any], version: str, filename: str) -> None:
+    """A step's durations are numbers > 0 or times with units ("2 min"): `time: true` is
+    not 1 s, and "5 kg" is not a time (the models would take the one, crash on the other)."""
     method = raw.get("method")
     for i, step in enumerate(method if isinstance(method, list) else ()):
         for key, value in step.items() if isinstance(step, dict) else ():
-            if key in ("time", "delay", "max_duration", "sampling_interval") and \
-                    isinstance(value, bool):
-                where = field_name(version, ("method", i, key))
+            if key not in ("time", "delay", "max_duration", "sampling_interval",
+                           "polling_interval"):
+                continue
+            where = field_name(version, ("method", i, key))
+            if isinstance(value, bool):
                 raise PayloadError(f"{filename}: {where}: must be a number > 0, got {value}",
                                    {"file": filename, "field": where})
+            if isinstance(value, str):
+                try:
+                    step[key] = float(value)  # "2" is 2 s, in every version
+                except ValueError:
+                    if why := _not_a_time(value):
+                        raise PayloadError(f"{filename}: {where}: {why}",
+                                           {"file": filename, "field": where}) from None
+
+
+def _not_a_time(text: str) -> str | None:
+    """Why `text` is not a time with units ("0.5 s", "2 min"); None if it is one."""
+    import pint  # only for a payload that gives a time as text
+
+    try:
+        pint.Quantity(text).to("second")
+    except Exception as exc:  # pint raises many kinds (unknown unit, syntax, dimension)
+        return f"{text!r} is not a time: {str(exc).splitlines()[0]}"
+    return None
 
 
 def task_of(step: dict[str, Any]) -> Task:
@@ -105,7 +127,9 @@ def job_spec(payload: dict[str, Any], jobid: int, jobname: str | None, cwd: str)
     snapshot = settings.get("snapshot")
     return JobSpec(
         jobid, jobname, payload["sample"]["identifier"],
-        tuple(StepSpec(i, step["component_role"], task_of(step))
+        tuple(StepSpec(i, step["component_role"], task_of(step), name=step.get("task_name"),
+                       start_with=step.get("start_with_task_name"),
+                       stop_with=step.get("stop_with_task_name"))
               for i, step in enumerate(payload["method"])),
         _place(settings.get("output"), cwd, f"results.{jobid}"),
         Snapshots(_place(snapshot, cwd, f"snapshot.{jobid}"), float(snapshot["interval"]))
@@ -148,28 +172,109 @@ def check_names(version: str, payload: dict[str, Any], filename: str,
                                                              "field": where})
 
 
-def check_method(version: str, payload: dict[str, Any], filename: str,
-                 techniques: dict[str, Technique]) -> None:
-    """Check every step against the techniques the devices offer. Raises PayloadError
-    naming the field as the user's version spells it."""
+Roles = dict[str, dict[str, dict[str, Technique]]]
+"""pipeline → role → technique name → technique."""
+
+
+def check_method(version: str, payload: dict[str, Any], filename: str, pipelines: Roles) -> None:
+    """Refuse a method that no pipeline can ever run: a role no pipeline has, a technique
+    its component cannot do, a parameter its driver refuses, steps that need different
+    pipelines, a trigger naming no step or waiting on itself. Raises PayloadError naming
+    the field as the user's version spells it."""
     method = payload["method"]
     if not method:
         raise PayloadError(f"{filename}: method: needs at least one step",
                            {"file": filename, "field": "method"})
+    _check_triggers(version, method, filename)
+    able = set(pipelines)
+    runs_on = []
     for i, step in enumerate(method):
-        technique = techniques.get(step["technique_name"])
-        if technique is None:
-            where = field_name(version, ("method", i, "technique_name"))
-            raise PayloadError(
-                f"{filename}: {where}: no device can do technique "
-                f"{step['technique_name']!r} (known: {', '.join(sorted(techniques))})",
-                {"file": filename, "field": where})
+        runs_on.append(_able(version, filename, i, step, pipelines))
+        able &= runs_on[-1]
+    if not able:
+        where = "; ".join(f"step {i}: {', '.join(sorted(p))}" for i, p in enumerate(runs_on))
+        raise PayloadError(f"{filename}: method: no pipeline can run every step ({where})",
+                           {"file": filename, "field": "method"})
+
+
+def _able(version: str, filename: str, i: int, step: dict[str, Any], pipelines: Roles
+          ) -> set[str]:
+    """The pipelines that can run step `i`; raises PayloadError if none can."""
+    def refuse(key: str, why: str) -> PayloadError:
+        where = field_name(version, ("method", i, key))
+        return PayloadError(f"{filename}: {where}: {why}", {"file": filename, "field": where})
+
+    role, name = step["component_role"], step["technique_name"]
+    with_role = {p: roles[role] for p, roles in pipelines.items() if role in roles}
+    if not with_role:
+        known = sorted({r for roles in pipelines.values() for r in roles})
+        raise refuse("component_role", f"no pipeline has a component with role {role!r} "
+                                       f"(roles: {', '.join(known)})")
+    with_technique = {p: ts[name] for p, ts in with_role.items() if name in ts}
+    if not with_technique:
+        known = sorted({t for ts in with_role.values() for t in ts})
+        raise refuse("technique_name", f"no device can do technique {name!r} as {role!r} "
+                                       f"(known: {', '.join(known)})")
+    able, refusals = set(), []
+    for p, technique in with_technique.items():
         try:
             check_task(technique, task_of(step))
+            able.add(p)
         except ParameterError as exc:
-            key = exc.details.get("field", "")
-            path = (("method", i, key) if key in step or version.startswith("0.")
-                    else ("method", i, "task_params", key))
-            where = field_name(version, path)
-            raise PayloadError(f"{filename}: {where}: {exc.message}",
-                               {"file": filename, "field": where}) from None
+            refusals.append(exc)
+    if not able:
+        first = refusals[0]
+        key = first.details.get("field", "")
+        path = (("method", i, key) if key in step or version.startswith("0.")
+                else ("method", i, "task_params", key))
+        where = field_name(version, path)
+        raise PayloadError(f"{filename}: {where}: {first.message}",
+                           {"file": filename, "field": where})
+    return able
+
+
+def _check_triggers(version: str, method: list[dict[str, Any]], filename: str) -> None:
+    """Task names are unique; a trigger names a step, and no step waits (through triggers
+    and the order of its component's steps) for itself."""
+    named: dict[str, int] = {}
+    for i, step in enumerate(method):
+        if (name := step.get("task_name")) is not None:
+            if name in named:
+                where = field_name(version, ("method", i, "task_name"))
+                raise PayloadError(f"{filename}: {where}: {name!r} is also the name of step "
+                                   f"{named[name]}", {"file": filename, "field": where})
+            named[name] = i
+    waits: dict[int, set[int]] = {i: set() for i in range(len(method))}
+    last: dict[str, int] = {}
+    for i, step in enumerate(method):
+        if (before := last.get(step["component_role"])) is not None:
+            waits[i].add(before)
+        last[step["component_role"]] = i
+        for key in ("start_with_task_name", "stop_with_task_name"):
+            if (name := step.get(key)) is None:
+                continue
+            where = field_name(version, ("method", i, key))
+            if name not in named:
+                raise PayloadError(f"{filename}: {where}: no step has the task_name {name!r}",
+                                   {"file": filename, "field": where})
+            if key == "start_with_task_name":
+                waits[i].add(named[name])
+    for i, step in enumerate(method):
+        if step.get("start_with_task_name") is not None and _reaches(waits, i):
+            where = field_name(version, ("method", i, "start_with_task_name"))
+            raise PayloadError(f"{filename}: {where}: the step would wait for itself (its "
+                               "trigger starts only after it)", {"file": filename,
+                                                                 "field": where})
+
+
+def _reaches(waits: dict[int, set[int]], start: int) -> bool:
+    """Whether step `start` waits, through any chain, for itself."""
+    seen, todo = set(), list(waits[start])
+    while todo:
+        i = todo.pop()
+        if i == start:
+            return True
+        if i not in seen:
+            seen.add(i)
+            todo.extend(waits[i])
+    return False

@@ -25,8 +25,6 @@ class Pipelines:
                  publish: Callable[[Any], None]) -> None:
         self._techniques = techniques
         self._devices = {d.name: d for d in lab.devices}
-        self.techniques = {t.name: t for ts in techniques.values() for t in ts.values()}
-        """Every technique a device offers, by name."""
         self.source = lab.source
         """Where the lab came from (the devices file)."""
         self._store = store
@@ -44,6 +42,11 @@ class Pipelines:
             raise NotFoundError(f"no pipeline named {name!r} (pipelines: "
                                 f"{', '.join(self.all)})")
         return pipeline
+
+    def roles(self) -> dict[str, dict[str, dict[str, Technique]]]:
+        """What each pipeline's roles can do: pipeline → role → technique by name."""
+        return {p.name: {c.role: self._techniques[c.device] for c in p.spec.components}
+                for p in self.all.values()}
 
     def infos(self) -> list[PipelineInfo]:
         return [info(p) for p in self.all.values()]

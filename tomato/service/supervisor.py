@@ -152,7 +152,7 @@ class Supervisor(Actor):
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
         check_names(version, payload, msg.filename, msg.jobname)
-        check_method(version, payload, msg.filename, self.pipelines.techniques)
+        check_method(version, payload, msg.filename, self.pipelines.roles())
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         spec = self.store.add_job(payload, ctx.uid, msg.cwd,
