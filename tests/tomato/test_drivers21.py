@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-
-pytest.importorskip("tomato_example_counter")
+from conftest import new_service, private_env, stop_all, until
 
 COUNTER = """
 devices:
@@ -98,7 +97,6 @@ def payload22(*steps: dict, sample: str = "s1") -> dict:
 @pytest.fixture(scope="module")
 def multi(tmp_path_factory, runtime_base):
     """One service with a counter + psutil pipeline and a trig pipeline."""
-    from conftest import new_service, private_env, stop_all
 
     root = tmp_path_factory.mktemp("multi")
     service = new_service(root / "lab", private_env(root, runtime_base), TWO_DEVICES).start()
@@ -166,3 +164,42 @@ def test_task_params_set_the_component_attrs_before_the_task(multi):
                                     task_params={"min": 5, "max": "6", "param": "2 min"})))
     [counter] = [records(f) for f in multi.data_files(job["jobid"])]
     assert all(5 <= r["val"] <= 6 and r["param"] == 120 for r in counter)
+
+
+def test_five_queued_jobs_with_unlock_when_done_run_in_order(multi):
+    multi.prepare("pip-multi", "s1")
+    jobids = [multi.submit(payload22(step("counter", "count", 0.2, 0.1))) for _ in range(5)]
+    jobs = [multi.wait_status(j, "c", "ce", "cd") for j in jobids]
+    assert [j["status"] for j in jobs] == ["c"] * 5
+    executed = [j["executed"] for j in jobs]
+    assert executed == sorted(executed)
+    assert all(len(records(f)) == 2 for j in jobids for f in multi.data_files(j))
+
+
+def test_a_cancelled_counter_job_stops_within_seconds_and_keeps_its_data(multi):
+    multi.prepare("pip-multi", "s1")
+    jobid = multi.submit(payload22(step("counter", "count", 60, 0.1)))
+    multi.wait_status(jobid, "r")
+    until(lambda: (files := multi.data_files(jobid)) and len(records(files[0])) >= 3, 10,
+          "the first points")
+    multi.ketchup("cancel", str(jobid))
+    job = multi.wait_status(jobid, "cd", timeout=5)
+    [data] = multi.data_files(jobid)
+    tree = open_datagram(Path(job["outputs"][0]))
+    assert tree["counter"].sizes["uts"] == len(records(data)) >= 3
+    # The component is free again: the next job runs on it.
+    run(multi, payload22(step("counter", "count", 0.2, 0.1)))
+
+
+def test_a_snapshot_of_a_running_counter_job_has_its_attrs(multi, tmp_path):
+    multi.prepare("pip-multi", "s1")
+    jobid = multi.submit(payload22(step("counter", "count", 3, 0.1)))
+    until(lambda: (files := multi.data_files(jobid)) and len(records(files[0])) >= 3, 10,
+          "the first points")
+    multi.ketchup("snapshot", str(jobid), cwd=tmp_path)
+    snap = open_datagram(tmp_path / f"snapshot.{jobid}.nc")["counter"]
+    job = multi.wait_status(jobid, "c")
+    final = open_datagram(Path(job["outputs"][0]))["counter"]
+    assert set(snap.data_vars) == set(final.data_vars) >= {"val", "min", "max", "param",
+                                                            "choice", "step"}
+    assert 3 <= snap.sizes["uts"] < final.sizes["uts"] == 30
