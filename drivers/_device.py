@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import Actor, Codec, Context, Ok
+from actors import Actor, Codec, Context, Deferred, Ok
 
 from ._interface import Driver, check_task
 from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError
@@ -22,8 +22,16 @@ from .messages import (
     Describe,
     DeviceInfo,
     DeviceStatus,
+    GetAttrs,
+    GetComponent,
     GetDeviceStatus,
+    GetLastData,
+    LastData,
+    Measure,
     ReadData,
+    RegisterComponent,
+    ResetComponent,
+    SetAttr,
     StartTask,
     StopTask,
     Task,
@@ -41,7 +49,9 @@ class _Channel:
     state: str = "idle"
     task_id: str | None = None
     error: str | None = None
-    points: list[list[float]] = field(default_factory=list)
+    points: list[list[Any]] = field(default_factory=list)
+    last: list[Any] | None = None
+    """The last point of a task."""
     first: int = 0
     """Sequence number of the point before points[0]."""
     scope: anyio.CancelScope | None = None
@@ -76,11 +86,45 @@ class DeviceActor(Actor):
                 return self._read(self._channel(channel), after)
             case GetDeviceStatus():
                 return DeviceStatus(self.name, tuple(c.status() for c in self._channels.values()))
+            case GetComponent(channel) | GetAttrs(channel) | SetAttr(channel) | \
+                    GetLastData(channel) | Measure(channel) | RegisterComponent(channel) | \
+                    ResetComponent(channel):
+                ch = self._channel(channel)
+                return Deferred(lambda: self._component(ch, msg))  # the driver may be slow
+        raise DriverError(f"device {self.name!r} does not understand {type(msg).__name__}")
+
+    async def _component(self, ch: _Channel, msg: Any) -> Any:
+        driver, name = self.driver, ch.name
+        match msg:
+            case GetComponent():
+                return replace(await driver.describe(name), running=ch.state == "running")
+            case GetAttrs(names=names):
+                return await driver.get_attrs(name, tuple(names))
+            case SetAttr(name=attr, value=value):
+                return await driver.set_attr(name, attr, value)
+            case GetLastData():
+                point = await driver.last_data(name)
+                return LastData(name, point if point is not None else ch.last)
+            case Measure():
+                if ch.state == "running":
+                    raise ChannelBusyError(f"{self.name}:{name} is running task {ch.task_id}; "
+                                           "a one-shot measurement waits until it ends")
+                return LastData(name, await driver.measure(name))
+            case RegisterComponent():
+                await driver.register(name)
+                return Ok()
+            case ResetComponent():
+                await self._stop(ch)
+                await driver.reset(name)
+                return Ok()
         raise DriverError(f"device {self.name!r} does not understand {type(msg).__name__}")
 
     def is_idle(self) -> bool:
         """No task runs on any channel."""
         return all(c.state != "running" for c in self._channels.values())
+
+    def is_channel_idle(self, channel: str) -> bool:
+        return self._channels[channel].state != "running"
 
     def _channel(self, name: str) -> _Channel:
         channel = self._channels.get(str(name))
@@ -121,8 +165,9 @@ class DeviceActor(Actor):
             self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
             logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
 
-    def _emit(self, ch: _Channel, point: list[float]) -> None:
+    def _emit(self, ch: _Channel, point: list[Any]) -> None:
         ch.points.append(point)
+        ch.last = point
         if not ch.notified:  # one wake-up call until the next read, however fast points come
             ch.notified = True
             self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)

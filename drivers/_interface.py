@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
-from .errors import ParameterError
-from .messages import Param, Task, Technique
+from .errors import DriverError, ParameterError
+from .messages import AttrValues, ComponentInfo, Param, Task, Technique
 
 Emit = Callable[[list[Any]], None]
 """Called by a driver with one point: [uts, value per column of the technique] (a
@@ -48,6 +48,34 @@ class Driver:
 
     async def reset(self, channel: str) -> None:
         """Bring `channel` back to a safe idle state (after a stop or an error)."""
+
+    # Components: what a driver with settable attributes, one-shot measurements or
+    # instruments to connect to offers beyond tasks (the defaults: none of that).
+    async def describe(self, channel: str) -> ComponentInfo:
+        """The channel's status, attrs, capabilities and constants."""
+        return ComponentInfo(channel, self.name, False, {}, (), tuple(self.techniques), {})
+
+    async def get_attrs(self, channel: str, names: tuple[str, ...]) -> AttrValues:
+        if names:
+            raise DriverError(f"driver {self.name!r} has no attrs")
+        return AttrValues(channel, {}, {})
+
+    async def set_attr(self, channel: str, name: str, value: Any) -> AttrValues:
+        raise DriverError(f"driver {self.name!r} has no attrs")
+
+    async def measure(self, channel: str) -> list[Any] | None:
+        """Measure once (the channel is idle); returns the point."""
+        raise DriverError(f"driver {self.name!r} has no one-shot measurement")
+
+    async def last_data(self, channel: str) -> list[Any] | None:
+        """The last point measured outside tasks (None: the device's last task point)."""
+        return None
+
+    async def register(self, channel: str) -> None:
+        """Connect to the channel's instrument again; raise DriverError if it cannot."""
+
+    async def background(self, is_idle: Callable[[str], bool]) -> None:
+        """Runs beside the device while it serves (e.g. measuring idle channels)."""
 
 
 def check_task(technique: Technique, task: Task) -> None:

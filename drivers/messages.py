@@ -128,6 +128,91 @@ class DataBatch(Message):
     error: str | None = None
 
 
+# Components (a channel of the device: what tomato 2.x calls a component).
+class AttrInfo(Message):
+    """An attribute of a component: its type, unit, whether it can be set (`rw`), whether
+    it is part of the component's status, its bounds and options."""
+
+    name: str
+    type: str
+    unit: str = ""
+    rw: bool = False
+    status: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    options: tuple[Any, ...] | None = None
+
+
+class GetComponent(Message):
+    """Ask for a channel's status, attrs, capabilities and constants."""
+
+    channel: str
+
+
+class ComponentInfo(Message):
+    channel: str
+    driver: str
+    running: bool
+    status: dict[str, Any]
+    attrs: tuple[AttrInfo, ...]
+    capabilities: tuple[str, ...]
+    constants: dict[str, Any]
+
+
+class GetAttrs(Message):
+    """Read attrs of a channel (`names` empty: all of them)."""
+
+    channel: str
+    names: tuple[str, ...] = ()
+
+
+class SetAttr(Message):
+    """Set an attr of a channel; the driver checks and converts the value."""
+
+    channel: str
+    name: str
+    value: Any
+
+
+class AttrValues(Message):
+    """Attr values (a quantity as its magnitude, its unit in `units`)."""
+
+    channel: str
+    values: dict[str, Any]
+    units: dict[str, str]
+
+
+class GetLastData(Message):
+    """Ask for the last point a channel measured (in a task or on its own)."""
+
+    channel: str
+
+
+class Measure(Message):
+    """Measure once on an idle channel; replies with the point (LastData)."""
+
+    channel: str
+
+
+class LastData(Message):
+    """A channel's last point ([uts, value per column], or a free-form record), if any."""
+
+    channel: str
+    point: list[Any] | None
+
+
+class RegisterComponent(Message):
+    """Connect to a channel's instrument again (after it failed to register)."""
+
+    channel: str
+
+
+class ResetComponent(Message):
+    """Stop whatever runs on a channel and bring it back to its idle state."""
+
+    channel: str
+
+
 # Events.
 class DataReady(Message):
     """New points on `channel`, the newest with sequence number `last`; read them with
@@ -139,5 +224,7 @@ class DataReady(Message):
 
 MESSAGES: tuple[type, ...] = (
     Param, Column, Technique, Task, Describe, StartTask, StopTask, ReadData, GetDeviceStatus,
-    DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady,
+    DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady, AttrInfo, GetComponent,
+    ComponentInfo, GetAttrs, SetAttr, AttrValues, GetLastData, Measure, LastData,
+    RegisterComponent, ResetComponent,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from actors import ActorError
+from drivers.errors import ChannelBusyError, ParameterError
 
 
 class TomatoError(ActorError):
@@ -71,4 +72,8 @@ def exit_code_of(exc: BaseException) -> int:
     """The one table from exceptions to exit codes (2 stays click's usage error)."""
     if isinstance(exc, TomatoError):
         return exc.exit_code
+    if isinstance(exc, ParameterError):  # a value the driver refuses: bad input
+        return PayloadError.exit_code
+    if isinstance(exc, ChannelBusyError):  # refused while a task runs
+        return ConflictError.exit_code
     return 1

@@ -76,6 +76,21 @@ class RestartDevice(Message):
     device: str
 
 
+class ListComponents(Message):
+    """Ask for every component: a channel of a device, with the pipelines it is part of."""
+
+
+class ForComponent(Message):
+    """A request (a drivers message: GetComponent, GetAttrs, SetAttr, GetLastData,
+    Measure, RegisterComponent, ResetComponent) for the component `DEVICE:CHANNEL`.
+    Setting, registering and resetting are refused on a component a running job uses
+    unless `force`."""
+
+    component: str
+    request: Any
+    force: bool = False
+
+
 class GetServiceStatus(Message):
     """Ask for the service's pid, paths and devices."""
 
@@ -124,6 +139,19 @@ class DeviceInfoRow(Message):
     reason: str | None
     channels: dict[str, str]
     """channel → state of the task on it, as the device reports."""
+
+
+class ComponentRow(Message):
+    name: str
+    """DEVICE:CHANNEL"""
+    device: str
+    channel: str
+    driver: str
+    state: str
+    """The device's: running, failed, ..."""
+    pipelines: tuple[str, ...]
+    jobid: int | None
+    """The running job that uses it."""
 
 
 class ServiceStatus(Message):
@@ -327,7 +355,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
     PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
-    WatchState, PipelineChanged, JobStatusChanged,
+    WatchState, PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow,
 )
 
 PROCESS_MESSAGES: tuple[type, ...] = (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-from conftest import new_service, private_env, stop_all, until
+from conftest import LEAN, new_service, private_env, stop_all, until
 
 COUNTER = """
 devices:
@@ -99,7 +99,8 @@ def multi(tmp_path_factory, runtime_base):
     """One service with a counter + psutil pipeline and a trig pipeline."""
 
     root = tmp_path_factory.mktemp("multi")
-    service = new_service(root / "lab", private_env(root, runtime_base), TWO_DEVICES).start()
+    service = new_service(root / "lab", private_env(root, runtime_base), TWO_DEVICES,
+                          f"{LEAN}[drivers.psutil]\nidle_measurement_interval = 0.3\n").start()
     yield service
     stop_all([service])
 
@@ -203,3 +204,70 @@ def test_a_snapshot_of_a_running_counter_job_has_its_attrs(multi, tmp_path):
     assert set(snap.data_vars) == set(final.data_vars) >= {"val", "min", "max", "param",
                                                             "choice", "step"}
     assert 3 <= snap.sizes["uts"] < final.sizes["uts"] == 30
+
+
+def component(lab, *args: str, code: int = 0) -> dict:
+    result = lab.ketchup("component", *args, "--json", check=False)
+    assert result.returncode == code, result.stderr
+    if code:
+        return result.stderr
+    found = json.loads(result.stdout)
+    assert found is not None, (args, result.stdout, result.stderr)
+    return found
+
+
+def test_components_are_listed_with_their_pipelines(multi):
+    rows = {r["name"]: r for r in component(multi, "list")}
+    assert set(rows) == {"dev-counter:1", "dev-psutil:0", "dev-trig:1"}
+    assert rows["dev-counter:1"]["pipelines"] == ["pip-multi"]
+    assert rows["dev-counter:1"]["driver"] == "example_counter"
+    assert "no component named" in component(multi, "show", "dev-counter:9", code=4)
+
+
+def test_a_component_shows_its_attrs_capabilities_and_constants(multi):
+    info = component(multi, "show", "dev-counter:1")
+    assert info["running"] is False and info["driver"] == "example_counter"
+    assert info["capabilities"] == ["count", "random"]
+    assert info["constants"] == {"example_meta": "example string"}
+    attrs = {a["name"]: a for a in info["attrs"]}
+    assert attrs["param"]["unit"] == "seconds" and attrs["param"]["minimum"] == 0.1
+    assert attrs["choice"]["options"] == ["blue", "green", "red"] and attrs["choice"]["rw"]
+    trig = component(multi, "show", "dev-trig:1")
+    assert set(trig["status"]) == {"points", "function"}  # its status attrs
+
+
+def test_attrs_are_set_checked_by_the_driver_and_read_back(multi):
+    assert component(multi, "set", "dev-trig:1", "points", "20")["values"] == {"points": 20}
+    assert component(multi, "get", "dev-trig:1", "points")["values"] == {"points": 20}
+    assert "must be one of cos, sin, tan" in component(multi, "set", "dev-trig:1",
+                                                       "function", "exp", code=3)
+    assert "unknown attr" in component(multi, "set", "dev-trig:1", "colour", "red", code=3)
+    got = component(multi, "set", "dev-counter:1", "param", "2 min")
+    assert got["values"] == {"param": 120.0} and got["units"] == {"param": "second"}
+    # The driver lives on: a one-shot measurement works, with the new attrs.
+    point = component(multi, "measure", "dev-trig:1")["point"]
+    assert len(point[1]["ordinate"]) == 20 and point[1]["points"] == 20
+    assert component(multi, "data", "dev-trig:1")["point"] == point
+    component(multi, "set", "dev-trig:1", "points", "100")
+
+
+def test_a_component_in_a_running_job_is_changed_only_by_force(multi):
+    multi.prepare("pip-multi", "s1")
+    jobid = multi.submit(payload22(step("counter", "count", 30, 0.2)))
+    multi.wait_status(jobid, "r")
+    assert "used by running job" in component(multi, "set", "dev-counter:1", "max", "7",
+                                              code=5)
+    assert "is running task" in component(multi, "measure", "dev-counter:1", code=5)
+    assert component(multi, "set", "dev-counter:1", "max", "7", "--force")["values"] == {
+        "max": 7.0}
+    multi.ketchup("cancel", str(jobid))
+    multi.wait_status(jobid, "cd")
+
+
+def test_idle_components_are_measured_at_the_interval_their_driver_settings_give(multi):
+    first = until(lambda: component(multi, "data", "dev-psutil:0")["point"], 10,
+                  "an idle measurement")
+    assert 0 < first[1]["mem_usage"] <= 100
+    later = until(lambda: (p := component(multi, "data", "dev-psutil:0")["point"]) and
+                  p[0] > first[0] and p, 10, "the next idle measurement")
+    assert later[0] - first[0] < 5  # 0.3 s from settings.toml, not the driver's 10 s

@@ -19,17 +19,24 @@ REQUEST_TIMEOUT = 30.0
 CLIENT_CODEC = Codec(CLIENT_MESSAGES, (*ERRORS, *DRIVER_ERRORS))
 
 
+def component_codec() -> Codec:
+    """The client's codec and the drivers' messages: what component commands exchange."""
+    from drivers.messages import MESSAGES as DRIVER_MESSAGES
+
+    return Codec((*CLIENT_MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))
+
+
 def service_socket(config_dir: Path) -> Path:
     return socket_path(runtime_dir(config_dir), "tomato")
 
 
 async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
-                  start: str = "tomato") -> Any:
+                  start: str = "tomato", codec: Codec = CLIENT_CODEC) -> Any:
     """Send `msg` to the service of `config_dir`; return its reply or raise its error
     (`start`: the command that would start that service, for the hint)."""
     sock = service_socket(config_dir)
     try:
-        async with connect(sock, CLIENT_CODEC) as conn:
+        async with connect(sock, codec) as conn:
             return await conn.ask(msg, timeout=timeout)
     except ActorDeadError as exc:
         raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..messages import JobInfo, PipelineInfo
+from ..messages import ComponentRow, JobInfo, PipelineInfo
 
 STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
                 "c": "green", "ce": "bold red", "cd": "red"}
@@ -73,3 +73,15 @@ def _when(stamp: str | None, today: Any) -> str:
         return ""
     local = datetime.fromisoformat(stamp).astimezone()
     return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M")
+
+
+def components_table(rows: Sequence[ComponentRow]) -> Table:
+    table = Table(title="components", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for name in ("component", "driver", "device", "pipelines", "job"):
+        table.add_column(name, no_wrap=name == "component")
+    for c in rows:
+        state = Text(c.state, "green" if c.state == "running" else "bold red")
+        table.add_row(c.name, c.driver, state, ", ".join(c.pipelines) or Text("-", "dim"),
+                      str(c.jobid) if c.jobid is not None else Text("-", "dim"))
+    return table

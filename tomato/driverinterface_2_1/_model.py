@@ -301,7 +301,8 @@ class ModelDevice(ABC):
         return {**found, "running": self.running}
 
     def reset(self, do_run: bool = False, **kwargs: Any) -> None:
-        """Stop what runs, drop what is queued and collected."""
+        """Stop what runs, drop what is queued and collected (the last point stays: it is
+        what the component last measured)."""
         self.stop_task()
         while True:
             try:
@@ -310,7 +311,6 @@ class ModelDevice(ABC):
                 break
         with self.datalock:
             self.data = None
-            self.last_data = None
 
     @abstractmethod
     def do_measure(self, **kwargs: Any) -> None:

@@ -9,7 +9,6 @@ free-form points with their units and extra coordinates (e.g. a spectrum's absci
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import logging
@@ -20,18 +19,30 @@ from typing import Any, ClassVar
 import anyio
 import anyio.to_thread
 
-from drivers import Driver, DriverError, Emit, Task, Technique, UnknownDriverError
+from drivers import (
+    AttrValues,
+    ComponentInfo,
+    Driver,
+    DriverError,
+    Emit,
+    ParameterError,
+    Task,
+    Technique,
+    UnknownDriverError,
+)
 
 from ..models import Reply
 from ..models import Task as Task21
 from ._model import ModelInterface
 from .decorators import param_of
+from .values import attr_info, plain, units_of
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "tomato_"
 REGISTER_ATTEMPTS = 3
 REGISTER_PAUSE = 1.0
+MEASURE_TIMEOUT = 30.0
 POLL = (0.05, 1.0)
 """Bounds of the interval at which a running task's data is fetched (its sampling interval
 within them)."""
@@ -73,9 +84,33 @@ class Driver21(Driver):
         self.model = self.interface(settings=self.settings)
 
     async def call(self, method: str, **kwargs: Any) -> Reply:
-        """One driver call, in a worker thread."""
+        """One driver call, in a worker thread. The 2.1 contract: a ValueError or an
+        AttributeError fails the call (DriverError); anything else is the driver's end,
+        and so the device process's (it is restarted, its components registered again)."""
         bound: Callable[..., Reply] = getattr(self.model, method)
-        return await anyio.to_thread.run_sync(functools.partial(bound, **kwargs))
+
+        def guarded() -> Reply | SystemExit:
+            try:
+                return bound(**kwargs)
+            except SystemExit as exc:
+                return exc
+
+        try:
+            reply = await anyio.to_thread.run_sync(guarded)
+        except (ValueError, AttributeError) as exc:
+            raise ParameterError(f"{self.name}: {exc}") from None
+        if isinstance(reply, SystemExit):
+            logger.critical("the driver died in %s: %s; the device process ends", method,
+                            reply.code)
+            raise reply
+        return reply
+
+    async def checked(self, method: str, **kwargs: Any) -> Any:
+        """A driver call's data; DriverError with its message if it failed."""
+        reply = await self.call(method, **kwargs)
+        if not reply.success:
+            raise DriverError(f"{self.name}: {reply.msg}")
+        return reply.data
 
     def key(self, channel: str) -> dict[str, Any]:
         return {"address": self.address, "channel": channel}
@@ -128,6 +163,66 @@ class Driver21(Driver):
 
     async def reset(self, channel: str) -> None:
         await self.call("cmp_reset", **self.key(channel), do_run=False)
+
+    async def describe(self, channel: str) -> ComponentInfo:
+        key = self.key(channel)
+        attrs = await self.checked("cmp_attrs", **key)
+        status = await self.checked("cmp_status", **key)
+        return ComponentInfo(
+            channel, self.name, bool(status.pop("running", False)), plain(status),
+            tuple(attr_info(name, attr) for name, attr in attrs.items()),
+            tuple(sorted(await self.checked("cmp_capabilities", **key))),
+            plain(await self.checked("cmp_constants", **key)))
+
+    async def get_attrs(self, channel: str, names: tuple[str, ...]) -> AttrValues:
+        key = self.key(channel)
+        names = names or tuple(await self.checked("cmp_attrs", **key))
+        values = {name: await self.checked("cmp_get_attr", **key, attr=name) for name in names}
+        return AttrValues(channel, plain(values), units_of(values))
+
+    async def set_attr(self, channel: str, name: str, value: Any) -> AttrValues:
+        key = self.key(channel)
+        await self.checked("cmp_set_attr", **key, attr=name, val=value)
+        return await self.get_attrs(channel, (name,))
+
+    async def measure(self, channel: str) -> list[Any] | None:
+        key = self.key(channel)
+        await self.checked("cmp_measure", **key)
+        with anyio.fail_after(MEASURE_TIMEOUT):  # the driver's thread: polled, bounded
+            while True:
+                status = await self.checked("task_status", **key)
+                if status["can_submit"]:
+                    break
+                await anyio.sleep(POLL[0])
+        if status.get("error"):
+            raise DriverError(f"{self.name}: the measurement failed: {status['error']}")
+        return await self.last_data(channel)
+
+    async def last_data(self, channel: str) -> list[Any] | None:
+        reply = await self.call("cmp_last_data", **self.key(channel))
+        if not reply.success:
+            return None
+        points: list[list[Any]] = []
+        _Layout(points.append).emit(reply.data)
+        return points[-1] if points else None
+
+    async def register(self, channel: str) -> None:
+        await self.checked("cmp_register", **self.key(channel))
+
+    async def background(self, is_idle: Callable[[str], bool]) -> None:
+        """Measure idle channels every `idle_measurement_interval` s (the driver's setting,
+        else its class's), as tomato 2.x does: `last_data` shows the latest."""
+        interval = self.settings.get("idle_measurement_interval",
+                                     self.interface.idle_measurement_interval)
+        if not interval:
+            return
+        while True:
+            await anyio.sleep(float(interval))
+            for channel in self.channels:
+                if is_idle(channel):
+                    reply = await self.call("cmp_measure", **self.key(channel))
+                    if not reply.success:
+                        logger.debug("idle measurement of %s: %s", channel, reply.msg)
 
 
 class _Layout:

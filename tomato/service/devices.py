@@ -145,6 +145,14 @@ class Devices:
         self._state[name] = ("running", pid, 0, None)  # its `started` event says so too
         return next(r for r in await self.rows() if r.name == name)
 
+    @property
+    def lab(self) -> Lab:
+        return self._lab
+
+    async def states(self) -> dict[str, str]:
+        """Each device's state (running, failed, ...), by name."""
+        return {d.name: self._state.get(d.name, ("unknown",))[0] for d in self._lab.devices}
+
     async def rows(self) -> list[DeviceInfoRow]:
         """Every device with its state and, asked live, the state of each channel."""
         rows = []

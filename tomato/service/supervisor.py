@@ -12,13 +12,14 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred, Ok
+from actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred
 
 from ..errors import ConflictError, NotFoundError
 from ..jobfolder import JOB_RECORD
 from ..messages import (
     CancelJobs,
     EjectSample,
+    ForComponent,
     GetJobs,
     GetPipelines,
     GetServiceStatus,
@@ -29,18 +30,18 @@ from ..messages import (
     JobInfo,
     JobSpec,
     JobStatusChanged,
+    ListComponents,
     LoadSample,
     NextJob,
     RestartDevice,
     SearchJobs,
-    ServiceStatus,
     SetReady,
     StepStarted,
     StopService,
     SubmitJob,
     TakeSnapshot,
 )
-from ..paths import socket_path
+from .components import Components
 from .devices import Devices, stop_tasks
 from .jobprocs import JobProcesses
 from .outputs import Outputs
@@ -49,6 +50,7 @@ from .pipelines import Pipelines
 from .progress import Progress
 from .scheduler import Pending, Queue
 from .settings import Settings
+from .status import request_stop, service_status
 from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 from .takeover import recover_jobs
 
@@ -79,6 +81,7 @@ class Supervisor(Actor):
         self.failures: dict[int, str] = {}
         """Running jobs stopped because a device of theirs failed, and why."""
         self.progress = Progress()
+        self.components = Components(devices.lab, pipelines, settings.runtime_dir)
         self._survivors = survivors  # processes an earlier service left: socket name → pid
 
     async def on_start(self) -> None:
@@ -136,11 +139,15 @@ class Supervisor(Actor):
                 job = self._job(jobid)
                 return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd))
             case StopService(force):
-                return self._request_stop(force)
+                return request_stop(self, force)
             case RestartDevice(name):
                 return Deferred(lambda: self.devices.restart(name))
             case GetServiceStatus():
-                return await self._service_status()
+                return await service_status(self)
+            case ListComponents():
+                return self.components.rows(await self.devices.states())
+            case ForComponent():
+                return Deferred(lambda: self.components.forward(msg))
             case CancelAll():
                 return self._cancel(tuple(self.running_jobs()))
             case ChildEvent():
@@ -280,22 +287,6 @@ class Supervisor(Actor):
         return job
 
     # Service.
-    def _request_stop(self, force: bool) -> Ok:
-        running = self.running_jobs()
-        if running and not force:
-            raise ConflictError(f"job(s) {', '.join(map(str, running))} are running; cancel "
-                                f"them or use 'tomato stop --force' to cancel them and stop")
-        self.stop_requested.set()
-        return Ok()
-
-    async def _service_status(self) -> ServiceStatus:
-        s = self.settings
-        return ServiceStatus(os.getpid(), str(socket_path(s.runtime_dir, "tomato")),
-                             str(s.config_dir), str(s.state_db), str(s.jobs_dir),
-                             self.pipelines.source, tuple(await self.devices.rows()),
-                             tuple(self.running_jobs()), len(self.queue.pending),
-                             self.queue.last_pass * 1000, self.jobprocs.standby())
-
     def running_jobs(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""
         return [j.jobid for j in self.store.jobs(ACTIVE)]

@@ -1,0 +1,76 @@
+"""What every ketchup command shares: the configuration, the output mode, one request."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import asyncclick as click
+
+from actors import ActorError, Codec
+
+from ..errors import exit_code_of
+from .client import CLIENT_CODEC, request
+from .config import config_dirs, start_command
+
+
+class Ctx:
+    """What every command gets: the configuration and the output mode."""
+
+    def __init__(self, test_mode: bool, config: Path | None, mode: str) -> None:
+        self.config_dir = config_dirs(test_mode, config)[0]
+        self.start = start_command(test_mode, config)
+        self.mode = mode
+
+    async def ask(self, msg: Any, codec: Codec = CLIENT_CODEC) -> Any:
+        return await request(self.config_dir, msg, start=self.start, codec=codec)
+
+    def emit(self, data: Any, render: Callable[[], Any] | None = None) -> None:
+        """Machine output (--json/--yaml) of `data`, or `render()` on the console."""
+        plain = _plain(data)
+        if self.mode == "json":
+            import json
+
+            click.echo(json.dumps(plain, indent=1))
+        elif self.mode == "yaml" or render is None:
+            import yaml
+
+            click.echo(yaml.safe_dump(plain, sort_keys=False).rstrip())
+        else:
+            from rich.console import Console
+
+            Console(soft_wrap=False).print(render())
+
+
+def _plain(data: Any) -> Any:
+    if is_dataclass(data) and not isinstance(data, type):
+        return asdict(data)
+    if isinstance(data, (list, tuple)):
+        return [_plain(d) for d in data]
+    return data
+
+
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A ketchup command: --json/--yaml options, errors as one line and an exit code."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+    @click.option("--yaml", "as_yaml", is_flag=True, help="Output YAML.")
+    @click.pass_obj
+    @wraps(fn)
+    async def wrapper(obj: tuple[bool, Path | None], *args: Any, as_json: bool, as_yaml: bool,
+                      **kwargs: Any) -> None:
+        test_mode, config = obj
+        if as_json and as_yaml:
+            raise click.UsageError("--json or --yaml: one of them")
+        mode = "json" if as_json else "yaml" if as_yaml else "rich"
+        try:
+            await fn(Ctx(test_mode, config, mode), *args, **kwargs)
+        except ActorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exit_code_of(exc))
+
+    return wrapper
