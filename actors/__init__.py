@@ -35,27 +35,25 @@ from .errors import (
 from .messages import EventsMissed, Message, Ok, Ping, Pong
 
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
-    from ._process import (
-        ChildEvent,
-        ChildSpec,
-        ProcessSupervisor,
+    from ._child import (
         python_argv,
         run_until_signalled,
         signal_failed,
         signal_ready,
         until_released,
     )
+    from ._process import ChildEvent, ChildSpec, ProcessSupervisor
     from ._server import peer_context, prepare_socket_path, serve_actor
 
 _LAZY = {
     "ChildEvent": "._process",
     "ChildSpec": "._process",
     "ProcessSupervisor": "._process",
-    "python_argv": "._process",
-    "run_until_signalled": "._process",
-    "signal_failed": "._process",
-    "signal_ready": "._process",
-    "until_released": "._process",
+    "python_argv": "._child",
+    "run_until_signalled": "._child",
+    "signal_failed": "._child",
+    "signal_ready": "._child",
+    "until_released": "._child",
     "peer_context": "._server",
     "prepare_socket_path": "._server",
     "serve_actor": "._server",

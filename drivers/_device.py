@@ -153,7 +153,10 @@ class DeviceActor(Actor):
                 ch.state = "done"
             if scope.cancelled_caught:
                 ch.state = "stopped"
-        except Exception as exc:
+        except DriverError as exc:  # said by the driver: why, not where
+            logger.error("%s:%s task %s failed: %s", self.name, ch.name, ch.task_id, exc)
+            ch.state, ch.error = "error", str(exc)
+        except Exception as exc:  # a bug of the driver's: where
             logger.exception("%s:%s task %s failed", self.name, ch.name, ch.task_id)
             ch.state, ch.error = "error", f"{type(exc).__name__}: {exc}"
         finally:

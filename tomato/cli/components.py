@@ -53,7 +53,7 @@ async def get(ctx: Ctx, name: str, attrs: tuple[str, ...]) -> None:
     ctx.emit(await _ask(ctx, name, GetAttrs("", attrs)))
 
 
-@component.command("set")
+@component.command("set", context_settings={"ignore_unknown_options": True})  # VALUE -0.5
 @click.argument("name")
 @click.argument("attr")
 @click.argument("value")

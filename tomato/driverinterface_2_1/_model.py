@@ -19,7 +19,7 @@ import pint
 from pydantic import BaseModel
 
 from ..models import Reply, Task
-from .decorators import coerce, in_devmap, log_errors, to_reply
+from .decorators import coerce, described, in_devmap, log_errors, to_reply
 from .types import Key, Type, Val
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,8 @@ class ModelDevice(ABC):
                     with self.datalock:
                         self.do_measure()
             except Exception as exc:  # the driver's error fails this task, not the component
-                logger.exception("component %s: %s failed", self.key, item)
+                what = item.technique_name if isinstance(item, Task) else item
+                logger.error("component %s: %s failed: %s", self.key, what, described(exc))
                 self.error = f"{type(exc).__name__}: {exc}"
             finally:
                 self.running, self.task = False, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +58,18 @@ def log_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except (ValueError, AttributeError):
             raise
         except Exception as exc:
-            logger.critical("driver call %s failed: %s: %s", func.__name__,
-                            type(exc).__name__, exc, exc_info=True)
+            logger.critical("driver call %s failed: %s", func.__name__, described(exc))
             sys.exit(f"driver call {func.__name__} failed: {type(exc).__name__}: {exc}")
     return wrapper
+
+
+def described(exc: BaseException) -> str:
+    """An error of the driver's in one line, with where it was raised (its file and line:
+    what the driver's author needs, without a traceback in tomato's log)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" \
+        if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def coerce_val(func: Callable[..., Any]) -> Callable[..., Any]:

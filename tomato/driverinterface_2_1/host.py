@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import pkgutil
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "tomato_"
 REGISTER_ATTEMPTS = 3
 REGISTER_PAUSE = 1.0
+DRIVER_DIED = 70
+"""The exit code of a device process whose 2.1 driver died (EX_SOFTWARE)."""
 MEASURE_TIMEOUT = 30.0
 POLL = (0.05, 1.0)
 """Bounds of the interval at which a running task's data is fetched (its sampling interval
@@ -99,10 +102,10 @@ class Driver21(Driver):
             reply = await anyio.to_thread.run_sync(guarded)
         except (ValueError, AttributeError) as exc:
             raise ParameterError(f"{self.name}: {exc}") from None
-        if isinstance(reply, SystemExit):
-            logger.critical("the driver died in %s: %s; the device process ends", method,
-                            reply.code)
-            raise reply
+        if isinstance(reply, SystemExit):  # as a crash: the process ends, and is restarted
+            logger.critical("the driver died in %s; the device process ends", method)
+            logging.shutdown()
+            os._exit(DRIVER_DIED)
         return reply
 
     async def checked(self, method: str, **kwargs: Any) -> Any:

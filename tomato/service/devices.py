@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -13,13 +14,16 @@ from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect
 from drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, driver_names
 
 from ..codec import CODEC
-from ..errors import ConfigError, ConflictError, NotFoundError, TomatoError
+from ..errors import ConfigError, ConflictError, NotFoundError
 from ..messages import DeviceInfoRow, JobSpec
 from ..paths import device_socket, socket_path
 from .devicesfile import DeviceSpec, Lab
 from .settings import Settings
 from .store import Store
 from .takeover import adopt_device
+
+if TYPE_CHECKING:
+    from .pipelines import Pipelines
 
 _STATES = {"started": "running", "adopted": "running", "exited": "restarting",
            "restarting": "restarting", "failed": "failed", "stopped": "stopped"}
@@ -56,32 +60,39 @@ def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
 async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
                         survivors: dict[str, int]) -> dict[str, dict[str, Technique]]:
     """Start (or take over) every device; returns each device's techniques: those of its
-    capabilities (all its driver's when it names none). Raises TomatoError."""
-    infos: dict[str, DeviceInfo] = {}
-    failures: list[str] = []
+    capabilities (all its driver's when it names none). A device that cannot start (its
+    instrument unplugged) is failed, with why, and offers nothing until `tomato restart`
+    starts it: the rest of the lab runs. Raises ConfigError for a capability its driver
+    does not have."""
+    infos: dict[str, DeviceInfo | None] = {}
 
     async def start(device: DeviceSpec) -> None:
         spec = child_spec(device, settings)
-        try:
-            info = await adopt_device(procs, spec, device, survivors)
-            if info is None:
-                await procs.start(spec)
-                async with connect(device_socket(settings.runtime_dir, device.name),
-                                   CODEC) as conn:
-                    info = await conn.ask(Describe())
-            infos[device.name] = info
-        except ActorError as exc:
-            failures.append(f"device {device.name!r} did not start: {exc}")
+        info = await adopt_device(procs, spec, device, survivors)
+        if info is None and await procs.try_start(spec) is not None:
+            info = await describe(settings.runtime_dir, device.name)
+        infos[device.name] = info
 
     async with anyio.create_task_group() as tg:
         for device in lab.devices:
             tg.start_soon(start, device)
-    if failures:
-        raise TomatoError("; ".join(failures))
     return {d.name: _techniques(lab, d, infos[d.name]) for d in lab.devices}
 
 
-def _techniques(lab: Lab, device: DeviceSpec, info: DeviceInfo) -> dict[str, Technique]:
+async def describe(rundir: Path, device: str) -> DeviceInfo | None:
+    """What a device serving now offers; None if it does not answer."""
+    try:
+        async with connect(device_socket(rundir, device), CODEC) as conn:
+            return await conn.ask(Describe())
+    except ActorError as exc:
+        logger.error("device %s did not describe itself: %s", device, exc)
+        return None
+
+
+def _techniques(lab: Lab, device: DeviceSpec, info: DeviceInfo | None
+                ) -> dict[str, Technique]:
+    if info is None:
+        return {}
     offered = {t.name: t for t in info.techniques}
     wanted = device.capabilities if device.capabilities is not None else tuple(offered)
     if missing := [c for c in wanted if c not in offered]:
@@ -133,9 +144,9 @@ class Devices:
             logger.error("device %s failed: %s", device.name, reason)
         return device.name, reason
 
-    async def restart(self, name: str) -> DeviceInfoRow:
-        """Start a failed device again (`tomato restart DEVICE`); raises NotFoundError or
-        ConflictError (it has not failed)."""
+    async def restart(self, name: str, pipelines: Pipelines) -> DeviceInfoRow:
+        """Start a failed device again (`tomato restart DEVICE`), and tell `pipelines` what
+        it offers; raises NotFoundError or ConflictError (it has not failed)."""
         known = {d.name for d in self._lab.devices}
         if name not in known:
             raise NotFoundError(f"no device named {name!r} (devices: {', '.join(known)})")
@@ -143,6 +154,9 @@ class Devices:
             raise ConflictError(f"device {name!r} has not failed; it restarts by itself")
         pid = await self._procs.restart(f"dev-{name}")
         self._state[name] = ("running", pid, 0, None)  # its `started` event says so too
+        device = next(d for d in self._lab.devices if d.name == name)
+        pipelines.learn(name, _techniques(self._lab, device, await describe(self._rundir,
+                                                                             name)))
         return next(r for r in await self.rows() if r.name == name)
 
     @property

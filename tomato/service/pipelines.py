@@ -107,6 +107,14 @@ class Pipelines:
             if p.jobid is not None and p.jobid not in keep:
                 self._set(p, jobid=None)
 
+    def learn(self, device: str, techniques: dict[str, Technique]) -> None:
+        """What `device` offers, now that it runs (it had failed to start)."""
+        self._techniques[device] = techniques
+        for p in self.all.values():
+            for c in p.spec.components:
+                if c.device == device:
+                    p.capabilities[c.role] = frozenset(techniques)
+
     def device_failed(self, device: str, reason: str | None) -> list[tuple[int, str]]:
         """Mark the pipelines using `device` failed (`reason` None: no longer); returns
         (jobid, why) of their jobs."""

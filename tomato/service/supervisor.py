@@ -141,7 +141,7 @@ class Supervisor(Actor):
             case StopService(force):
                 return request_stop(self, force)
             case RestartDevice(name):
-                return Deferred(lambda: self.devices.restart(name))
+                return Deferred(lambda: self.devices.restart(name, self.pipelines))
             case GetServiceStatus():
                 return await service_status(self)
             case ListComponents():
