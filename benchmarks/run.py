@@ -9,9 +9,11 @@ virtual environment of its own), then ours/reference ratios. Sections:
 4. scheduler scale: 1,000 pipelines x 10,000 queued jobs (pass time, idle CPU, RSS, dispatch).
 5. data path: 10^6 points from one job (CPU per process, RSS over time, bytes per point).
 6. actor runtime: asks per second and event fan-out, against a bare asyncio echo.
-Plus end-of-job outputs (10^3..10^5 points) and `ketchup watch` latency.
-`--quick` runs every section on a tiny size (the test suite's smoke test); `--only SECTION`
-runs one section (cli, throughput, scale, datapath, actors, outputs, watch).
+Plus end-of-job outputs (10^3..10^5 points), `ketchup watch` latency, and drivers: a
+DriverInterface 2.1 package (tomato-example-counter) against our native dummy (device start,
+CPU per point). `--quick` runs every section on a tiny size (the test suite's smoke test);
+`--only SECTION` runs one section (cli, throughput, scale, datapath, actors, outputs, watch,
+drivers).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import actors_bench
 import anyio
+import driverhost
 import ours
 import outputs
 import reference
@@ -81,7 +84,7 @@ def cli(rounds: int, quick: bool = False) -> dict[str, Figure]:
     return figures
 
 
-SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch")
+SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch", "drivers")
 
 
 def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | None:
@@ -101,6 +104,8 @@ def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | N
             outputs.main((10**3,) if quick else (10**3, 10**4, 10**5))
         case "watch":
             watch.main(2, 1, 10, LEAN) if quick else watch.main()
+        case "drivers":
+            driverhost.main(quick)
     return None
 
 

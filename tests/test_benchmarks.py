@@ -22,6 +22,8 @@ FIGURES = {
     "actors": ("actor ask round trips", "event fan-out"),
     "outputs": ("outputs for 1000 points",),
     "watch": ("watch latency at 10 points/s on 2 pipelines",),
+    "drivers": ("device start with the example_counter driver",
+                "device CPU per point, example_counter driver"),
 }
 
 

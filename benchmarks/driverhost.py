@@ -1,0 +1,69 @@
+"""A DriverInterface 2.1 driver (tomato-example-counter) in our device process, against our
+native dummy: time to start a device (registration included) and CPU per point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+from _common import Figure, cpu_seconds, show
+
+from actors import connect
+from drivers import DEVICE_CODEC, ReadData, StartTask, Task
+
+DRIVERS = {"dummy": ("random", None), "example_counter": ("count", "bench-addr")}
+
+
+def _spawn(driver: str, sock: Path) -> tuple[subprocess.Popen[bytes], float]:
+    """A device process; returns it and the seconds until it said READY."""
+    address = DRIVERS[driver][1]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drivers.device", "--name", "bench", "--driver", driver,
+         "--socket", str(sock), "--channels", "1",
+         *(("--address", address) if address else ())],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line == b"READY\n", line
+    return process, time.perf_counter() - start
+
+
+async def _run_task(sock: Path, technique: str, seconds: float, interval: float) -> int:
+    """Run one task on channel 1, reading as a job does; returns the points."""
+    points = after = 0
+    async with connect(sock, DEVICE_CODEC) as device:
+        await device.ask(StartTask("1", Task(technique, seconds, interval), "bench"))
+        while True:
+            batch = await device.ask(ReadData("1", after))
+            points += len(batch.points)
+            after = batch.first + len(batch.points)
+            if batch.state != "running":
+                return points
+            await anyio.sleep(0.05)
+
+
+def main(quick: bool) -> None:
+    rounds, seconds, interval = (2, 0.5, 0.05) if quick else (5, 10.0, 0.01)
+    for driver, (technique, _) in DRIVERS.items():
+        starts, per_point = [], []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory(prefix="tt-") as tmp:
+                sock = Path(tmp) / "dev.sock"
+                process, started = _spawn(driver, sock)
+                try:
+                    cpu_before = cpu_seconds(process.pid)
+                    points = anyio.run(_run_task, sock, technique, seconds, interval)
+                    per_point.append((cpu_seconds(process.pid) - cpu_before) / points * 1e6)
+                finally:
+                    process.terminate()
+                    process.wait()
+                starts.append(started)
+        show(Figure(f"device start with the {driver} driver (registration included)",
+                    [s * 1000 for s in starts], "ms"))
+        show(Figure(f"device CPU per point, {driver} driver at {1 / interval:g} points/s",
+                    per_point, "µs"))
