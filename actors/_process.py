@@ -204,6 +204,11 @@ class ProcessSupervisor:
             with anyio.move_on_after(child.spec.stop_timeout):
                 await child.done.wait()
 
+    async def remove(self, child_id: str) -> None:
+        """Stop a child for good and forget it (its id may be started again)."""
+        await self.stop(child_id)
+        self._children.pop(child_id, None)
+
     async def stop_all(self) -> None:
         """Stop every child, the last started first; children still starting are stopped
         as soon as they are ready, and none starts after this."""

@@ -91,6 +91,21 @@ class ForComponent(Message):
     force: bool = False
 
 
+class Reload(Message):
+    """Read the devices file and the drivers' settings again, and apply them."""
+
+
+class Reloaded(Message):
+    """What a reload did: devices added, restarted (changed), removed, failed to start; and
+    settings read but applied only when tomato restarts."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    failed: tuple[str, ...]
+    not_applied: tuple[str, ...]
+
+
 class GetServiceStatus(Message):
     """Ask for the service's pid, paths and devices."""
 
@@ -356,6 +371,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
     SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
     PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
     WatchState, PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow,
+    Reload, Reloaded,
 )
 
 PROCESS_MESSAGES: tuple[type, ...] = (

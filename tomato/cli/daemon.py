@@ -12,7 +12,7 @@ import asyncclick as click
 
 from .. import __version__
 from ..errors import TomatoError, exit_code_of
-from ..messages import GetServiceStatus, RestartDevice, StopService
+from ..messages import GetServiceStatus, Reload, RestartDevice, StopService
 from .client import request
 from .config import config_dirs, start_command
 
@@ -86,6 +86,29 @@ async def restart(obj: tuple[Path, Path | None, str], device: str) -> None:
     except TomatoError as exc:
         _fail(exc)
     click.echo(f"device {row.name} is {row.state} (pid {row.pid})")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@click.pass_obj
+async def reload(obj: tuple[Path, Path | None, str], as_json: bool) -> None:
+    """Read the devices file and the drivers' settings again and apply them: devices and
+    pipelines added, changed (restarted) and removed; refused, changing nothing, if a
+    running job uses what would change."""
+    try:
+        done = await request(obj[0], Reload(), start=obj[2])
+    except TomatoError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(asdict(done), indent=1))
+        return
+    for what in ("added", "changed", "removed", "failed"):
+        if names := getattr(done, what):
+            label = "restarted (changed)" if what == "changed" else what
+            click.echo(f"devices {label}: {', '.join(names)}")
+    for note in done.not_applied:
+        click.echo(f"not applied: {note}")
+    click.echo("reloaded")
 
 
 def _fail(exc: TomatoError) -> None:

@@ -41,6 +41,9 @@ class Components:
         self._pipelines = pipelines
         self._rundir = rundir
 
+    def use(self, lab: Lab) -> None:
+        self._lab = lab
+
     def rows(self, states: dict[str, str]) -> list[ComponentRow]:
         """Every component, with its device's state (`states`: device → state)."""
         return [ComponentRow(f"{d.name}:{ch}", d.name, ch, d.driver,

@@ -76,7 +76,7 @@ async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
     async with anyio.create_task_group() as tg:
         for device in lab.devices:
             tg.start_soon(start, device)
-    return {d.name: _techniques(lab, d, infos[d.name]) for d in lab.devices}
+    return {d.name: techniques_of(lab, d, infos[d.name]) for d in lab.devices}
 
 
 async def describe(rundir: Path, device: str) -> DeviceInfo | None:
@@ -89,7 +89,7 @@ async def describe(rundir: Path, device: str) -> DeviceInfo | None:
         return None
 
 
-def _techniques(lab: Lab, device: DeviceSpec, info: DeviceInfo | None
+def techniques_of(lab: Lab, device: DeviceSpec, info: DeviceInfo | None
                 ) -> dict[str, Technique]:
     if info is None:
         return {}
@@ -155,13 +155,34 @@ class Devices:
         pid = await self._procs.restart(f"dev-{name}")
         self._state[name] = ("running", pid, 0, None)  # its `started` event says so too
         device = next(d for d in self._lab.devices if d.name == name)
-        pipelines.learn(name, _techniques(self._lab, device, await describe(self._rundir,
+        pipelines.learn(name, techniques_of(self._lab, device, await describe(self._rundir,
                                                                              name)))
         return next(r for r in await self.rows() if r.name == name)
 
     @property
     def lab(self) -> Lab:
         return self._lab
+
+    @property
+    def procs(self) -> ProcessSupervisor:
+        return self._procs
+
+    def use(self, lab: Lab) -> None:
+        """The lab as reloaded (its new devices known before they start)."""
+        self._lab = lab
+        self._names.update({f"dev-{d.name}": d for d in lab.devices})
+
+    async def remove(self, name: str, reason: str | None = None) -> None:
+        """Stop a device's process for good (reload); `reason`: it is failed, saying why."""
+        await self._procs.remove(f"dev-{name}")
+        if reason is None:
+            self._state.pop(name, None)
+        else:
+            self._state[name] = ("failed", None, 0, reason)
+            logger.error("device %s failed: %s", name, reason)
+
+    def reason(self, name: str) -> str | None:
+        return self._state.get(name, ("", None, 0, None))[3]
 
     async def states(self) -> dict[str, str]:
         """Each device's state (running, failed, ...), by name."""

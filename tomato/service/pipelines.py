@@ -107,6 +107,28 @@ class Pipelines:
             if p.jobid is not None and p.jobid not in keep:
                 self._set(p, jobid=None)
 
+    def device_techniques(self) -> dict[str, dict[str, Technique]]:
+        """What each device offers, by device."""
+        return dict(self._techniques)
+
+    def use(self, lab: Lab, techniques: dict[str, dict[str, Technique]]) -> None:
+        """The lab as reloaded: pipelines added, changed (their state kept) and removed."""
+        self._techniques = techniques
+        self._devices = {d.name: d for d in lab.devices}
+        self.source = lab.source
+        rows = self._store.sync_pipelines([p.name for p in lab.pipelines])
+        kept = dict(self.all)
+        self.all.clear()  # the same mapping: the queue holds it
+        for spec in lab.pipelines:
+            caps = {c.role: frozenset(techniques.get(c.device, ())) for c in spec.components}
+            p = kept.get(spec.name)
+            if p is not None:
+                p.spec, p.capabilities = spec, caps
+            else:
+                p = Pipeline(spec, caps, *rows[spec.name])
+            self.all[spec.name] = p
+            self._publish(PipelineChanged(info(p)))
+
     def learn(self, device: str, techniques: dict[str, Technique]) -> None:
         """What `device` offers, now that it runs (it had failed to start)."""
         self._techniques[device] = techniques

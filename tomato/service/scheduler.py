@@ -68,6 +68,16 @@ class Queue:
                                                  *self._matches[needs])
         return job
 
+    def rematch(self) -> None:
+        """The pipelines changed (reload): match every queued job again."""
+        self._matches.clear()
+        for job in list(self.pending.values()):
+            names = self._matches.get(job.needs)
+            if names is None:
+                found = matching(job.needs, self._pipelines.values())
+                names = self._matches[job.needs] = (found, frozenset(found))
+            job.matches, job.match_set = names
+
     def plan(self) -> list[tuple[int, str]]:
         """The jobs that start now and where (taken off the queue)."""
         start = time.perf_counter()

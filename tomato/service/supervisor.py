@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import pwd
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..messages import (
     ListComponents,
     LoadSample,
     NextJob,
+    Reload,
     RestartDevice,
     SearchJobs,
     SetReady,
@@ -48,6 +50,7 @@ from .outputs import Outputs
 from .payload import LATEST, check_method, check_names, job_spec, normalise_payload
 from .pipelines import Pipelines
 from .progress import Progress
+from .reload import reload_lab
 from .scheduler import Pending, Queue
 from .settings import Settings
 from .status import request_stop, service_status
@@ -148,6 +151,8 @@ class Supervisor(Actor):
                 return self.components.rows(await self.devices.states())
             case ForComponent():
                 return Deferred(lambda: self.components.forward(msg))
+            case Reload():
+                return Deferred(lambda: self._scheduled_after(reload_lab(self)))
             case CancelAll():
                 return self._cancel(tuple(self.running_jobs()))
             case ChildEvent():
@@ -175,6 +180,9 @@ class Supervisor(Actor):
         if job.matches and self._job(spec.jobid).status == "q":
             self._move(spec.jobid, "qw")
         return job
+
+    async def _scheduled_after(self, work: Awaitable[Any]) -> Any:
+        return self._scheduled(await work)
 
     def _scheduled(self, reply: Any) -> Any:
         self._schedule()

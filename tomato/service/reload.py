@@ -1,0 +1,115 @@
+"""`tomato reload`: the devices file and the drivers' settings read again while running.
+
+Devices and pipelines are added, changed and removed; a device whose driver settings
+changed is restarted with them. What a running job uses is not touched: such a change
+refuses the whole reload, with the reasons, and nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError, ConflictError
+from ..messages import Reloaded
+from .devices import check_drivers, child_spec, describe, techniques_of
+from .devicesfile import DeviceSpec, Lab, load_lab
+from .settings import SETTINGS_FILE, Settings, load_settings
+
+if TYPE_CHECKING:
+    from .supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+
+async def reload_lab(sup: Supervisor) -> Reloaded:
+    """Apply the devices file and settings as they are now; raises ConfigError (a file is
+    wrong) or ConflictError (a change would touch a running job), changing nothing."""
+    settings = _settings(sup.settings)
+    lab = load_lab(sup.settings.devices_file)  # where it is now: a new path needs a restart
+    check_drivers(lab)
+    old = {d.name: d for d in sup.devices.lab.devices}
+    new = {d.name: d for d in lab.devices}
+    changed = [n for n in old.keys() & new.keys() if _differs(old[n], new[n], sup.settings,
+                                                                settings)]
+    removed = [n for n in old if n not in new]
+    added = [n for n in new if n not in old]
+    _refuse_if_in_use(sup, lab, {*changed, *removed})
+    for name in (*removed, *changed):
+        await sup.devices.remove(name)
+    sup.settings = replace(sup.settings, drivers=settings.drivers)
+    sup.devices.use(lab)
+    techniques = {n: ts for n, ts in sup.pipelines.device_techniques().items() if n in new
+                  and n not in changed}
+    failed: list[str] = []
+    for name in (*changed, *added):
+        techniques[name] = await _start(sup, new[name], settings, failed)
+    sup.pipelines.use(lab, techniques)
+    for name in failed:
+        sup.pipelines.device_failed(name, sup.devices.reason(name) or "did not start")
+    sup.components.use(lab)
+    sup.queue.rematch()
+    report = Reloaded(tuple(added), tuple(changed), tuple(removed), tuple(failed),
+                      _not_applied(sup.settings, settings))
+    logger.info("reloaded: %s", report)
+    return report
+
+
+def _settings(current: Settings) -> Settings:
+    if not (current.config_dir / SETTINGS_FILE).exists():
+        raise ConfigError(f"{current.config_dir / SETTINGS_FILE}: missing")
+    return load_settings(current.config_dir, None, log_level=current.log_level,
+                         test_mode=current.test_mode, rundir=current.runtime_dir)
+
+
+def _differs(old: DeviceSpec, new: DeviceSpec, old_settings: Settings,
+             new_settings: Settings) -> bool:
+    """Whether the device must be restarted: its spec or its driver's settings changed."""
+    return (replace(old, line=0) != replace(new, line=0)
+            or old_settings.drivers.get(old.driver) != new_settings.drivers.get(new.driver))
+
+
+def _refuse_if_in_use(sup: Supervisor, new: Lab, devices: set[str]) -> None:
+    """Raise ConflictError listing what a running job uses that the reload would change."""
+    reasons = []
+    specs = {p.name: p for p in new.pipelines}
+    kept = {d.name for d in new.devices}
+    for p in sup.pipelines.all.values():
+        if p.jobid is None:
+            continue
+        why = []
+        if p.name not in specs:
+            why.append(f"pipeline {p.name} would be removed")
+        elif specs[p.name] != p.spec:
+            why.append(f"pipeline {p.name} would change")
+        why += [f"device {d} would {'restart' if d in kept else 'be removed'}"
+                for d in sorted({c.device for c in p.spec.components} & devices)]
+        if why:
+            reasons.append(f"job {p.jobid} runs on it: {', '.join(why)}")
+    if reasons:
+        raise ConflictError(f"reload refused, nothing changed: {'; '.join(reasons)}")
+
+
+async def _start(sup: Supervisor, device: DeviceSpec, settings: Settings, failed: list[str]
+                 ) -> dict:
+    """Start a new (or changed) device; returns its techniques ({} if it did not start)."""
+    spec = child_spec(device, settings)
+    if await sup.devices.procs.try_start(spec) is None:
+        failed.append(device.name)
+        return {}
+    try:
+        return techniques_of(sup.devices.lab, device,
+                             await describe(settings.runtime_dir, device.name))
+    except ConfigError as exc:  # a capability its driver does not have: failed, as it says
+        await sup.devices.remove(device.name, reason=str(exc))
+        failed.append(device.name)
+        return {}
+
+
+def _not_applied(current: Settings, read: Settings) -> tuple[str, ...]:
+    """Settings that changed but take effect only when tomato restarts."""
+    names = ("state_db", "jobs_dir", "devices_file", "poll_interval", "standby",
+             "output_servers", "orphan_grace")
+    return tuple(f"{name} (takes effect when tomato restarts)" for name in names
+                 if getattr(current, name) != getattr(read, name))
