@@ -20,7 +20,14 @@ from .errors import (
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
     from ._device import DEVICE_CODEC, DeviceActor
     from ._dummy import DummyDriver
-    from ._interface import Driver, Emit, check_task, coerce_param, point_count
+    from ._interface import (
+        Driver,
+        Emit,
+        check_task,
+        coerce_param,
+        point_count,
+        record_scalars,
+    )
     from ._registry import DriverHost, driver_names, load_driver
     from .messages import (
         AttrInfo,
@@ -37,6 +44,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         GetComponent,
         GetDeviceStatus,
         GetLastData,
+        IdleData,
         LastData,
         Measure,
         Param,
@@ -85,6 +93,8 @@ _LAZY = {
     "coerce_param": "._interface",
     "DriverHost": "._registry",
     "point_count": "._interface",
+    "record_scalars": "._interface",
+    "IdleData": ".messages",
     "driver_names": "._registry",
     "load_driver": "._registry",
 }
@@ -119,6 +129,7 @@ __all__ = [
     "GetComponent",
     "GetDeviceStatus",
     "GetLastData",
+    "IdleData",
     "LastData",
     "Measure",
     "Param",
@@ -138,4 +149,5 @@ __all__ = [
     "driver_names",
     "load_driver",
     "point_count",
+    "record_scalars",
 ]

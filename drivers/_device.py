@@ -26,6 +26,7 @@ from .messages import (
     GetComponent,
     GetDeviceStatus,
     GetLastData,
+    IdleData,
     LastData,
     Measure,
     ReadData,
@@ -125,6 +126,11 @@ class DeviceActor(Actor):
 
     def is_channel_idle(self, channel: str) -> bool:
         return self._channels[channel].state != "running"
+
+    def idle_point(self, channel: str, point: list[Any]) -> None:
+        """A point measured while no task runs: the channel's last, and news to watchers."""
+        self._channels[channel].last = point
+        self.events.publish(IdleData(channel, point), "idle")
 
     def _channel(self, name: str) -> _Channel:
         channel = self._channels.get(str(name))

@@ -74,8 +74,10 @@ class Driver:
     async def register(self, channel: str) -> None:
         """Connect to the channel's instrument again; raise DriverError if it cannot."""
 
-    async def background(self, is_idle: Callable[[str], bool]) -> None:
-        """Runs beside the device while it serves (e.g. measuring idle channels)."""
+    async def background(self, is_idle: Callable[[str], bool],
+                         report: Callable[[str, list[Any]], None]) -> None:
+        """Runs beside the device while it serves, e.g. measuring idle channels: each point
+        goes to `report(channel, point)`."""
 
 
 def check_task(technique: Technique, task: Task) -> None:
@@ -176,6 +178,20 @@ def _quantity(param: Param, value: Any) -> Any:
         raise ParameterError(f"cannot take {given!r} as {param.unit or 'a quantity'}: "
                              f"{str(exc).splitlines()[0]}", field) from None
     return value
+
+
+def record_scalars(points: list[list[Any]]) -> tuple[list[str], list[str], list[list[Any]]]:
+    """The numbers of free-form points as rows: (names, units, [uts, value, ...]), the names
+    those of the last point; what a person watching is shown."""
+    layout: dict[str, Any] = next((p[2] for p in points if len(p) > 2), {})
+    names = [k for k, v in points[-1][1].items() if _is_number(v)] if points else []
+    units = [layout.get("units", {}).get(name, "") for name in names]
+    return names, units, [[p[0], *(p[1].get(n) for n in names)] for p in points]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
 
 
 def point_count(max_duration: float, interval: float) -> int:

@@ -53,7 +53,7 @@ async def _serve(args: argparse.Namespace) -> None:
         actor = DeviceActor(args.name, driver, tg)
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, DEVICE_CODEC)
-            tg.start_soon(driver.background, actor.is_channel_idle)
+            tg.start_soon(driver.background, actor.is_channel_idle, actor.idle_point)
             signal_ready()
             await until_released(args.supervisor, args.orphan_grace, actor.is_idle)
         tg.cancel_scope.cancel()

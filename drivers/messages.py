@@ -214,6 +214,13 @@ class ResetComponent(Message):
 
 
 # Events.
+class IdleData(Message):
+    """A point measured on an idle channel (published under the topic "idle")."""
+
+    channel: str
+    point: list[Any]
+
+
 class DataReady(Message):
     """New points on `channel`, the newest with sequence number `last`; read them with
     ReadData. Only a wake-up call: a subscriber that misses it loses nothing."""
@@ -226,5 +233,5 @@ MESSAGES: tuple[type, ...] = (
     Param, Column, Technique, Task, Describe, StartTask, StopTask, ReadData, GetDeviceStatus,
     DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady, AttrInfo, GetComponent,
     ComponentInfo, GetAttrs, SetAttr, AttrValues, GetLastData, Measure, LastData,
-    RegisterComponent, ResetComponent,
+    RegisterComponent, ResetComponent, IdleData,
 )

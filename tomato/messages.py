@@ -4,6 +4,7 @@ processes and the output servers say to each other, the job spec first of all.""
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from actors import Message
@@ -225,9 +226,20 @@ class WatchState(Message):
     """jobid → role → the step running on it."""
     latest: dict[int, dict[str, JobData]]
     """jobid → role → the recent points of its current step (up to 1000)."""
+    idle: dict[str, ComponentData] = field(default_factory=dict)
+    """component → its last idle measurement."""
 
 
 # Events (subscribe).
+class ComponentData(Message):
+    """A point measured on an idle component (DEVICE:CHANNEL): its numbers, as JobData."""
+
+    component: str
+    columns: list[str]
+    units: list[str]
+    points: list[list[Any]]
+
+
 class PipelineChanged(Message):
     pipeline: PipelineInfo
 
@@ -371,7 +383,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
     SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
     PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
     WatchState, PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow,
-    Reload, Reloaded,
+    Reload, Reloaded, ComponentData,
 )
 
 PROCESS_MESSAGES: tuple[type, ...] = (

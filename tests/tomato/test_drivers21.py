@@ -271,3 +271,16 @@ def test_idle_components_are_measured_at_the_interval_their_driver_settings_give
     later = until(lambda: (p := component(multi, "data", "dev-psutil:0")["point"]) and
                   p[0] > first[0] and p, 10, "the next idle measurement")
     assert later[0] - first[0] < 5  # 0.3 s from settings.toml, not the driver's 10 s
+
+
+def test_watch_shows_the_idle_measurements_of_a_pipeline_with_no_job(multi):
+    from test_watch import Terminal
+
+    term = Terminal(multi, "watch", cols=200)
+    row = term.wait_for(lambda t: any(line.startswith(" pip-multi") and "mem_usage=" in line
+                                      and "percent" in line for line in t.splitlines()),
+                        what="pip-multi's idle psutil values")
+    assert "-" in row
+    term.child.sendintr()
+    assert term.exit_code() == 0
+    assert "Traceback" not in term.history

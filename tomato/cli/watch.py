@@ -15,6 +15,7 @@ import anyio
 from actors import ActorError, Connection, EventsMissed, connect
 
 from ..messages import (
+    ComponentData,
     GetJobs,
     GetWatchState,
     JobData,
@@ -34,6 +35,11 @@ def event_records(event: Any) -> list[dict[str, Any]]:
     if isinstance(event, JobData):
         return [{"event": "point", "jobid": event.jobid, "step": event.step,
                  "role": event.role, "uts": p[0],
+                 "values": dict(zip(event.columns, p[1:], strict=False)),
+                 "units": dict(zip(event.columns, event.units, strict=False))}
+                for p in event.points]
+    if isinstance(event, ComponentData):
+        return [{"event": "idle", "component": event.component, "uts": p[0],
                  "values": dict(zip(event.columns, p[1:], strict=False)),
                  "units": dict(zip(event.columns, event.units, strict=False))}
                 for p in event.points]
@@ -96,6 +102,8 @@ class Watcher:
 
     def _take(self, event: Any) -> None:
         """Apply and (JSON) print an event, skipping points already seen."""
+        if isinstance(event, ComponentData) and self.jobid is not None:
+            return  # a job's watcher hears its job only
         if isinstance(event, JobData):
             key = (event.jobid, event.step, event.role)
             last = self.seen.get(key, float("-inf"))

@@ -9,6 +9,7 @@ from typing import Any
 from actors import EventsMissed
 
 from ..messages import (
+    ComponentData,
     JobData,
     JobInfo,
     JobStatusChanged,
@@ -32,6 +33,8 @@ class Model:
     methods: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     steps: dict[int, dict[str, StepStarted]] = field(default_factory=dict)
     latest: dict[int, dict[str, JobData]] = field(default_factory=dict)
+    idle: dict[str, ComponentData] = field(default_factory=dict)
+    """component → its last idle measurement."""
     history: dict[tuple[int, int, str, str], deque[tuple[float, float]]] = field(
         default_factory=dict)
     """(jobid, step, role, column) → the latest (uts, value) pairs."""
@@ -45,6 +48,7 @@ class Model:
         self.jobs.update({j.jobid: j for j in state.jobs})
         self.status.update({j.jobid: j.status for j in state.jobs})
         self.methods.update(state.methods)
+        self.idle.update(state.idle)
 
     def apply(self, event: Any) -> None:
         match event:
@@ -64,5 +68,7 @@ class Model:
                 for i, name in enumerate(columns, 1):
                     line = self.history.setdefault((*key, name), deque(maxlen=HISTORY))
                     line.extend((p[0], p[i]) for p in points)
+            case ComponentData(component=component):
+                self.idle[component] = event
             case EventsMissed(count):
                 self.missed += count

@@ -11,7 +11,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..messages import JobData, StepStarted
+from ..messages import ComponentData, JobData, StepStarted
 from .render import STATUS_STYLE
 from .watchmodel import FINISHED, Model
 
@@ -28,7 +28,9 @@ def pipelines_view(model: Model, now: float, notice: str = "") -> Any:
     for p in model.pipelines.values():
         ready = Text("yes", "green") if p.ready else Text("no", "dim")
         if p.jobid is None:
-            table.add_row(p.name, p.sample or "-", ready, "-", "", "", "", "", "")
+            idle = _idle(model, p.components)
+            table.add_row(p.name, p.sample or "-", ready, "-", "", "", "",
+                          _values(idle) if idle else "", _age(idle, now))
             continue
         status = model.status.get(p.jobid, "r")
         steps = model.steps.get(p.jobid, {})
@@ -109,7 +111,13 @@ def _progress(step: StepStarted, now: float, width: int) -> Any:
     return grid
 
 
-def _values(data: JobData) -> str:
+def _idle(model: Model, components: tuple[str, ...]) -> ComponentData | None:
+    """The latest idle measurement of a pipeline's components ("role: device:channel")."""
+    found = [d for c in components if (d := model.idle.get(c.split(": ", 1)[-1]))]
+    return max(found, key=lambda d: d.points[-1][0], default=None)
+
+
+def _values(data: JobData | ComponentData) -> str:
     if not data.points:
         return ""
     last = data.points[-1]
@@ -118,7 +126,7 @@ def _values(data: JobData) -> str:
                                                   strict=False))
 
 
-def _age(data: JobData | None, now: float) -> str:
+def _age(data: JobData | ComponentData | None, now: float) -> str:
     if data is None or not data.points:
         return ""
     return f"{max(now - data.points[-1][0], 0.0):.1f} s"

@@ -212,9 +212,10 @@ class Driver21(Driver):
     async def register(self, channel: str) -> None:
         await self.checked("cmp_register", **self.key(channel))
 
-    async def background(self, is_idle: Callable[[str], bool]) -> None:
+    async def background(self, is_idle: Callable[[str], bool],
+                         report: Callable[[str, list[Any]], None]) -> None:
         """Measure idle channels every `idle_measurement_interval` s (the driver's setting,
-        else its class's), as tomato 2.x does: `last_data` shows the latest."""
+        else its class's), as tomato 2.x does; each point goes to `report`."""
         interval = self.settings.get("idle_measurement_interval",
                                      self.interface.idle_measurement_interval)
         if not interval:
@@ -222,10 +223,15 @@ class Driver21(Driver):
         while True:
             await anyio.sleep(float(interval))
             for channel in self.channels:
-                if is_idle(channel):
-                    reply = await self.call("cmp_measure", **self.key(channel))
-                    if not reply.success:
-                        logger.debug("idle measurement of %s: %s", channel, reply.msg)
+                if not is_idle(channel):
+                    continue
+                try:
+                    point = await self.measure(channel)
+                except (DriverError, TimeoutError) as exc:  # a task started meanwhile
+                    logger.debug("idle measurement of %s: %s", channel, exc)
+                    continue
+                if point is not None and is_idle(channel):
+                    report(channel, point)
 
 
 class _Layout:

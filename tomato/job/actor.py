@@ -22,11 +22,11 @@ from actors import (
     connect,
     task_group,
 )
-from drivers import DataBatch, ReadData, StartTask, StopTask, Task
+from drivers import DataBatch, ReadData, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
 from ..messages import CancelRun, JobCollected, JobData, JobSpec, RunJob, StepSpec, StepStarted
-from .rawdata import DataFile, RecordFile, scalars
+from .rawdata import DataFile, RecordFile
 from .reporter import Reporter, Wake
 
 logger = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ class _Reader:
         self.after = batch.first + len(points)
         if points:
             names, units, rows = ((self.names, self.units, points) if not step.free_form
-                                  else scalars(points))
+                                  else record_scalars(points))
             self.job.reporter.post(JobData(self.job.jobid, step.index, step.role, names,
                                            units, rows))
         if batch.state == "error":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -54,21 +53,6 @@ class RecordFile(_AppendOnly):
         if lines:
             self._write("".join(lines))
             self.count += len(points)
-
-
-def scalars(points: list[list[Any]]) -> tuple[list[str], list[str], list[list[Any]]]:
-    """The numbers of free-form points as rows (names, units, [uts, value, ...]): what a
-    watcher is shown."""
-    layout: dict[str, Any] = next((p[2] for p in points if len(p) > 2), {})
-    names = [k for k, v in points[-1][1].items() if _is_number(v)] if points else []
-    units = [layout.get("units", {}).get(name, "") for name in names]
-    rows = [[p[0], *(p[1].get(n) for n in names)] for p in points]
-    return names, units, rows
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
 
 
 class DataFile(_AppendOnly):

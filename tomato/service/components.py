@@ -6,24 +6,31 @@ Requests go to the component's device process; changing a component a running jo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from actors import connect
+import anyio
+from anyio.abc import TaskStatus
+
+from actors import ActorError, connect
 from drivers import (
     GetAttrs,
     GetComponent,
     GetLastData,
+    IdleData,
     Measure,
     RegisterComponent,
     ResetComponent,
     SetAttr,
+    record_scalars,
 )
 
 from ..codec import CODEC
 from ..errors import ConflictError, NotFoundError, TomatoError
-from ..messages import ComponentRow, ForComponent
+from ..messages import ComponentData, ComponentRow, ForComponent
 from ..paths import device_socket
 from .devicesfile import Lab
 from .pipelines import Pipelines
@@ -31,6 +38,7 @@ from .pipelines import Pipelines
 REQUESTS = (GetComponent, GetAttrs, SetAttr, GetLastData, Measure, RegisterComponent,
             ResetComponent)
 CHANGES = (SetAttr, RegisterComponent, ResetComponent)
+FOLLOW_RETRY = 1.0
 TIMEOUT = 60.0
 """A driver call may wait on an instrument (a one-shot measurement)."""
 
@@ -40,9 +48,47 @@ class Components:
         self._lab = lab
         self._pipelines = pipelines
         self._rundir = rundir
+        self.idle: dict[str, ComponentData] = {}
+        """Each component's last idle measurement."""
+        self._followed: set[str] = set()
+        self._follow: Callable[[str], None] | None = None
 
     def use(self, lab: Lab) -> None:
         self._lab = lab
+        if self._follow is not None:
+            for d in lab.devices:
+                self._follow(d.name)
+
+    async def follow(self, publish: Callable[[Any], None], *,
+                     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Hear every device's idle measurements (while it is in the lab), keep the last of
+        each component and publish it (ComponentData) to watchers."""
+        async with anyio.create_task_group() as tg:
+            def follow(device: str) -> None:
+                if device not in self._followed:
+                    self._followed.add(device)
+                    tg.start_soon(self._follow_device, device, publish)
+
+            self._follow = follow
+            for d in self._lab.devices:
+                follow(d.name)
+            task_status.started()
+
+    async def _follow_device(self, device: str, publish: Callable[[Any], None]) -> None:
+        try:
+            while any(d.name == device for d in self._lab.devices):
+                with suppress(ActorError):
+                    async with connect(device_socket(self._rundir, device), CODEC) as conn, \
+                            conn.subscribe("idle") as events:
+                        async for ev in events:
+                            if isinstance(ev, IdleData):
+                                name = f"{device}:{ev.channel}"
+                                data = ComponentData(name, *record_scalars([ev.point]))
+                                self.idle[name] = data
+                                publish(data)
+                await anyio.sleep(FOLLOW_RETRY)  # the device is (re)starting: polled, bounded
+        finally:
+            self._followed.discard(device)
 
     def rows(self, states: dict[str, str]) -> list[ComponentRow]:
         """Every component, with its device's state (`states`: device → state)."""

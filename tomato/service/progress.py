@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import replace
 
-from ..messages import JobData, JobInfo, JobSpec, PipelineInfo, StepStarted, WatchState
+from ..messages import (
+    ComponentData,
+    JobData,
+    JobInfo,
+    JobSpec,
+    PipelineInfo,
+    StepStarted,
+    WatchState,
+)
 
 RECENT = 1000
 """Points kept per running step and component."""
@@ -38,11 +46,12 @@ class Progress:
                     roles.items()} for j, roles in self._latest.items() if j in jobids}
 
     def watch_state(self, pipelines: list[PipelineInfo], jobs: list[JobInfo],
-                    specs: dict[int, JobSpec]) -> WatchState:
+                    specs: dict[int, JobSpec], idle: dict[str, ComponentData]) -> WatchState:
         """What a watcher of `jobs` starts from."""
         methods = {jobid: [{"role": s.role, "technique": s.task.technique,
                             "max_duration": s.task.max_duration} for s in spec.steps]
                    for jobid, spec in specs.items()}
         ids = {j.jobid for j in jobs}
         return WatchState(pipelines, jobs, methods,
-                          {j: s for j, s in self.steps.items() if j in ids}, self.latest(ids))
+                          {j: s for j, s in self.steps.items() if j in ids}, self.latest(ids),
+                          dict(idle))

@@ -99,6 +99,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 for number in range(settings.output_servers):
                     tg.start_soon(outputs.start_server, procs, number)
                 tg.start_soon(supervisor.jobprocs.fill)
+                await tg.start(supervisor.components.follow, supervisor.events.publish)
                 await _until_stop(supervisor)
                 await _finish_running_jobs(supervisor)
                 await procs.stop_all()  # while the supervisor still records their exits

@@ -137,7 +137,7 @@ class Supervisor(Actor):
             case GetWatchState(jobid):
                 jobs = [self._job(jobid)] if jobid is not None else self.store.jobs(ACTIVE)
                 return self.progress.watch_state(self.pipelines.infos(), jobs, {
-                    j.jobid: self.store.spec(j.jobid) for j in jobs})
+                    j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle)
             case TakeSnapshot(jobid, cwd):
                 job = self._job(jobid)
                 return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd))
