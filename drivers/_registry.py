@@ -26,13 +26,25 @@ class DriverHost(Protocol):
         Raises UnknownDriverError if it is, but cannot be run (its message says why)."""
         ...
 
+    def adopt(self, name: str, found: object) -> type[Driver] | None:
+        """A native driver class running `found` (what a `tomato.drivers` entry point
+        named `name` gave), if it is of this host's interface; else None."""
+        ...
+
 
 def load_driver(name: str) -> type[Driver]:
     """The driver class registered as `name`; raises UnknownDriverError."""
     if name in BUILTIN:
         return BUILTIN[name]
     for ep in entry_points(group="tomato.drivers", name=name):
-        return ep.load()
+        found = ep.load()
+        if isinstance(found, type) and issubclass(found, Driver):
+            return found
+        for host in _hosts():
+            if (driver := host.adopt(name, found)) is not None:
+                return driver
+        raise UnknownDriverError(f"driver {name!r} ({ep.value}) is not a driver this tomato "
+                                 "can run")
     for host in _hosts():
         if name in host.names() and (driver := host.load(name)) is not None:
             return driver

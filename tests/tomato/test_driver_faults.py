@@ -91,3 +91,15 @@ def test_a_task_failing_in_the_driver_thread_ends_the_job_ce_and_the_driver_live
     assert device(lab).pid == pid
     lab.ketchup("ready", "pip-faulty")
     assert lab.wait_status(lab.submit(job("steady")), "c", "ce")["status"] == "c"
+
+
+def test_a_2_1_driver_registered_as_a_tomato_drivers_entry_point_runs(tmp_path, env):
+    """tests/drivers21 holds the package's metadata: `registered = tomato_faulty:...`."""
+    env = {**env, "PYTHONPATH": str(DRIVERS)}
+    lab = new_service(tmp_path / "ep", env, LAB.replace("driver: faulty", "driver: registered"))
+    try:
+        lab.start()
+        lab.prepare("pip-faulty", "s1")
+        assert lab.wait_status(lab.submit(job("steady")), "c", "ce")["status"] == "c"
+    finally:
+        stop_all([lab])

@@ -258,6 +258,8 @@ def test_a_component_in_a_running_job_is_changed_only_by_force(multi):
     assert "used by running job" in component(multi, "set", "dev-counter:1", "max", "7",
                                               code=5)
     assert "is running task" in component(multi, "measure", "dev-counter:1", code=5)
+    assert "used by running job" in component(multi, "reset", "dev-counter:1", code=5)
+    assert "used by running job" in component(multi, "register", "dev-counter:1", code=5)
     assert component(multi, "set", "dev-counter:1", "max", "7", "--force")["values"] == {
         "max": 7.0}
     multi.ketchup("cancel", str(jobid))
@@ -284,3 +286,15 @@ def test_watch_shows_the_idle_measurements_of_a_pipeline_with_no_job(multi):
     term.child.sendintr()
     assert term.exit_code() == 0
     assert "Traceback" not in term.history
+
+
+def test_a_counter_job_writes_its_outputs_where_its_payload_says(multi, tmp_path):
+    body = payload22(step("counter", "count", 0.5, 0.1))
+    body["settings"]["output"] = {"path": "results", "prefix": "counted"}
+    (tmp_path / "p.json").write_text(json.dumps(body))
+    multi.prepare("pip-multi", "s1")
+    jobid = int(multi.ketchup("submit", "p.json", cwd=tmp_path).stdout.split()[-1])
+    assert multi.wait_status(jobid, "c", "ce")["status"] == "c"
+    tree = open_datagram(tmp_path / "results" / "counted.nc")
+    assert tree["counter"].sizes["uts"] == 5
+    assert (tmp_path / "results" / "counted.zip").exists()

@@ -62,12 +62,19 @@ class Host21:
         if importlib.util.find_spec(PREFIX + name) is None:
             return None
         module = importlib.import_module(PREFIX + name)
-        interface = getattr(module, "DriverInterface", None)
-        if not (isinstance(interface, type) and issubclass(interface, ModelInterface)):
-            version = getattr(interface, "version", None)
+        driver = self.adopt(name, module)
+        if driver is None:
+            version = getattr(getattr(module, "DriverInterface", None), "version", None)
             raise UnknownDriverError(
                 f"driver {name!r} (module {module.__name__}) implements DriverInterface "
                 f"{version or '(none found)'}; this tomato runs DriverInterface 2.1")
+        return driver
+
+    def adopt(self, name: str, found: object) -> type[Driver] | None:
+        """`found`: a 2.1 driver's module or its DriverInterface class."""
+        interface = getattr(found, "DriverInterface", found)
+        if not (isinstance(interface, type) and issubclass(interface, ModelInterface)):
+            return None
         return type(f"{interface.__name__}_{name}", (Driver21,),
                     {"name": name, "interface": interface})
 
