@@ -134,9 +134,9 @@ class ModelInterface(ABC):
     @in_devmap
     def cmp_measure(self, key: Key, **kwargs: Any) -> tuple[bool, str, Any]:
         device = self.devmap[key]
-        if device.running or not device.task_list.empty():
+        if not device.is_free():
             return False, "measurement already running", None
-        device.task_list.put(MEASURE)
+        device.submit(MEASURE)
         return True, "measurement started", None
 
     @log_errors
@@ -147,7 +147,7 @@ class ModelInterface(ABC):
         if not valid.success:
             return valid
         self.devmap[key].error = None
-        self.devmap[key].task_list.put(task)
+        self.devmap[key].submit(task)
         return True, f"task {task.technique_name!r} queued", None
 
     @log_errors
@@ -155,7 +155,7 @@ class ModelInterface(ABC):
     @in_devmap
     def task_status(self, key: Key, **kwargs: Any) -> tuple[bool, str, Any]:
         device = self.devmap[key]
-        can_submit = not device.running and device.task_list.empty()
+        can_submit = device.is_free()
         return True, "task status", {"running": device.running, "can_submit": can_submit,
                                      "task": device.task, "error": device.error}
 
@@ -229,6 +229,9 @@ class ModelDevice(ABC):
         self.error: str | None = None
         """Why the last task or measurement failed (the driver raised in its thread)."""
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        """Items submitted and not yet done."""
         self.thread = threading.Thread(target=self.task_runner, daemon=True,
                                        name=f"component {key}")
         self.thread.start()
@@ -249,6 +252,19 @@ class ModelDevice(ABC):
                 self.error = f"{type(exc).__name__}: {exc}"
             finally:
                 self.running, self.task = False, None
+                with self._lock:
+                    self._outstanding -= 1
+
+    def submit(self, item: Task | str) -> None:
+        """Queue a task (or a one-shot measurement) for the worker thread."""
+        with self._lock:
+            self._outstanding += 1
+        self.task_list.put(item)
+
+    def is_free(self) -> bool:
+        """Nothing queued, nothing running (not even taken off the queue but not begun)."""
+        with self._lock:
+            return self._outstanding == 0
 
     def _run(self, task: Task) -> None:
         """Prepare, then one `do_task` per `sampling_interval` until `max_duration` or a stop;
@@ -310,6 +326,8 @@ class ModelDevice(ABC):
                 self.task_list.get_nowait()
             except queue.Empty:
                 break
+            with self._lock:
+                self._outstanding -= 1
         with self.datalock:
             self.data = None
 
