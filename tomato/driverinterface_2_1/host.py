@@ -96,8 +96,8 @@ class Driver21(Driver):
     async def call(self, method: str, **kwargs: Any) -> Reply:
         """One driver call, in a worker thread. The 2.1 contract: a ValueError or an
         AttributeError fails the call (ParameterError: the request was wrong); anything else
-        is the driver's end,
-        and so the device process's (it is restarted, its components registered again)."""
+        is the driver's end, and so the device process's (it is restarted, its components
+        registered again)."""
         bound: Callable[..., Reply] = getattr(self.model, method)
 
         def guarded() -> Reply | SystemExit:
