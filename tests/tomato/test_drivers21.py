@@ -192,18 +192,23 @@ def test_a_cancelled_counter_job_stops_within_seconds_and_keeps_its_data(multi):
     run(multi, payload22(step("counter", "count", 0.2, 0.1)))
 
 
-def test_a_snapshot_of_a_running_counter_job_has_its_attrs(multi, tmp_path):
+def test_snapshots_of_a_running_counter_job_have_its_attrs(multi, tmp_path):
     multi.prepare("pip-multi", "s1")
-    jobid = multi.submit(payload22(step("counter", "count", 3, 0.1)))
+    body = payload22(step("counter", "count", 3, 0.1))
+    body["settings"]["snapshot"] = {"interval": 1, "path": str(tmp_path), "prefix": "every"}
+    jobid = multi.submit(body)
     until(lambda: (files := multi.data_files(jobid)) and len(records(files[0])) >= 3, 10,
           "the first points")
-    multi.ketchup("snapshot", str(jobid), cwd=tmp_path)
+    multi.ketchup("snapshot", str(jobid), cwd=tmp_path)  # on demand
     snap = open_datagram(tmp_path / f"snapshot.{jobid}.nc")["counter"]
+    until((tmp_path / "every.nc").exists, 10, "a periodic snapshot")
+    periodic = open_datagram(tmp_path / "every.nc")["counter"]
     job = multi.wait_status(jobid, "c")
     final = open_datagram(Path(job["outputs"][0]))["counter"]
-    assert set(snap.data_vars) == set(final.data_vars) >= {"val", "min", "max", "param",
-                                                            "choice", "step"}
+    attrs = {"val", "min", "max", "param", "choice", "step"}
+    assert set(snap.data_vars) == set(periodic.data_vars) == set(final.data_vars) >= attrs
     assert 3 <= snap.sizes["uts"] < final.sizes["uts"] == 30
+    assert 0 < periodic.sizes["uts"] <= 30
 
 
 def component(lab, *args: str, code: int = 0) -> dict:
