@@ -48,6 +48,13 @@ class NotRunningError(TomatoError):
     exit_code = 7
 
 
+class StateFullError(TomatoError):
+    """Raised when the state database cannot be written (its disk is full): nothing changed."""
+
+    code = "state_full"
+    exit_code = 1
+
+
 class AlreadyRunningError(TomatoError):
     """Raised when a tomato service already runs for this configuration."""
 
@@ -64,7 +71,7 @@ class OutputError(TomatoError):
 
 ERRORS: tuple[type[ActorError], ...] = (
     TomatoError, PayloadError, NotFoundError, ConflictError, ConfigError, NotRunningError,
-    AlreadyRunningError, OutputError,
+    AlreadyRunningError, OutputError, StateFullError,
 )
 
 

@@ -52,12 +52,12 @@ class Pipelines:
         return [info(p) for p in self.all.values()]
 
     def _set(self, p: Pipeline, **fields: Any) -> PipelineInfo:
-        for name, value in fields.items():
-            setattr(p, name, value)
         stored = {k: int(v) if isinstance(v, bool) else v for k, v in fields.items()
                   if k != "failed"}
-        if stored:
+        if stored:  # first: a refused write (full disk, for a client) changes nothing
             self._store.set_pipeline(p.name, **stored)
+        for name, value in fields.items():
+            setattr(p, name, value)
         changed = info(p)
         self._publish(PipelineChanged(changed))
         return changed
@@ -68,17 +68,20 @@ class Pipelines:
         if p.sample is not None:
             raise ConflictError(f"pipeline {p.name!r} already holds sample {p.sample!r}; "
                                 f"eject it first")
-        return self._set(p, sample=sample)
+        with self._store.strict():  # a client is told it is done: recorded, or refused
+            return self._set(p, sample=sample)
 
     def eject(self, name: str) -> PipelineInfo:
         p = self.get(name)
         _refuse_if_running(p)
-        return self._set(p, sample=None)
+        with self._store.strict():
+            return self._set(p, sample=None)
 
     def set_ready(self, name: str, ready: bool) -> PipelineInfo:
         p = self.get(name)
         _refuse_if_running(p)
-        return self._set(p, ready=ready)
+        with self._store.strict():
+            return self._set(p, ready=ready)
 
     # Jobs.
     def take(self, p: Pipeline, spec: JobSpec, rundir: Path) -> JobSpec:

@@ -39,6 +39,7 @@ from .takeover import stop_leftovers, survivors
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0
+FLUSH_INTERVAL = 2.0
 
 
 async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED
@@ -86,6 +87,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 store, JobProcesses(settings, procs, tg), outputs, tg, left)
             async with start_actor(supervisor) as ref:  # recovers the jobs as it starts
                 stop_leftovers(store, settings.runtime_dir, left, procs)
+                store.serving()
+                tg.start_soon(_flush_when_room, store)
                 sup = supervisor
                 for ev in early:
                     await ref.tell(ev)
@@ -107,6 +110,14 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
             with anyio.CancelScope(shield=True):
                 await procs.stop_all()
             tg.cancel_scope.cancel()
+
+
+async def _flush_when_room(store: Store) -> None:
+    """Write the records that wait for room on a full disk, as soon as there is some."""
+    while True:
+        await anyio.sleep(FLUSH_INTERVAL)
+        if store.waiting:
+            store.flush()
 
 
 async def _until_stop(sup: Supervisor) -> None:

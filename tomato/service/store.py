@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from ..codec import CODEC
+from ..errors import StateFullError
 from ..messages import JobInfo, JobSpec
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -71,6 +77,11 @@ def _job_info(row: tuple[Any, ...]) -> JobInfo:
     return cast(Any, JobInfo)(*fields, outputs=json.loads(outputs) if outputs else None)
 
 
+def _is_full(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or \
+        "full" in str(exc)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(sep=" ")
 
@@ -83,22 +94,93 @@ class Store:
     """Jobs, pipelines, devices and an event log in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
+        self._strict = 1  # until the service runs: a start on a full disk fails, saying so
+        self._backlog: list[list[tuple[str, Any]]] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        if "spec" not in columns:  # a state database of an earlier tomato 3 development build
-            self._db.execute("ALTER TABLE jobs ADD COLUMN spec BLOB")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "spec" not in columns:  # a state database of an earlier development build
+                self._db.execute("ALTER TABLE jobs ADD COLUMN spec BLOB")
+        except sqlite3.OperationalError as exc:  # a full disk shows as an I/O error here
+            self._db.close()
+            room = shutil.disk_usage(path.parent).free
+            raise StateFullError(f"cannot open the state database {path}: {exc} ({room} bytes "
+                                 "free on its disk)") from None
 
     def close(self) -> None:
         self._db.close()
 
-    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    # Writes. A full disk fails what a client is told is done (`strict`: nothing changes,
+    # the client hears why); the service's own records wait in memory, in order, and are
+    # written once there is room (`flush`, also before any later write).
+    @contextmanager
+    def strict(self) -> Iterator[None]:
+        """Writes in this block raise StateFullError when the disk is full."""
+        self._strict += 1
+        try:
+            yield
+        finally:
+            self._strict -= 1
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        if self.flush():
+            try:
+                self._commit([(sql, args)])
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_full(exc):
+                    raise
+        self._full([(sql, args)])
+
+    def _commit(self, statements: list[tuple[str, Any]]) -> None:
         with self._db:  # one transaction, committed on exit
             self._db.execute("BEGIN IMMEDIATE")
-            return self._db.execute(sql, args)
+            for sql, args in statements:
+                if isinstance(args, list):  # rows
+                    self._db.executemany(sql, args)
+                else:
+                    self._db.execute(sql, args)
+
+    def _full(self, statements: list[tuple[str, Any]]) -> None:
+        if self._strict:
+            self._refuse()
+        if not self._backlog:
+            logger.error("cannot record in %s: its disk is full; the service's records wait "
+                         "in memory until there is room", self.path)
+        self._backlog.append(statements)
+
+    def _refuse(self) -> NoReturn:
+        raise StateFullError(f"cannot record in {self.path}: its disk is full; nothing was "
+                             "changed (free some space and try again)")
+
+    def serving(self) -> None:
+        """The service runs: its own records may now wait for room (at start, a full disk
+        fails the start)."""
+        self._strict = 0
+
+    def flush(self) -> bool:
+        """Write the records that wait for room; True when none waits."""
+        while self._backlog:
+            try:
+                self._commit(self._backlog[0])
+            except sqlite3.OperationalError as exc:
+                if not _is_full(exc):
+                    raise
+                return False
+            self._backlog.pop(0)
+            if not self._backlog:
+                logger.warning("%s has room again: every record is written", self.path)
+        return True
+
+    @property
+    def waiting(self) -> int:
+        """Records waiting for room on the disk."""
+        return len(self._backlog)
 
     def log(self, kind: str, subject: str, detail: str = "") -> None:
         self._write("INSERT INTO events (ts, kind, subject, detail) VALUES (?, ?, ?, ?)",
@@ -107,7 +189,19 @@ class Store:
     # Jobs.
     def add_job(self, payload: dict[str, Any], owner: int, cwd: str,
                 spec_of: Callable[[int], JobSpec]) -> JobSpec:
-        """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction."""
+        """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction.
+        Raises StateFullError if the disk is full (records waiting first are written first)."""
+        if not self.flush():
+            self._refuse()
+        try:
+            return self._add_job(payload, owner, cwd, spec_of)
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc):
+                raise
+            self._refuse()
+
+    def _add_job(self, payload: dict[str, Any], owner: int, cwd: str,
+                 spec_of: Callable[[int], JobSpec]) -> JobSpec:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute(
@@ -172,12 +266,15 @@ class Store:
     # Pipelines.
     def sync_pipelines(self, names: list[str]) -> dict[str, tuple[str | None, bool, int | None]]:
         """Keep rows for `names` (adding new ones), drop the rest; returns name → state."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR IGNORE INTO pipelines (name) VALUES (?)",
-                                 [(n,) for n in names])
-            marks = ", ".join("?" * len(names))
-            self._db.execute(f"DELETE FROM pipelines WHERE name NOT IN ({marks})", names)
+        marks = ", ".join("?" * len(names))
+        statements = [("INSERT OR IGNORE INTO pipelines (name) VALUES (?)", [(n,) for n in names]),
+                      (f"DELETE FROM pipelines WHERE name NOT IN ({marks})", tuple(names))]
+        try:
+            self._commit(statements)
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc):
+                raise
+            self._full(statements)
         rows = self._db.execute("SELECT name, sample, ready, jobid FROM pipelines")
         return {name: (sample, bool(ready), jobid) for name, sample, ready, jobid in rows}
 

@@ -110,7 +110,8 @@ class Supervisor(Actor):
             case SearchJobs(text, complete):
                 return self.store.jobs(None if complete else (*PENDING, *ACTIVE), name=text)
             case CancelJobs(jobids):
-                return self._cancel(jobids)
+                with self.store.strict():  # recorded, or refused (a full disk): not in between
+                    return self._cancel(jobids)
             case LoadSample(name, sample):
                 return self._scheduled(self.pipelines.load(name, sample))
             case EjectSample(name):

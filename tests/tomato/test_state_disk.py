@@ -1,0 +1,71 @@
+"""The state database's disk fills up: nothing is lost, the service says so and goes on."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+
+import pytest
+from conftest import BIN, LEAN, payload, until
+
+from tomato.messages import GetJobs
+
+
+@pytest.fixture
+def state_disk(tmp_path):
+    """A 512 KiB tmpfs for the state database (needs root, as in CI)."""
+    mnt = tmp_path / "state"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs",
+                                            str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(disk) -> None:
+    """Take every free byte of `disk` (a file `filler`)."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_a_full_state_disk_delays_the_record_of_a_job_end_and_refuses_new_work(
+        tomato_factory, state_disk):
+    lab = tomato_factory(settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 1, 0.1))
+    lab.wait_status(jobid, "r")
+    fill(state_disk)
+    until(lambda: b"its disk is full" in lab.log.read_bytes(), 20, "the service to notice")
+    # What a client asks is recorded, or refused with why: nothing half done.
+    (lab.root / "p.yml").write_text("version: '0.2'\nsample: {name: s1}\nmethod: "
+                                    "[{device: worker, technique: random, time: 1, delay: 0.1}]")
+    refused = lab.ketchup("submit", "p.yml", check=False)
+    assert refused.returncode == 1 and "its disk is full; nothing was changed" in refused.stderr
+    assert "its disk is full" in lab.ketchup("eject", "dummy-10", check=False).stderr
+    assert [j.jobid for j in lab.ask(GetJobs((), True))] == [jobid]
+    # The job's end waits in memory and is written once there is room.
+    (state_disk / "filler").unlink()
+    job = lab.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c" and job["outputs"]
+    assert lab.process.poll() is None
+
+
+def test_tomato_does_not_start_on_a_full_state_disk_and_says_why(tomato_factory, state_disk):
+    lab = tomato_factory(settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
+    lab.stop()
+    fill(state_disk)
+    start = subprocess.run([str(BIN / "tomato"), "-t"], cwd=lab.root, env=lab.env,
+                           capture_output=True, text=True, timeout=30)
+    assert start.returncode == 1 and "Traceback" not in start.stderr
+    assert start.stderr.startswith(f"error: cannot open the state database {state_disk}")
+    (state_disk / "filler").unlink()
+    lab.start()
+    assert lab.pipelines()["dummy-5"]["sample"] is None
