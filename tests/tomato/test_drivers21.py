@@ -10,21 +10,6 @@ import pytest
 import xarray as xr
 from conftest import LEAN, new_service, private_env, stop_all, until
 
-COUNTER = """
-devices:
-  - name: dev-counter
-    driver: example_counter
-    address: example-addr
-    channels: ["1"]
-    pollrate: 1
-pipelines:
-  - name: pip-counter
-    components:
-      - role: counter
-        device: dev-counter
-        channel: "1"
-"""
-
 
 def counter_payload(*steps: tuple[float, float], **settings) -> dict:
     return {"version": "2.2", "sample": {"identifier": "s1"}, "user": {"identifier": "lab"},
@@ -45,9 +30,9 @@ def open_datagram(path: Path) -> xr.DataTree:
 
 @pytest.mark.parametrize(("steps", "points"), [
     ([(1, 0.1)], 10), ([(5, 0.2)], 25), ([(1, 0.1), (1, 0.2)], 15)])
-def test_counter_counts_as_in_tomato_2_2(tomato_factory, steps, points):
-    lab = tomato_factory(COUNTER)
-    lab.prepare("pip-counter", "s1")
+def test_counter_counts_as_in_tomato_2_2(multi, steps, points):
+    lab = multi
+    lab.prepare("pip-multi", "s1")
     jobid = lab.submit(counter_payload(*steps))
     job = lab.wait_status(jobid, "c", "ce")
     assert job["status"] == "c", job
