@@ -163,6 +163,19 @@ def test_search_finds_jobs_by_name(tomato):
     assert [j["jobid"] for j in tomato.json("search", "calib", "-c")] == [a]
 
 
+def test_piped_tables_give_scripts_every_value_whole(tomato):
+    name = "a_rather_long_running_calibration_of_the_second_cycler"
+    jobid = tomato.submit(payload(sample="sample_with_a_long_name"), name)
+    for args in (("status", "queue"), ("search", "calibration")):
+        lines = tomato.ketchup(*args).stdout.splitlines()  # captured: not a terminal
+        assert lines[0].split("\t")[:4] == ["jobid", "jobname", "status", "sample"]
+        assert lines[1].split("\t")[:4] == [str(jobid), name, "qw", "sample_with_a_long_name"]
+        assert all(line == line.rstrip() for line in lines)
+    pipelines = tomato.ketchup("status").stdout.splitlines()
+    assert pipelines[0].startswith("pipeline\tsample\tready")
+    assert any(line.startswith("dummy-5\t-\tno\t-\t") for line in pipelines)
+
+
 def test_status_of_jobs_is_the_seed_yaml(tomato):
     jobid = tomato.submit(payload(), "named")
     out = tomato.ketchup("status", str(jobid)).stdout

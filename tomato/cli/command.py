@@ -42,8 +42,15 @@ class Ctx:
             click.echo(yaml.safe_dump(plain, sort_keys=False).rstrip())
         else:
             from rich.console import Console
+            from rich.table import Table
 
-            Console(soft_wrap=False).print(render())
+            from .render import plain_table
+
+            shown = render()
+            if isinstance(shown, Table) and not sys.stdout.isatty():  # a script reads it
+                click.echo(plain_table(shown))
+            else:
+                Console(soft_wrap=False).print(shown)
 
 
 def _plain(data: Any) -> Any:

@@ -15,13 +15,35 @@ from ..messages import ComponentRow, JobInfo, PipelineInfo
 STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
                 "c": "green", "ce": "bold red", "cd": "red"}
 SEED_KEYS = ("jobid", "jobname", "status", "submitted", "executed", "completed", "pipeline")
+IDENTIFYING = {"jobid", "jobname", "status", "sample", "pipeline", "component"}
+"""Columns kept at least as wide as their name on a narrow terminal."""
+
+
+def _add_columns(table: Table, names: Sequence[str]) -> None:
+    """Columns that wrap (fold) on a narrow terminal: no value is ever cut."""
+    for name in names:
+        table.add_column(name, overflow="fold",
+                         min_width=len(name) if name in IDENTIFYING else None)
+
+
+def plain_table(table: Table) -> str:
+    """A table as scripts read it (`grep`, `cut -f`): a header line, then a line per row,
+    cells separated by tabs, whole (never cut), unpadded, without styles; an empty cell
+    is `-`."""
+    def cell(value: Any) -> str:
+        text = value.plain if isinstance(value, Text) else str(value)
+        return " ".join(text.split()) or "-"
+
+    columns = [list(c.cells) for c in table.columns]
+    lines = ["\t".join(str(c.header) for c in table.columns)]
+    lines += ["\t".join(cell(v) for v in row) for row in zip(*columns, strict=True)]
+    return "\n".join(lines)
 
 
 def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
     table = Table(title="pipelines", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-    for name in ("pipeline", "sample", "ready", "job", "components", "capabilities"):
-        table.add_column(name, no_wrap=name in ("pipeline", "sample"))
+    _add_columns(table, ("pipeline", "sample", "ready", "job", "components", "capabilities"))
     for p in pipelines:
         ready = Text("yes", "green") if p.ready else Text("no", "dim")
         if p.failed:
@@ -38,8 +60,7 @@ def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
     columns = ["jobid", "jobname", "status", "sample", "pipeline", "submitted", "executed",
                "completed"]
     with_reason = any(j.reason for j in jobs)
-    for name in columns + ["reason"] * with_reason:
-        table.add_column(name, no_wrap=name not in ("jobname", "reason"))
+    _add_columns(table, columns + ["reason"] * with_reason)
     today = datetime.now().astimezone().date()
     for j in jobs:
         row: list[Any] = [str(j.jobid), j.jobname or "",
@@ -78,8 +99,7 @@ def _when(stamp: str | None, today: Any) -> str:
 def components_table(rows: Sequence[ComponentRow]) -> Table:
     table = Table(title="components", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
-    for name in ("component", "driver", "device", "pipelines", "job"):
-        table.add_column(name, no_wrap=name == "component")
+    _add_columns(table, ("component", "driver", "device", "pipelines", "job"))
     for c in rows:
         state = Text(c.state, "green" if c.state == "running" else "bold red")
         table.add_row(c.name, c.driver, state, ", ".join(c.pipelines) or Text("-", "dim"),

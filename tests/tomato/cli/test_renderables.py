@@ -70,3 +70,31 @@ def test_the_pipelines_view_shows_the_running_job_and_says_when_events_were_miss
     out = text_of(watchview.pipelines_view(model, now, "tomato is not running; reconnecting…"))
     assert "dummy-5" in out and "value=0.75" in out
     assert "missed 2 events" in out and "reconnecting" in out
+
+
+LONG = JobInfo(7, "a_rather_long_running_experiment_name", "qw", "sample_with_a_long_name",
+               "2026-11-30 10:00:00+00:00", None, None, None, 0, None, None)
+
+
+def test_a_narrow_terminal_wraps_identifying_values_rather_than_cutting_them():
+    lines = text_of(render.jobs_table([JOB, LONG]), width=60).splitlines()
+    header = next(line for line in lines if "jobid" in line)
+
+    def column(name: str, after: str) -> str:
+        """The text of column `name` (up to where column `after` starts), lines joined."""
+        start, end = header.index(name), header.index(after)
+        return "".join(line[start:end].strip() for line in lines[lines.index(header) + 2:])
+
+    assert "…" not in "".join(lines)
+    assert "a_rather_long_running_experiment_name" in column("jobname", "status")
+    assert "sample_with_a_long_name" in column("sample", "pipeline")
+
+
+def test_a_piped_table_is_whole_unpadded_and_tab_separated():
+    lines = render.plain_table(render.jobs_table([JOB, LONG])).splitlines()
+    assert lines[0].split("\t") == ["jobid", "jobname", "status", "sample", "pipeline",
+                                    "submitted", "executed", "completed"]
+    long = lines[2].split("\t")
+    assert long[:5] == ["7", "a_rather_long_running_experiment_name", "qw",
+                        "sample_with_a_long_name", "-"]
+    assert all(line == line.rstrip() for line in lines)
