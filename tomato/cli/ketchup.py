@@ -76,7 +76,7 @@ async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool) -> None:
         ctx.emit(jobs, lambda: render.jobs_table(jobs, "queue"))
     else:
         jobs = await ctx.ask(GetJobs(_jobids(what)))
-        ctx.emit(jobs if ctx.mode == "json" else render.job_records(jobs))
+        ctx.emit(render.job_records(jobs))
 
 
 def _jobids(values: tuple[str, ...]) -> tuple[int, ...]:
@@ -95,7 +95,7 @@ async def cancel(ctx: Ctx, jobids: tuple[str, ...]) -> None:
     from . import render
 
     jobs = await ctx.ask(CancelJobs(_jobids(jobids)))
-    ctx.emit(jobs if ctx.mode == "json" else render.job_records(jobs))
+    ctx.emit(render.job_records(jobs))
 
 
 @cli.command()

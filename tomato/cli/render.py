@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -74,17 +75,12 @@ def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
 
 
 def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
-    """The seed's `ketchup status <jobid>` records (with the reason when there is one)."""
+    """Jobs for `ketchup status <jobid>` and `cancel`, YAML and JSON alike: the seed's keys
+    first, in its order, then every other field."""
     records = []
     for job in jobs:
-        record = {key: getattr(job, key) for key in SEED_KEYS}
-        if job.reason:
-            record["reason"] = job.reason
-        if job.jobpath:
-            record["jobpath"] = job.jobpath
-        if job.outputs:
-            record["outputs"] = job.outputs
-        records.append(record)
+        fields = asdict(job)
+        records.append({**{key: fields.pop(key) for key in SEED_KEYS}, **fields})
     return records
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -42,10 +43,11 @@ def test_the_jobs_table_shows_a_reason_column_only_when_a_job_has_one():
     assert "no jobs" in text_of(render.jobs_table([]))
 
 
-def test_job_records_have_the_seed_keys_and_what_else_is_known():
+def test_job_records_have_the_seed_keys_first_then_every_other_field():
     [record] = render.job_records([JOB])
     assert list(record)[:7] == list(render.SEED_KEYS)
-    assert record["jobpath"] == "/jobs/3" and "reason" not in record
+    assert set(record) == {f.name for f in dataclasses.fields(JobInfo)}  # as --json has them
+    assert record["jobpath"] == "/jobs/3" and record["reason"] is None
 
 
 def test_the_job_view_shows_progress_latest_values_and_a_plot():
