@@ -190,5 +190,5 @@ def test_queue_hides_finished_jobs_unless_asked(tomato):
     waiting = tomato.submit(payload())
     assert [j["jobid"] for j in tomato.json("status", "queue")] == [waiting]
     assert [j["jobid"] for j in tomato.json("status", "queue", "--all")] == [done, waiting]
-    table = tomato.ketchup("status", "queue", "-v").stdout
+    table = tomato.ketchup("status", "queue", "-a").stdout
     assert "qw" in table and "cd" in table

@@ -62,7 +62,7 @@ async def submit(ctx: Ctx, payload: Path, jobname: str | None) -> None:
 
 @cli.command()
 @click.argument("what", nargs=-1)
-@click.option("-v", "--all", "show_all", is_flag=True, help="With 'queue': finished jobs too.")
+@click.option("-a", "--all", "show_all", is_flag=True, help="With 'queue': finished jobs too.")
 @command
 async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool) -> None:
     """Pipelines (no argument), the queue ('queue'), or jobs by JOBID (YAML)."""
