@@ -11,6 +11,14 @@ from conftest import BIN, LEAN, payload, until
 
 from tomato.messages import GetJobs
 
+THREE = """
+devices:
+  - {name: d, address: null, channels: [5, 10, 15], driver: dummy}
+pipelines:
+  - name: dummy-*
+    devices: [{tag: worker, name: d, channel: each}]
+"""
+
 
 @pytest.fixture
 def state_disk(tmp_path):
@@ -38,10 +46,13 @@ def fill(disk) -> None:
 
 def test_a_full_state_disk_delays_the_record_of_a_job_end_and_refuses_new_work(
         tomato_factory, state_disk):
-    lab = tomato_factory(settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
+    lab = tomato_factory(THREE, settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
     lab.prepare("dummy-5", "s1")
+    lab.prepare("dummy-10", "s2")
     jobid = lab.submit(payload("sequential", 1, 0.1))
+    long = lab.submit(payload("sequential", 60, 0.1, sample="s2"))
     lab.wait_status(jobid, "r")
+    lab.wait_status(long, "r")
     fill(state_disk)
     until(lambda: b"its disk is full" in lab.log.read_bytes(), 20, "the service to notice")
     # What a client asks is recorded, or refused with why: nothing half done.
@@ -49,12 +60,17 @@ def test_a_full_state_disk_delays_the_record_of_a_job_end_and_refuses_new_work(
                                     "[{device: worker, technique: random, time: 1, delay: 0.1}]")
     refused = lab.ketchup("submit", "p.yml", check=False)
     assert refused.returncode == 1 and "its disk is full; nothing was changed" in refused.stderr
-    assert "its disk is full" in lab.ketchup("eject", "dummy-10", check=False).stderr
-    assert [j.jobid for j in lab.ask(GetJobs((), True))] == [jobid]
+    assert "its disk is full" in lab.ketchup("load", "s3", "dummy-15", check=False).stderr
+    assert lab.pipelines()["dummy-15"]["sample"] is None
+    assert [j.jobid for j in lab.ask(GetJobs((), True))] == [jobid, long]
+    # Stopping an experiment works on a full disk too (its record follows).
+    lab.ketchup("cancel", str(long))
     # The job's end waits in memory and is written once there is room.
     (state_disk / "filler").unlink()
     job = lab.wait_status(jobid, "c", "ce", "cd")
     assert job["status"] == "c" and job["outputs"]
+    cancelled = lab.wait_status(long, "cd", "ce", "c")
+    assert cancelled["status"] == "cd" and cancelled["outputs"]
     assert lab.process.poll() is None
 
 
