@@ -204,6 +204,12 @@ class ProcessSupervisor:
             with anyio.move_on_after(child.spec.stop_timeout):
                 await child.done.wait()
 
+    def release(self, child_ids: list[str]) -> None:
+        """Stop supervising these children, and leave them running (to be adopted by a
+        successor): `stop_all` passes them by."""
+        for child_id in child_ids:
+            self._children.pop(child_id, None)
+
     async def remove(self, child_id: str) -> None:
         """Stop a child for good and forget it (its id may be started again)."""
         await self.stop(child_id)

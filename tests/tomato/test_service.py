@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 
+import pytest
 from conftest import BIN, payload, read_csv, until
 
 from tomato.messages import GetPipelines, GetServiceStatus, SetReady
@@ -110,14 +111,21 @@ def test_queued_jobs_survive_a_restart_of_the_service(tomato):
     assert tomato.wait_status(jobid, "c")["pipeline"] == "dummy-10"
 
 
-def test_a_service_restarted_after_a_crash_takes_over_the_running_job(tomato):
+@pytest.mark.parametrize("how", ["crash", "sigterm"])
+def test_a_service_restarted_after_a_crash_or_a_signal_takes_over_the_running_job(tomato,
+                                                                                    how):
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 3, 0.1))
     tomato.wait_status(jobid, "r")
     until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 3, 10,
           "the first points")
-    tomato.process.kill()  # the supervisor dies; its job and device processes run on
-    tomato.process.wait()
+    if how == "crash":
+        tomato.process.kill()  # the supervisor dies; its job and device processes run on
+        tomato.process.wait()
+    else:  # systemctl restart, an upgrade: the experiment goes on meanwhile
+        tomato.process.send_signal(signal.SIGTERM)
+        assert tomato.process.wait(20) == 0
+        assert f"job(s) {jobid} keep running" in tomato.log.read_text()
     tomato.start()
     job = tomato.wait_status(jobid, "c", "ce", "cd")
     assert job["status"] == "c", job

@@ -136,6 +136,10 @@ class JobProcesses:
         """`pid` is one of our job processes (started or taken over)."""
         return any(self._procs.pid(c) == pid for c in (*self._jobs.values(), *self._idle))
 
+    def children_of(self, jobids: list[int]) -> list[str]:
+        """The children (ids) running these jobs."""
+        return [self._jobs[j] for j in jobids if j in self._jobs]
+
     def pid_of(self, jobid: int) -> int | None:
         child = self._jobs.get(jobid)
         return self._procs.pid(child) if child else None

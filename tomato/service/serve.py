@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -103,8 +102,10 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                     tg.start_soon(outputs.start_server, procs, number)
                 tg.start_soon(supervisor.jobprocs.fill)
                 await tg.start(supervisor.components.follow, supervisor.events.publish)
-                await _until_stop(supervisor)
-                await _finish_running_jobs(supervisor)
+                if await _until_stop(supervisor) and supervisor.running_jobs():
+                    _leave_running_jobs(supervisor, procs)
+                else:
+                    await _finish_running_jobs(supervisor)
                 await procs.stop_all()  # while the supervisor still records their exits
         finally:
             with anyio.CancelScope(shield=True):
@@ -120,15 +121,37 @@ async def _flush_when_room(store: Store) -> None:
             store.flush()
 
 
-async def _until_stop(sup: Supervisor) -> None:
+async def _until_stop(sup: Supervisor) -> bool:
+    """Wait for a signal (returns True) or `tomato stop` (False)."""
+    signalled = False
     async with anyio.create_task_group() as tg:
-        async def stop_on(waiter: Any) -> None:
-            await waiter()
+        async def on_signal() -> None:
+            nonlocal signalled
+            await run_until_signalled()
+            signalled = True
             tg.cancel_scope.cancel()
 
-        tg.start_soon(stop_on, run_until_signalled)
-        tg.start_soon(stop_on, sup.stop_requested.wait)
+        async def on_request() -> None:
+            await sup.stop_requested.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(on_signal)
+        tg.start_soon(on_request)
     logger.info("tomato stopping")
+    return signalled
+
+
+def _leave_running_jobs(sup: Supervisor, procs: ProcessSupervisor) -> None:
+    """Stopped by a signal (a restart, an upgrade, the machine's shutdown): running jobs
+    keep running, with their devices, for the next start to take over, as after a crash;
+    everything else stops. (`tomato stop --force` cancels them instead.)"""
+    running = sup.running_jobs()
+    devices = {c.device for j in running if (spec := sup.running.get(j)) is not None
+               for c in spec.components}
+    procs.release([*sup.jobprocs.children_of(running), *(f"dev-{d}" for d in devices)])
+    logger.warning("job(s) %s keep running: start tomato again within %g s to take them over "
+                   "(after that they finish, stop, and get their outputs at the next start)",
+                   ", ".join(map(str, running)), sup.settings.orphan_grace)
 
 
 async def _finish_running_jobs(sup: Supervisor) -> None:
