@@ -378,6 +378,15 @@ class CancelRun(Message):
     jobid: int
 
 
+class GetCurrentJob(Message):
+    """Ask a job process which job it has (after a crash: which to take over)."""
+
+
+class CurrentJob(Message):
+    jobid: int | None
+    """None: it waits for one."""
+
+
 CLIENT_MESSAGES: tuple[type, ...] = (
     SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
@@ -388,7 +397,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
 
 PROCESS_MESSAGES: tuple[type, ...] = (
     ComponentSpec, StepSpec, Place, Snapshots, JobSpec, MakeOutputs, OutputsMade, JobFinished,
-    JobCollected, NextJob, RunJob, CancelRun,
+    JobCollected, NextJob, RunJob, CancelRun, GetCurrentJob, CurrentJob,
 )
 
 MESSAGES = CLIENT_MESSAGES + PROCESS_MESSAGES

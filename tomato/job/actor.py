@@ -25,7 +25,17 @@ from actors import (
 from drivers import DataBatch, ReadData, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
-from ..messages import CancelRun, JobCollected, JobData, JobSpec, RunJob, StepSpec, StepStarted
+from ..messages import (
+    CancelRun,
+    CurrentJob,
+    GetCurrentJob,
+    JobCollected,
+    JobData,
+    JobSpec,
+    RunJob,
+    StepSpec,
+    StepStarted,
+)
 from .rawdata import DataFile, RecordFile
 from .reporter import Reporter, Wake
 
@@ -80,6 +90,9 @@ class JobActor(Actor):
                 self.next = msg
                 self.offered.set()
                 return Ok()
+            case GetCurrentJob():
+                has = self.next.spec.jobid if self.next is not None else None
+                return CurrentJob(self.jobid if self.busy else has)
             case CancelRun(jobid):
                 if self.busy and jobid == self.jobid:
                     logger.warning("cancel requested (by uid %s)", ctx.uid)

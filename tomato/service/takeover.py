@@ -20,7 +20,7 @@ from actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connect
 from drivers import Describe, DeviceInfo
 
 from ..codec import CODEC
-from ..messages import JobSpec
+from ..messages import GetCurrentJob, JobSpec
 from .devicesfile import DeviceSpec
 from .store import ACTIVE, PENDING, Store
 
@@ -78,14 +78,17 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
     store = sup.store
     kept = set()
     collected_jobs = []
+    running_in = await _jobs_of(sup, survivors)
     for job in store.jobs(ACTIVE):
         if (collected := store.collected(job.jobid)) is not None:
             logger.warning("job %d: data collected before a restart; making outputs",
                            job.jobid)
             collected_jobs.append((store.spec(job.jobid), *collected))
             continue
-        pid = store.job_pid(job.jobid)
-        child = next((name for name, p in survivors.items() if pid and p == pid), None)
+        pid = store.job_pid(job.jobid)  # recorded once the job was handed over, so a
+        # crash just after the hand-over has none: the process itself says which it has
+        child = running_in.get(job.jobid) or next(
+            (name for name, p in survivors.items() if pid and p == pid), None)
         if child is not None:
             try:
                 await sup.jobprocs.adopt(job.jobid, child, survivors.pop(child))
@@ -97,13 +100,37 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
                 kept.add(job.jobid)
                 continue
         # Its process is gone: what it wrote is kept, its pipeline freed once its tasks stop.
+        started = any((sup.settings.jobs_dir / str(job.jobid)).glob("[0-9]*-*"))
         sup.lost(store.spec(job.jobid), "cd" if job.status == "rd" else "ce",
-                 "tomato stopped while this job was running, and so did the job's process")
+                 "tomato stopped while this job was running, and so did the job's process"
+                 if started else "tomato stopped while it started this job: nothing was "
+                 "collected (submit it again)")
         kept.add(job.jobid)
     sup.pipelines.forget_jobs(kept)
     for job in store.jobs(PENDING):
         sup.enqueue(store.spec(job.jobid))
     return collected_jobs
+
+
+async def _jobs_of(sup: Supervisor, survivors: dict[str, int]) -> dict[int, str]:
+    """The job each surviving job process has: jobid → its socket name."""
+    found: dict[int, str] = {}
+
+    async def ask(name: str, sock: Path) -> None:
+        with anyio.move_on_after(PROBE_TIMEOUT):
+            try:
+                async with connect(sock, CODEC) as conn:
+                    reply = await conn.ask(GetCurrentJob(), timeout=PROBE_TIMEOUT)
+            except ActorError:
+                return
+            if reply.jobid is not None:
+                found[reply.jobid] = name
+
+    async with anyio.create_task_group() as tg:
+        for name in survivors:
+            if name.startswith("job-"):
+                tg.start_soon(ask, name, sup.jobprocs.socket(name))
+    return found
 
 
 def stop_leftovers(store: Store, rundir: Path, survivors: dict[str, int],
