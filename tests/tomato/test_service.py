@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 
 import pytest
@@ -133,6 +134,22 @@ def test_a_service_restarted_after_a_crash_or_a_signal_takes_over_the_running_jo
     assert [value for _, value in read_csv(data)] == list(range(1, 31))  # none lost
     assert (tomato.root / f"results.{jobid}.nc").exists()
     assert f"job {jobid}: taken over" in tomato.log.read_text()  # not ended, nor run again
+
+
+def test_a_job_handed_over_just_before_a_crash_is_taken_over_all_the_same(tomato):
+    """The crash came after its process took it, before its pid was recorded."""
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 2, 0.1))
+    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 3, 10,
+          "the first points")
+    tomato.process.kill()
+    tomato.process.wait()
+    with sqlite3.connect(tomato.root / "tomato.db") as db:  # as if it had not been recorded
+        db.execute("UPDATE jobs SET pid = NULL WHERE jobid = ?", (jobid,))
+    tomato.start()
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c", job
+    assert [value for _, value in read_csv(tomato.data_files(jobid)[0])] == list(range(1, 21))
 
 
 def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato_factory):
