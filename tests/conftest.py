@@ -262,3 +262,18 @@ def stop_all(services: list[Tomato]) -> None:
 def tomato(tomato_factory: Callable[..., Tomato]) -> Tomato:
     """A running test-mode service with the built-in dummy pipelines."""
     return tomato_factory()
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A small tmpfs at `path` (needs root, as in CI); the test is skipped where it cannot
+    be mounted."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}",
+                                            "tmpfs", str(path)], capture_output=True
+                                           ).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)

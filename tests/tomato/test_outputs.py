@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 import xarray as xr
-from conftest import EXAMPLES, LEAN, payload, read_csv, until
+from conftest import EXAMPLES, LEAN, payload, read_csv, tmpfs, until
 
 
 def open_datagram(path):
@@ -168,14 +166,9 @@ def test_yadg_failing_on_the_raw_data_ends_ce_and_still_delivers_the_archive(tom
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 64 KiB tmpfs (needs root, as in CI); skipped where it cannot be mounted."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
-                                            str(mnt)], capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=True)
+    """A 64 KiB disk for the job folders."""
+    with tmpfs(tmp_path / "small", "64k") as mnt:
+        yield mnt
 
 
 def test_disk_full_while_appending_ends_ce_and_keeps_what_was_written(tomato_factory,
