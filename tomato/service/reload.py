@@ -36,6 +36,8 @@ async def reload_lab(sup: Supervisor) -> Reloaded:
     removed = [n for n in old if n not in new]
     added = [n for n in new if n not in old]
     _refuse_if_in_use(sup, lab, {*changed, *removed})
+    for name in (*removed, *changed):  # no job starts on them while they change
+        sup.pipelines.device_failed(name, "being reloaded")
     for name in (*removed, *changed):
         await sup.devices.remove(name)
     sup.settings = replace(sup.settings, drivers=settings.drivers)
@@ -46,6 +48,8 @@ async def reload_lab(sup: Supervisor) -> Reloaded:
     for name in (*changed, *added):
         techniques[name] = await _start(sup, new[name], settings, failed)
     sup.pipelines.use(lab, techniques)
+    for name in changed:
+        sup.pipelines.device_failed(name, None)
     for name in failed:
         sup.pipelines.device_failed(name, sup.devices.reason(name) or "did not start")
     sup.components.use(lab)
