@@ -127,9 +127,12 @@ class JobInfo(Message):
     completed: str | None
     pipeline: str | None
     owner: int | None
+    """The submitter's uid."""
     reason: str | None
     jobpath: str | None
     outputs: list[str] | None = None
+    owner_name: str | None = None
+    """The submitter's user name, as it was at submission."""
 
 
 class PipelineInfo(Message):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import time
 from datetime import datetime
 
@@ -182,6 +184,9 @@ def test_status_of_jobs_is_the_seed_yaml(tomato):
     for key in ("- jobid: ", "  jobname: named", "  status: qw", "  submitted: ", "  executed: ",
                 "  completed: ", "  pipeline: "):
         assert key in out, out
+    # Who submitted it: the uid and the user name it had then (here and in the record).
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert f"  owner: {os.getuid()}\n" in out and f"  owner_name: {me}\n" in out, out
 
 
 def test_queue_hides_finished_jobs_unless_asked(tomato):

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     sample TEXT NOT NULL,
     status TEXT NOT NULL,
     owner INTEGER,
+    owner_name TEXT,
     cwd TEXT,
     submitted TEXT NOT NULL,
     executed TEXT,
@@ -69,12 +70,13 @@ _NEXT = {"q": {"qw", "r", "cd", "ce"}, "qw": {"r", "cd", "ce"}, "r": {"rd", "c",
          "rd": {"c", "ce", "cd"}}
 
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
-                "owner, reason, jobpath, outputs")
+                "owner, reason, jobpath, outputs, owner_name")
 
 
 def _job_info(row: tuple[Any, ...]) -> JobInfo:
-    *fields, outputs = row
-    return cast(Any, JobInfo)(*fields, outputs=json.loads(outputs) if outputs else None)
+    *fields, outputs, owner_name = row
+    return cast(Any, JobInfo)(*fields, outputs=json.loads(outputs) if outputs else None,
+                              owner_name=owner_name)
 
 
 def _is_full(exc: sqlite3.OperationalError) -> bool:
@@ -104,8 +106,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-            if "spec" not in columns:  # a state database of an earlier development build
-                self._db.execute("ALTER TABLE jobs ADD COLUMN spec BLOB")
+            for column, kind in (("spec", "BLOB"), ("owner_name", "TEXT")):
+                if column not in columns:  # a state database of an earlier build
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         except sqlite3.OperationalError as exc:  # a full disk shows as an I/O error here
             self._db.close()
             room = shutil.disk_usage(path.parent).free
@@ -187,7 +190,7 @@ class Store:
                     (now(), kind, subject, detail))
 
     # Jobs.
-    def add_job(self, payload: dict[str, Any], owner: int, cwd: str,
+    def add_job(self, payload: dict[str, Any], owner: tuple[int, str], cwd: str,
                 spec_of: Callable[[int], JobSpec]) -> JobSpec:
         """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction.
         Raises StateFullError if the disk is full (records waiting first are written first)."""
@@ -200,13 +203,13 @@ class Store:
                 raise
             self._refuse()
 
-    def _add_job(self, payload: dict[str, Any], owner: int, cwd: str,
+    def _add_job(self, payload: dict[str, Any], owner: tuple[int, str], cwd: str,
                  spec_of: Callable[[int], JobSpec]) -> JobSpec:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute(
-                "INSERT INTO jobs (payload, sample, status, owner, cwd, submitted) "
-                "VALUES (?, '', 'q', ?, ?, ?)", (json.dumps(payload), owner, cwd, now()))
+                "INSERT INTO jobs (payload, sample, status, owner, owner_name, cwd, submitted) "
+                "VALUES (?, '', 'q', ?, ?, ?, ?)", (json.dumps(payload), *owner, cwd, now()))
             assert cur.lastrowid is not None
             spec = spec_of(cur.lastrowid)
             self._db.execute("UPDATE jobs SET jobname = ?, sample = ?, spec = ? WHERE jobid = ?",
@@ -249,7 +252,8 @@ class Store:
                                         (jobid,)).fetchone()
         assert job is not None
         return {"jobid": jobid, "jobname": job.jobname, "sample": job.sample,
-                "submitted": job.submitted, "owner": job.owner, "cwd": cwd,
+                "submitted": job.submitted, "owner": job.owner,
+                "owner_name": job.owner_name, "cwd": cwd,
                 "payload": json.loads(payload)}
 
     def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None

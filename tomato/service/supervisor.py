@@ -167,7 +167,7 @@ class Supervisor(Actor):
         check_method(version, payload, msg.filename, self.pipelines.roles())
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
-        spec = self.store.add_job(payload, ctx.uid, msg.cwd,
+        spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
                                   lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd))
         job = self.enqueue(spec)
         logger.info("job %d queued (%s)", spec.jobid, "matches " + ", ".join(job.matches)
