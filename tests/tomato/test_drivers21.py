@@ -222,6 +222,8 @@ def test_a_component_shows_its_attrs_capabilities_and_constants(multi):
     attrs = {a["name"]: a for a in info["attrs"]}
     assert attrs["param"]["unit"] == "seconds" and attrs["param"]["minimum"] == 0.1
     assert attrs["choice"]["options"] == ["blue", "green", "red"] and attrs["choice"]["rw"]
+    # tomato 2.x's name for it works too (passata's scripts use it).
+    assert component(multi, "show", "example_counter:(example-addr,1)") == info
     trig = component(multi, "show", "dev-trig:1")
     assert set(trig["status"]) == {"points", "function"}  # its status attrs
 

@@ -111,10 +111,17 @@ class Components:
             return await conn.ask(replace(request, channel=channel), timeout=TIMEOUT)
 
     def _resolve(self, name: str) -> tuple[str, str]:
+        """`DEVICE:CHANNEL`, or tomato 2.x's `DRIVER:(ADDRESS,CHANNEL)`."""
         device, _, channel = name.rpartition(":")
         for d in self._lab.devices:
             if d.name == device and channel in d.channels:
                 return device, channel
+        driver, _, key = name.partition(":")
+        if key.startswith("(") and key.endswith(")"):
+            address, _, channel = key[1:-1].rpartition(",")
+            for d in self._lab.devices:
+                if d.driver == driver and str(d.address) == address and channel in d.channels:
+                    return d.name, channel
         known = ", ".join(f"{d.name}:{ch}" for d in self._lab.devices for ch in d.channels)
         raise NotFoundError(f"no component named {name!r} (components: {known})")
 
