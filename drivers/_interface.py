@@ -100,13 +100,9 @@ def check_task(technique: Technique, task: Task) -> None:
                 {"field": key})
     for param in technique.params:
         if param.name in task.params:
-            _check_param(param, task.params[param.name])
+            coerce_param(param, task.params[param.name])
         elif param.required:
             raise ParameterError("is required", {"field": param.name})
-
-
-def _check_param(param: Param, value: Any) -> None:
-    coerce_param(param, value)
 
 
 def coerce_param(param: Param, value: Any) -> Any:
@@ -159,25 +155,25 @@ def _quantity(param: Param, value: Any) -> Any:
     import pint  # only for drivers with quantities: 0.2 s to import
 
     field = {"field": param.name}
-    given = value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, pint.Quantity)):
+        raise ParameterError(f"must be a quantity in {param.unit or 'no unit'}, got "
+                             f"{value!r}", field)
     try:
+        quantity: Any
         if isinstance(value, str):
-            value = pint.Quantity(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = pint.Quantity(value, param.unit or "")
-        elif not isinstance(value, pint.Quantity):
-            raise ParameterError(f"must be a quantity in {param.unit or 'no unit'}, got "
-                                 f"{value!r}", field)
+            quantity = pint.Quantity(value)
+        elif isinstance(value, pint.Quantity):
+            quantity = value
+        else:
+            quantity = pint.Quantity(value, param.unit)
         if param.unit:
-            if value.dimensionless and not pint.Quantity(1, param.unit).dimensionless:
-                value = pint.Quantity(value.m, param.unit)
-            value = value.to(param.unit)
+            if quantity.dimensionless and not pint.Quantity(1, param.unit).dimensionless:
+                quantity = pint.Quantity(quantity.m, param.unit)
+            quantity = quantity.to(param.unit)
     except Exception as exc:  # pint raises many kinds (unknown unit, syntax, dimension)
-        if isinstance(exc, ParameterError):
-            raise
-        raise ParameterError(f"cannot take {given!r} as {param.unit or 'a quantity'}: "
+        raise ParameterError(f"cannot take {value!r} as {param.unit or 'a quantity'}: "
                              f"{str(exc).splitlines()[0]}", field) from None
-    return value
+    return quantity
 
 
 def record_scalars(points: list[list[Any]]) -> tuple[list[str], list[str], list[list[Any]]]:
