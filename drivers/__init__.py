@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     )
     from ._registry import DriverHost, driver_names, load_driver
     from .messages import (
+        COMPONENT_REQUESTS,
         AttrInfo,
         AttrValues,
         ChannelStatus,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     )
 
 _LAZY = {
+    "COMPONENT_REQUESTS": ".messages",
     "AttrInfo": ".messages",
     "AttrValues": ".messages",
     "ComponentInfo": ".messages",
@@ -107,6 +109,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "COMPONENT_REQUESTS",
     "DEVICE_CODEC",
     "AttrInfo",
     "AttrValues",

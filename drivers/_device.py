@@ -15,6 +15,7 @@ from actors import Actor, Codec, Context, Deferred, Ok
 from ._interface import Driver, check_task
 from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError
 from .messages import (
+    COMPONENT_REQUESTS,
     MESSAGES,
     ChannelStatus,
     DataBatch,
@@ -87,10 +88,8 @@ class DeviceActor(Actor):
                 return self._read(self._channel(channel), after)
             case GetDeviceStatus():
                 return DeviceStatus(self.name, tuple(c.status() for c in self._channels.values()))
-            case GetComponent(channel) | GetAttrs(channel) | SetAttr(channel) | \
-                    GetLastData(channel) | Measure(channel) | RegisterComponent(channel) | \
-                    ResetComponent(channel):
-                ch = self._channel(channel)
+            case _ if isinstance(msg, COMPONENT_REQUESTS):
+                ch = self._channel(msg.channel)
                 return Deferred(lambda: self._component(ch, msg))  # the driver may be slow
         raise DriverError(f"device {self.name!r} does not understand {type(msg).__name__}")
 

@@ -229,6 +229,11 @@ class DataReady(Message):
     last: int
 
 
+COMPONENT_REQUESTS = (
+    GetComponent, GetAttrs, SetAttr, GetLastData, Measure, RegisterComponent, ResetComponent,
+)
+"""What a device answers about one of its channels (a component), its driver's calls."""
+
 MESSAGES: tuple[type, ...] = (
     Param, Column, Technique, Task, Describe, StartTask, StopTask, ReadData, GetDeviceStatus,
     DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady, AttrInfo, GetComponent,

@@ -17,11 +17,8 @@ from anyio.abc import TaskStatus
 
 from actors import ActorError, connect
 from drivers import (
-    GetAttrs,
-    GetComponent,
-    GetLastData,
+    COMPONENT_REQUESTS,
     IdleData,
-    Measure,
     RegisterComponent,
     ResetComponent,
     SetAttr,
@@ -32,11 +29,10 @@ from ..codec import CODEC
 from ..errors import ConflictError, NotFoundError, TomatoError
 from ..messages import ComponentData, ComponentRow, ForComponent
 from ..paths import device_socket
+from .devices import Devices
 from .devicesfile import Lab
 from .pipelines import Pipelines
 
-REQUESTS = (GetComponent, GetAttrs, SetAttr, GetLastData, Measure, RegisterComponent,
-            ResetComponent)
 CHANGES = (SetAttr, RegisterComponent, ResetComponent)
 FOLLOW_RETRY = 1.0
 TIMEOUT = 60.0
@@ -44,8 +40,8 @@ TIMEOUT = 60.0
 
 
 class Components:
-    def __init__(self, lab: Lab, pipelines: Pipelines, rundir: Path) -> None:
-        self._lab = lab
+    def __init__(self, devices: Devices, pipelines: Pipelines, rundir: Path) -> None:
+        self._devices = devices
         self._pipelines = pipelines
         self._rundir = rundir
         self.idle: dict[str, ComponentData] = {}
@@ -53,10 +49,14 @@ class Components:
         self._followed: set[str] = set()
         self._follow: Callable[[str], None] | None = None
 
-    def use(self, lab: Lab) -> None:
-        self._lab = lab
+    @property
+    def _lab(self) -> Lab:
+        return self._devices.lab  # as reloaded
+
+    def follow_added(self) -> None:
+        """Follow the devices a reload added too."""
         if self._follow is not None:
-            for d in lab.devices:
+            for d in self._lab.devices:
                 self._follow(d.name)
 
     async def follow(self, publish: Callable[[Any], None], *,
@@ -101,7 +101,7 @@ class Components:
         """Send the request to the component's device; returns its reply."""
         device, channel = self._resolve(msg.component)
         request = msg.request
-        if not isinstance(request, REQUESTS):
+        if not isinstance(request, COMPONENT_REQUESTS):
             raise TomatoError(f"not a component request: {type(request).__name__}")
         jobid = self._job_using(device, channel)
         if isinstance(request, CHANGES) and jobid is not None and not msg.force:

@@ -67,16 +67,22 @@ async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
     infos: dict[str, DeviceInfo | None] = {}
 
     async def start(device: DeviceSpec) -> None:
-        spec = child_spec(device, settings)
-        info = await adopt_device(procs, spec, device, survivors)
-        if info is None and await procs.try_start(spec) is not None:
-            info = await describe(settings.runtime_dir, device.name)
-        infos[device.name] = info
+        info = await adopt_device(procs, child_spec(device, settings), device, survivors)
+        infos[device.name] = info or await start_device(procs, device, settings)
 
     async with anyio.create_task_group() as tg:
         for device in lab.devices:
             tg.start_soon(start, device)
     return {d.name: techniques_of(lab, d, infos[d.name]) for d in lab.devices}
+
+
+async def start_device(procs: ProcessSupervisor, device: DeviceSpec, settings: Settings
+                       ) -> DeviceInfo | None:
+    """Start `device`'s process; what it offers, or None if it did not start (it is then
+    failed, and a `failed` event says why)."""
+    if await procs.try_start(child_spec(device, settings)) is None:
+        return None
+    return await describe(settings.runtime_dir, device.name)
 
 
 async def describe(rundir: Path, device: str) -> DeviceInfo | None:
@@ -184,7 +190,7 @@ class Devices:
     def reason(self, name: str) -> str | None:
         return self._state.get(name, ("", None, 0, None))[3]
 
-    async def states(self) -> dict[str, str]:
+    def states(self) -> dict[str, str]:
         """Each device's state (running, failed, ...), by name."""
         return {d.name: self._state.get(d.name, ("unknown",))[0] for d in self._lab.devices}
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ConflictError
 from ..messages import Reloaded
-from .devices import check_drivers, child_spec, describe, techniques_of
+from .devices import check_drivers, start_device, techniques_of
 from .devicesfile import DeviceSpec, Lab, load_lab
 from .settings import SETTINGS_FILE, Settings, load_settings
 
@@ -52,7 +52,7 @@ async def reload_lab(sup: Supervisor) -> Reloaded:
         sup.pipelines.device_failed(name, None)
     for name in failed:
         sup.pipelines.device_failed(name, sup.devices.reason(name) or "did not start")
-    sup.components.use(lab)
+    sup.components.follow_added()
     sup.queue.rematch()
     report = Reloaded(tuple(added), tuple(changed), tuple(removed), tuple(failed),
                       _not_applied(sup.settings, settings))
@@ -98,13 +98,12 @@ def _refuse_if_in_use(sup: Supervisor, new: Lab, devices: set[str]) -> None:
 async def _start(sup: Supervisor, device: DeviceSpec, settings: Settings, failed: list[str]
                  ) -> dict:
     """Start a new (or changed) device; returns its techniques ({} if it did not start)."""
-    spec = child_spec(device, settings)
-    if await sup.devices.procs.try_start(spec) is None:
+    info = await start_device(sup.devices.procs, device, settings)
+    if sup.devices.procs.pid(f"dev-{device.name}") is None:  # it did not start
         failed.append(device.name)
         return {}
     try:
-        return techniques_of(sup.devices.lab, device,
-                             await describe(settings.runtime_dir, device.name))
+        return techniques_of(sup.devices.lab, device, info)
     except ConfigError as exc:  # a capability its driver does not have: failed, as it says
         await sup.devices.remove(device.name, reason=str(exc))
         failed.append(device.name)

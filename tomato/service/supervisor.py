@@ -84,7 +84,7 @@ class Supervisor(Actor):
         self.failures: dict[int, str] = {}
         """Running jobs stopped because a device of theirs failed, and why."""
         self.progress = Progress()
-        self.components = Components(devices.lab, pipelines, settings.runtime_dir)
+        self.components = Components(devices, pipelines, settings.runtime_dir)
         self._survivors = survivors  # processes an earlier service left: socket name → pid
 
     async def on_start(self) -> None:
@@ -148,7 +148,7 @@ class Supervisor(Actor):
             case GetServiceStatus():
                 return await service_status(self)
             case ListComponents():
-                return self.components.rows(await self.devices.states())
+                return self.components.rows(self.devices.states())
             case ForComponent():
                 return Deferred(lambda: self.components.forward(msg))
             case Reload():
