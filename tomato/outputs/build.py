@@ -14,7 +14,7 @@ from typing import Any
 
 from ..jobfolder import JOB_LOG, JOB_RECORD
 from ..messages import JobSpec, MakeOutputs, Place, StepSpec
-from .records import read_records
+from .records import along_uts, read_records
 
 
 def build_outputs(request: MakeOutputs) -> tuple[Path, Path]:
@@ -67,7 +67,7 @@ def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[st
 
     from .. import __version__
 
-    data = {**_tables(request, [s for s in steps if not s.free_form], frozen),
+    data = {**_tables([s for s in steps if not s.free_form], frozen),
             **{s.index: read_records(frozen[s.datafile]) for s in steps if s.free_form}}
     groups: dict[str, list[Any]] = {}
     for step in steps:
@@ -77,9 +77,7 @@ def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[st
     tree = xr.DataTree()
     spec = request.spec
     for role, parts in groups.items():
-        ds = parts[0] if len(parts) == 1 else xr.concat(
-            parts, dim="uts", join="outer", data_vars="minimal", coords="minimal",
-            compat="override")
+        ds = along_uts(parts)
         ds.attrs = {"role": role, "tomato_Component": _component(spec, role),
                     "tomato_Steps": json.dumps([_step(s) for s in spec.steps if s.role == role])}
         tree[role] = xr.DataTree(ds)
@@ -97,8 +95,7 @@ def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[st
     shutil.move(partial, datagram)
 
 
-def _tables(request: MakeOutputs, steps: list[StepSpec], frozen: dict[str, Path]
-            ) -> dict[int, Any]:
+def _tables(steps: list[StepSpec], frozen: dict[str, Path]) -> dict[int, Any]:
     """The CSV steps read by yadg, each column with its units and uncertainty."""
     if not steps:
         return {}

@@ -11,8 +11,6 @@ def read_records(path: Path) -> Any:
     """The points of a JSON Lines raw file as an xarray Dataset along `uts` (None if it has
     none); points whose layout differs (e.g. a spectrum of another length) are joined with
     their values outer-aligned."""
-    import xarray as xr
-
     chunks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     layout: dict[str, Any] = {}
     with path.open(encoding="utf-8") as f:
@@ -26,8 +24,14 @@ def read_records(path: Path) -> Any:
             elif chunks:
                 chunks[-1][1].append(record)
     datasets = [_dataset(layout, points) for layout, points in chunks if points]
-    if not datasets:
-        return None
+    return along_uts(datasets) if datasets else None
+
+
+def along_uts(datasets: list[Any]) -> Any:
+    """Datasets one after the other along `uts`, variables and coordinates outer-aligned
+    (a variable one of them lacks is NaN there)."""
+    import xarray as xr
+
     if len(datasets) == 1:
         return datasets[0]
     return xr.concat(datasets, dim="uts", join="outer", data_vars="minimal",
