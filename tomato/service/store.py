@@ -131,23 +131,29 @@ class Store:
             self._strict -= 1
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
-        if self.flush():
-            try:
-                self._commit([(sql, args)])
-                return
-            except sqlite3.OperationalError as exc:
-                if not _is_full(exc):
-                    raise
-        self._full([(sql, args)])
+        self._record([(sql, args)])
 
-    def _commit(self, statements: list[tuple[str, Any]]) -> None:
-        with self._db:  # one transaction, committed on exit
-            self._db.execute("BEGIN IMMEDIATE")
-            for sql, args in statements:
-                if isinstance(args, list):  # rows
-                    self._db.executemany(sql, args)
-                else:
-                    self._db.execute(sql, args)
+    def _record(self, statements: list[tuple[str, Any]]) -> None:
+        """Commit `statements` in one transaction, after what waits; on a full disk, they
+        wait too (or are refused, if strict)."""
+        if not (self.flush() and self._committed(statements)):
+            self._full(statements)
+
+    def _committed(self, statements: list[tuple[str, Any]]) -> bool:
+        """Commit `statements` in one transaction; False if the disk is full."""
+        try:
+            with self._db:  # committed on exit
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, args in statements:
+                    if isinstance(args, list):  # rows
+                        self._db.executemany(sql, args)
+                    else:
+                        self._db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc):
+                raise
+            return False
+        return True
 
     def _full(self, statements: list[tuple[str, Any]]) -> None:
         if self._strict:
@@ -169,11 +175,7 @@ class Store:
     def flush(self) -> bool:
         """Write the records that wait for room; True when none waits."""
         while self._backlog:
-            try:
-                self._commit(self._backlog[0])
-            except sqlite3.OperationalError as exc:
-                if not _is_full(exc):
-                    raise
+            if not self._committed(self._backlog[0]):
                 return False
             self._backlog.pop(0)
             if not self._backlog:
@@ -273,12 +275,7 @@ class Store:
         marks = ", ".join("?" * len(names))
         statements = [("INSERT OR IGNORE INTO pipelines (name) VALUES (?)", [(n,) for n in names]),
                       (f"DELETE FROM pipelines WHERE name NOT IN ({marks})", tuple(names))]
-        try:
-            self._commit(statements)
-        except sqlite3.OperationalError as exc:
-            if not _is_full(exc):
-                raise
-            self._full(statements)
+        self._record(statements)
         rows = self._db.execute("SELECT name, sample, ready, jobid FROM pipelines")
         return {name: (sample, bool(ready), jobid) for name, sample, ready, jobid in rows}
 
