@@ -182,6 +182,16 @@ class Tomato:
     def pipelines(self) -> dict[str, dict[str, Any]]:
         return {p.name: asdict(p) for p in self.ask(GetPipelines())}
 
+    def wait_points(self, jobid: int, at_least: int, timeout: float = 10) -> None:
+        """Wait until the job's first raw data file holds `at_least` points (CSV or JSON
+        Lines)."""
+        def count(path: Path) -> int:
+            lines = path.read_text().splitlines()
+            return len(lines) - 2 if path.suffix == ".csv" else sum('"uts"' in x for x in lines)
+
+        until(lambda: (files := self.data_files(jobid)) and count(files[0]) >= at_least,
+              timeout, "the first points")
+
     def data_files(self, jobid: int) -> list[Path]:
         return sorted(p for p in (self.root / "jobs" / str(jobid)).glob("[0-9]*-*")
                       if p.suffix in (".csv", ".jsonl"))

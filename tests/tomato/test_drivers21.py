@@ -166,8 +166,7 @@ def test_a_cancelled_counter_job_stops_within_seconds_and_keeps_its_data(multi):
     multi.prepare("pip-multi", "s1")
     jobid = multi.submit(payload22(step("counter", "count", 60, 0.1)))
     multi.wait_status(jobid, "r")
-    until(lambda: (files := multi.data_files(jobid)) and len(records(files[0])) >= 3, 10,
-          "the first points")
+    multi.wait_points(jobid, 3)
     multi.ketchup("cancel", str(jobid))
     job = multi.wait_status(jobid, "cd", timeout=5)
     [data] = multi.data_files(jobid)
@@ -182,8 +181,7 @@ def test_snapshots_of_a_running_counter_job_have_its_attrs(multi, tmp_path):
     body = payload22(step("counter", "count", 3, 0.1))
     body["settings"]["snapshot"] = {"interval": 1, "path": str(tmp_path), "prefix": "every"}
     jobid = multi.submit(body)
-    until(lambda: (files := multi.data_files(jobid)) and len(records(files[0])) >= 3, 10,
-          "the first points")
+    multi.wait_points(jobid, 3)
     multi.ketchup("snapshot", str(jobid), cwd=tmp_path)  # on demand
     snap = open_datagram(tmp_path / f"snapshot.{jobid}.nc")["counter"]
     until((tmp_path / "every.nc").exists, 10, "a periodic snapshot")

@@ -84,8 +84,7 @@ def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(tomato, tmp_p
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 4, 0.1))
     tomato.wait_status(jobid, "r")
-    until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 5,
-          10, "some data")
+    tomato.wait_points(jobid, 5)
     here = tmp_path / "caller"
     here.mkdir()
     out = tomato.ketchup("snapshot", str(jobid), cwd=here)
@@ -126,8 +125,7 @@ def test_periodic_snapshots_are_written_while_the_job_runs(tomato):
 def test_outputs_are_written_after_cancel(tomato):
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 30, 0.1))
-    until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 3,
-          10, "some data")
+    tomato.wait_points(jobid, 3)
     tomato.ketchup("cancel", str(jobid))
     job = tomato.wait_status(jobid, "cd", "ce")
     assert job["status"] == "cd"

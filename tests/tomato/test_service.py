@@ -45,8 +45,7 @@ def test_a_killed_device_process_is_restarted(tomato):
 def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 5, 0.1))
-    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
-          "the first points")
+    tomato.wait_points(jobid, 5)
     [device] = service_status(tomato)["devices"]
     os.kill(device["pid"], signal.SIGKILL)
     job = tomato.wait_status(jobid, "c", "ce", "cd")
@@ -118,8 +117,7 @@ def test_a_service_restarted_after_a_crash_or_a_signal_takes_over_the_running_jo
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 3, 0.1))
     tomato.wait_status(jobid, "r")
-    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 3, 10,
-          "the first points")
+    tomato.wait_points(jobid, 3)
     if how == "crash":
         tomato.process.kill()  # the supervisor dies; its job and device processes run on
         tomato.process.wait()
@@ -140,8 +138,7 @@ def test_a_job_handed_over_just_before_a_crash_is_taken_over_all_the_same(tomato
     """The crash came after its process took it, before its pid was recorded."""
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 2, 0.1))
-    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 3, 10,
-          "the first points")
+    tomato.wait_points(jobid, 3)
     tomato.process.kill()
     tomato.process.wait()
     with sqlite3.connect(tomato.root / "tomato.db") as db:  # as if it had not been recorded
@@ -218,8 +215,7 @@ def running_job(tomato, seconds=20):
     """A sequential job on dummy-5 with a few points written; (jobid, its process's pid)."""
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", seconds, 0.1))
-    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
-          "the first points")
+    tomato.wait_points(jobid, 5)
     [pid] = pids_of(b"tomato.job", str(tomato.socket.parent).encode())
     return jobid, pid
 
@@ -271,8 +267,7 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
           20, "an output server and two standby job processes")
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 1.5, 0.1))
-    until(lambda: (files := tomato.data_files(jobid)) and len(read_csv(files[0])) >= 5, 10,
-          "the first points")
+    tomato.wait_points(jobid, 5)
     tomato.process.kill()
     tomato.process.wait()
     # What it left (a waiting job process may have been started to refill the pool).
