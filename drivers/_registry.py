@@ -46,7 +46,7 @@ def load_driver(name: str) -> type[Driver]:
         raise UnknownDriverError(f"driver {name!r} ({ep.value}) is not a driver this tomato "
                                  "can run")
     for host in _hosts():
-        if name in host.names() and (driver := host.load(name)) is not None:
+        if (driver := host.load(name)) is not None:
             return driver
     known = sorted(driver_names())
     raise UnknownDriverError(f"no driver named {name!r} is installed (known: {', '.join(known)})")
