@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from tomato.actors import ActorError, connect
 
-from actors import ActorError, connect
 from tomato.cli.client import service_socket
 from tomato.codec import CODEC
 from tomato.messages import GetPipelines, GetServiceStatus

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import anyio
 
-import actors
+from tomato import actors
 
 SERVER = '''
 import sys, anyio, asyncio, struct
 from pathlib import Path
 from dataclasses import dataclass
-import actors
+from tomato import actors
 sys.path.insert(0, sys.argv[3])
 from actors_bench import Echo, Publish, CODEC, EchoActor
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import anyio
 from _common import Figure, cpu_seconds, show
-
-from actors import connect
-from drivers import DEVICE_CODEC, ReadData, StartTask, Task
+from tomato.actors import connect
+from tomato.drivers import DEVICE_CODEC, ReadData, StartTask, Task
 
 DRIVERS = {"dummy": ("random", None), "example_counter": ("count", "bench-addr")}
 
@@ -23,7 +22,7 @@ def _spawn(driver: str, sock: Path) -> tuple[subprocess.Popen[bytes], float]:
     address = DRIVERS[driver][1]
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "drivers.device", "--name", "bench", "--driver", driver,
+        [sys.executable, "-m", "tomato.drivers.device", "--name", "bench", "--driver", driver,
          "--socket", str(sock), "--channels", "1",
          *(("--address", address) if address else ())],
         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)

@@ -23,8 +23,8 @@ from _common import (
     standby,
     until,
 )
+from tomato.actors import connect
 
-from actors import connect
 from tomato.cli.client import service_socket
 from tomato.codec import CODEC
 from tomato.messages import (
@@ -162,7 +162,7 @@ def datapath(quick: bool) -> dict[str, Figure]:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
                 if b"tomato.job" in cmd and _has_open(pid, jobdir):  # not a standby one
                     procs["job"] = pid
-                elif b"drivers.device" in cmd:
+                elif b"tomato.drivers.device" in cmd:
                     procs["device"] = pid
             return len(procs) == 2
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import anyio
+from tomato.actors import connect
+from tomato.drivers import Column, Task
 
-from actors import connect
-from drivers import Column, Task
 from tomato.codec import CODEC
 from tomato.messages import JobSpec, MakeOutputs, Place, StepSpec
 

@@ -32,8 +32,8 @@ import outputs
 import reference
 import watch
 from _common import BIN, LEAN, Figure, children, service, show, standby, until, wall
+from tomato.actors import connect
 
-from actors import connect
 from tomato.cli.client import service_socket
 from tomato.codec import CODEC
 from tomato.messages import JobStatusChanged, LoadSample, SetReady, SubmitJob

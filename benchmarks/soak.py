@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from _common import BIN, Service, channels_lab, rss_mib, until
+from tomato.actors import ActorError
 
-from actors import ActorError
 from tomato.messages import GetJobs, LoadSample, SetReady, SubmitJob
 
 ORDER = {"q": 0, "qw": 1, "r": 2, "rd": 3, "c": 4, "ce": 4, "cd": 4}

@@ -9,8 +9,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-
-from actors import Actor, Codec, Context, Deferred, Ok
+from tomato.actors import Actor, Codec, Context, Deferred, Ok
 
 from ._interface import Driver, check_task
 from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError

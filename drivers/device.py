@@ -1,4 +1,4 @@
-"""Entry point of a device process: `python -m drivers.device --name N --driver D ...`."""
+"""Entry point of a device process: `python -m tomato.drivers.device --name N --driver D ...`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import anyio
-
-from actors import (
+from tomato.actors import (
     serve_actor,
     signal_failed,
     signal_ready,
@@ -25,7 +24,7 @@ from .errors import DriverError
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m drivers.device")
+    parser = argparse.ArgumentParser(prog="python -m tomato.drivers.device")
     parser.add_argument("--name", required=True)
     parser.add_argument("--driver", required=True)
     parser.add_argument("--socket", required=True, type=Path)

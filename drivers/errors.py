@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors import ActorError
+from tomato.actors import ActorError
 
 
 class DriverError(ActorError):

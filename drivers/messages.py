@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from actors import Message
+from tomato.actors import Message
 
 
 class Param(Message):

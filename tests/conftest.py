@@ -19,8 +19,8 @@ from typing import Any
 import anyio
 import pytest
 import yaml
+from tomato.actors import ActorError, EventsMissed, connect
 
-from actors import ActorError, EventsMissed, connect
 from tomato.cli.client import CLIENT_CODEC
 from tomato.cli.payloadfile import read_payload
 from tomato.messages import (

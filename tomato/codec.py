@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from actors import Codec
-from drivers.errors import ERRORS as DRIVER_ERRORS
-from drivers.messages import MESSAGES as DRIVER_MESSAGES
+from tomato.actors import Codec
+from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
+from tomato.drivers.messages import MESSAGES as DRIVER_MESSAGES
 
 from .errors import ERRORS
 from .messages import MESSAGES

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors import ActorError
-from drivers.errors import ChannelBusyError, ParameterError
+from tomato.actors import ActorError
+from tomato.drivers.errors import ChannelBusyError, ParameterError
 
 
 class TomatoError(ActorError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors import Message
+from tomato.actors import Message
 
 if TYPE_CHECKING:  # the drivers' messages load only where a job spec is decoded (not ketchup)
-    from drivers import Column, Task
+    from tomato.drivers import Column, Task
 
 
 class ComponentSpec(Message):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from actors import Message
+from tomato.actors import Message
 
 from .jobspec import ComponentSpec, JobSpec, Place, Snapshots, StepSpec
 

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import anyio
-
-from actors import Actor, Codec, run_until_signalled, serve_actor, signal_ready, start_actor
+from tomato.actors import Actor, Codec, run_until_signalled, serve_actor, signal_ready, start_actor
 
 
 class Echo(Actor):

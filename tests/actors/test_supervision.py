@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-import actors
+from tomato import actors
 
 pytestmark = pytest.mark.anyio
 CHILD = str(Path(__file__).with_name("echo_child.py"))

@@ -10,8 +10,8 @@ import subprocess
 import anyio
 import pytest
 from conftest import BIN, EXAMPLES, new_service, payload, private_env, read_csv, stop_all
+from tomato.actors import ActorError, connect
 
-from actors import ActorError, connect
 from tomato.cli.client import CLIENT_CODEC
 from tomato.codec import CODEC
 from tomato.messages import GetJobs, JobCollected, JobFinished, SnapshotTaken

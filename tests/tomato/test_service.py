@@ -272,7 +272,7 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
     tomato.process.wait()
     # What it left (a waiting job process may have been started to refill the pool).
     jobs, outputs = pids_of(b"tomato.job", rundir), pids_of(b"tomato.outputs", rundir)
-    devices = pids_of(b"drivers.device", rundir)
+    devices = pids_of(b"tomato.drivers.device", rundir)
     assert len(jobs) >= 2 and len(outputs) == 1 and len(devices) == 1
     children = jobs | outputs | devices
     until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), 30,

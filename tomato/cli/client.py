@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actors import ActorDeadError, Codec, connect
-from drivers.errors import ERRORS as DRIVER_ERRORS
+from tomato.actors import ActorDeadError, Codec, connect
+from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 
 from ..errors import ERRORS, NotRunningError
 from ..messages import CLIENT_MESSAGES
@@ -21,7 +21,7 @@ CLIENT_CODEC = Codec(CLIENT_MESSAGES, (*ERRORS, *DRIVER_ERRORS))
 
 def component_codec() -> Codec:
     """The client's codec and the drivers' messages: what component commands exchange."""
-    from drivers.messages import MESSAGES as DRIVER_MESSAGES
+    from tomato.drivers.messages import MESSAGES as DRIVER_MESSAGES
 
     return Codec((*CLIENT_MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncclick as click
 
-from actors import ActorError, Codec
+from tomato.actors import ActorError, Codec
 
 from ..errors import exit_code_of
 from .client import CLIENT_CODEC, request

@@ -37,7 +37,7 @@ async def list_(ctx: Ctx) -> None:
 @command
 async def show(ctx: Ctx, name: str) -> None:
     """NAME's status (running, status attrs), attrs, capabilities and constants."""
-    from drivers.messages import GetComponent
+    from tomato.drivers.messages import GetComponent
 
     ctx.emit(await _ask(ctx, name, GetComponent("")))
 
@@ -48,7 +48,7 @@ async def show(ctx: Ctx, name: str) -> None:
 @command
 async def get(ctx: Ctx, name: str, attrs: tuple[str, ...]) -> None:
     """The values of NAME's ATTRS (all of them if none is named)."""
-    from drivers.messages import GetAttrs
+    from tomato.drivers.messages import GetAttrs
 
     ctx.emit(await _ask(ctx, name, GetAttrs("", attrs)))
 
@@ -61,7 +61,7 @@ async def get(ctx: Ctx, name: str, attrs: tuple[str, ...]) -> None:
 @command
 async def set_(ctx: Ctx, name: str, attr: str, value: str, force: bool) -> None:
     """Set NAME's ATTR to VALUE (a number, or text such as '0.5 s'); the driver checks it."""
-    from drivers.messages import SetAttr
+    from tomato.drivers.messages import SetAttr
 
     ctx.emit(await _ask(ctx, name, SetAttr("", attr, _value(value)), force))
 
@@ -71,7 +71,7 @@ async def set_(ctx: Ctx, name: str, attr: str, value: str, force: bool) -> None:
 @command
 async def data(ctx: Ctx, name: str) -> None:
     """NAME's last measured point."""
-    from drivers.messages import GetLastData
+    from tomato.drivers.messages import GetLastData
 
     ctx.emit(await _ask(ctx, name, GetLastData("")))
 
@@ -81,7 +81,7 @@ async def data(ctx: Ctx, name: str) -> None:
 @command
 async def measure(ctx: Ctx, name: str) -> None:
     """Measure once on NAME (refused while a task runs on it); prints the point."""
-    from drivers.messages import Measure
+    from tomato.drivers.messages import Measure
 
     ctx.emit(await _ask(ctx, name, Measure("")))
 
@@ -92,7 +92,7 @@ async def measure(ctx: Ctx, name: str) -> None:
 @command
 async def register(ctx: Ctx, name: str, force: bool) -> None:
     """Connect to NAME's instrument again (after it failed to register)."""
-    from drivers.messages import RegisterComponent
+    from tomato.drivers.messages import RegisterComponent
 
     await _ask(ctx, name, RegisterComponent(""), force)
     ctx.emit({"component": name, "registered": True}, lambda: f"{name} registered")
@@ -104,7 +104,7 @@ async def register(ctx: Ctx, name: str, force: bool) -> None:
 @command
 async def reset(ctx: Ctx, name: str, force: bool) -> None:
     """Stop whatever runs on NAME and bring it back to its idle state."""
-    from drivers.messages import ResetComponent
+    from tomato.drivers.messages import ResetComponent
 
     await _ask(ctx, name, ResetComponent(""), force)
     ctx.emit({"component": name, "reset": True}, lambda: f"{name} reset")

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import asyncclick as click
 
-from actors import ActorError
+from tomato.actors import ActorError
 
 from .. import __version__
 from ..errors import exit_code_of

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from actors import ActorError, Connection, EventsMissed, connect
+from tomato.actors import ActorError, Connection, EventsMissed, connect
 
 from ..messages import (
     ComponentData,

@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from actors import EventsMissed
+from tomato.actors import EventsMissed
 
 from ..messages import (
     ComponentData,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pint
 
-from drivers import Param, ParameterError, coerce_param
+from tomato.drivers import Param, ParameterError, coerce_param
 
 from ..models import Reply
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import anyio
 import anyio.to_thread
 
-from drivers import (
+from tomato.drivers import (
     AttrValues,
     ComponentInfo,
     Driver,

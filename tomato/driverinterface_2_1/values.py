@@ -6,7 +6,7 @@ from typing import Any
 
 import pint
 
-from drivers import AttrInfo
+from tomato.drivers import AttrInfo
 
 from ._model import Attr
 from .decorators import param_of

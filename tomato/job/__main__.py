@@ -10,7 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from actors import serve_actor, signal_ready, start_actor, task_group, until_released
+from tomato.actors import serve_actor, signal_ready, start_actor, task_group, until_released
 
 from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT

@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from actors import (
+from tomato.actors import (
     Actor,
     ActorDeadError,
     ActorError,
@@ -22,7 +22,7 @@ from actors import (
     connect,
     task_group,
 )
-from drivers import DataBatch, ReadData, StartTask, StopTask, Task, record_scalars
+from tomato.drivers import DataBatch, ReadData, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
 from ..messages import (

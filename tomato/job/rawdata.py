@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from drivers import Column
+from tomato.drivers import Column
 
 
 class _AppendOnly:

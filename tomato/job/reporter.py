@@ -8,8 +8,8 @@ from typing import Any
 
 import anyio
 
-from actors import ActorError, EventsMissed, Subscription, connect
-from drivers import DataReady
+from tomato.actors import ActorError, EventsMissed, Subscription, connect
+from tomato.drivers import DataReady
 
 from ..codec import CODEC
 

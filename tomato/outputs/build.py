@@ -153,7 +153,7 @@ def warm_up() -> None:
     """Make the outputs of a two-point job once, in a temporary folder, so that the first
     real job does not pay for what loads on first use (yadg's extractor, babel's locale
     data, the NetCDF library): about 50 ms."""
-    from drivers import Column, Task
+    from tomato.drivers import Column, Task
 
     with tempfile.TemporaryDirectory(prefix="tomato-warm-up-") as tmp:
         step = StepSpec(0, "w", Task("w", 2.0, 1.0), (Column("value", "V", 0.1),))

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from actors import (
+from tomato.actors import (
     Actor,
     ActorError,
     Context,

@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from actors import ActorError, connect
-from drivers import (
+from tomato.actors import ActorError, connect
+from tomato.drivers import (
     COMPONENT_REQUESTS,
     IdleData,
     RegisterComponent,

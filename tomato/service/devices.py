@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
-from drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, driver_names
+from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
+from tomato.drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, driver_names
 
 from ..codec import CODEC
 from ..errors import ConfigError, ConflictError, NotFoundError
@@ -47,7 +47,7 @@ def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
     """The process of `device`: its driver in a device actor, served on its socket."""
     sock = device_socket(settings.runtime_dir, device.name)
     argv = python_argv(
-        "drivers.device", "--name", device.name, "--driver", device.driver,
+        "tomato.drivers.device", "--name", device.name, "--driver", device.driver,
         "--socket", str(sock), "--channels", ",".join(device.channels),
         "--settings", json.dumps(settings.drivers.get(device.driver, {})),
         "--log-level", settings.log_level, "--orphan-grace", str(settings.orphan_grace),

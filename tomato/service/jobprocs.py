@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
+from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
 from ..codec import CODEC
 from ..messages import CancelRun, JobSpec, RunJob

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, connect, python_argv
+from tomato.actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, connect, python_argv
 
 from ..codec import CODEC
 from ..errors import ConflictError, OutputError

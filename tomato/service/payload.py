@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from drivers import ParameterError, Task, Technique, check_task
+from tomato.drivers import ParameterError, Task, Technique, check_task
 
 from ..errors import PayloadError
 from ..messages import JobSpec, Place, Snapshots, StepSpec

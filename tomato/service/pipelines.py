@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drivers import Technique
+from tomato.drivers import Technique
 
 from ..errors import ConflictError, NotFoundError
 from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskStatus
 
-from actors import (
+from tomato.actors import (
     ActorDeadError,
     ChildEvent,
     ProcessSupervisor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from actors import Ok
+from tomato.actors import Ok
 
 from ..errors import ConflictError
 from ..messages import ServiceStatus

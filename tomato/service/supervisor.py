@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred
+from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred
 
 from ..errors import ConflictError, NotFoundError
 from ..jobfolder import JOB_RECORD

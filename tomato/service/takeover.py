@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connect
-from drivers import Describe, DeviceInfo
+from tomato.actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connect
+from tomato.drivers import Describe, DeviceInfo
 
 from ..codec import CODEC
 from ..messages import GetCurrentJob, JobSpec
