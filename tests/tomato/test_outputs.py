@@ -100,6 +100,11 @@ def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(tomato, tmp_p
     again = tomato.ketchup("snapshot", str(jobid), cwd=here)
     assert again.returncode == 0 and "warning: job" in again.stderr
     assert open_datagram(here / f"snapshot.{jobid}.nc")[name].sizes["uts"] == 40
+    # Where the snapshot cannot be written: exit 9, naming the file.
+    blocked = tmp_path / "blocked"
+    (blocked / f"snapshot.{jobid}.nc").mkdir(parents=True)
+    failed = tomato.ketchup("snapshot", str(jobid), cwd=blocked, check=False)
+    assert failed.returncode == 9 and f"snapshot.{jobid}.nc" in failed.stderr, failed
 
 
 def test_snapshot_of_a_queued_job_is_refused(tomato):
@@ -145,6 +150,7 @@ def test_an_output_path_that_is_a_file_ends_ce_and_keeps_the_data(tomato):
     assert job["jobpath"] == str(tomato.root / "jobs" / str(jobid))
     out = tomato.ketchup("status", str(jobid)).stdout
     assert "jobpath:" in out and "reason:" in out
+    assert tomato.ketchup("watch", str(jobid), check=False).returncode == 10  # ended ce
 
 
 def test_yadg_failing_on_the_raw_data_ends_ce_and_still_delivers_the_archive(tomato):

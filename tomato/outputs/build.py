@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from importlib.metadata import version
@@ -92,7 +91,7 @@ def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[st
     })
     partial = tmp / datagram.name
     tree.to_netcdf(partial, engine="netcdf4")
-    shutil.move(partial, datagram)
+    os.replace(partial, datagram)  # never into a folder of that name, as shutil.move would
 
 
 def _tables(steps: list[StepSpec], frozen: dict[str, Path]) -> dict[int, Any]:
