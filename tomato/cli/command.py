@@ -18,6 +18,26 @@ from .client import CLIENT_CODEC, request
 from .config import config_dirs, start_command
 
 
+class Group(click.Group):
+    """A command group whose --help lists each command with the whole first sentence of its
+    help, wrapped to the terminal, never cut off with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, cmd.short_help or first_sentence(cmd.help or ""))
+                for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a help text (up to ". " or its first blank line), one line."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    head, dot, _ = paragraph.partition(". ")
+    return head + dot.strip()
+
+
 class Ctx:
     """What every command gets: the configuration and the output mode."""
 

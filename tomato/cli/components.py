@@ -9,10 +9,10 @@ import asyncclick as click
 
 from ..messages import ForComponent, ListComponents
 from .client import component_codec
-from .command import Ctx, command
+from .command import Ctx, Group, command
 
 
-@click.group()
+@click.group(cls=Group)
 def component() -> None:
     """Components (DEVICE:CHANNEL) directly: list, show, get, set, measure, data, register,
     reset."""

@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import TomatoError, exit_code_of
 from ..messages import GetServiceStatus, Reload, RestartDevice, StopService
 from .client import request
+from .command import Group
 from .config import config_dirs, start_command
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
@@ -26,7 +27,7 @@ class _SayWhenReady:
         click.echo(value)
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @click.version_option(__version__, prog_name="tomato")
 @click.option("-v", "--verbose", count=True, help="-v: info, -vv: debug output.")
 @click.option("-t", "--test", "test_mode", is_flag=True,

@@ -24,12 +24,12 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
-from .command import Ctx, command
+from .command import Ctx, Group, command
 from .components import component
 from .config import config_dirs
 
 
-@click.group()
+@click.group(cls=Group)
 @click.version_option(__version__, prog_name="ketchup")
 @click.option("-t", "--test", "test_mode", is_flag=True,
               help="Talk to the test-mode tomato started in the current folder.")
