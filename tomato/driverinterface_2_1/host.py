@@ -9,11 +9,8 @@ free-form points with their units and extra coordinates (e.g. a spectrum's absci
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
-import pkgutil
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -29,7 +26,6 @@ from tomato.drivers import (
     ParameterError,
     Task,
     Technique,
-    UnknownDriverError,
 )
 
 from ..models import Reply
@@ -40,7 +36,6 @@ from .values import attr_info, plain, units_of
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "tomato_"
 REGISTER_ATTEMPTS = 3
 REGISTER_PAUSE = 1.0
 DRIVER_DIED = 70
@@ -49,37 +44,6 @@ MEASURE_TIMEOUT = 30.0
 POLL = (0.05, 1.0)
 """Bounds of the interval at which a running task's data is fetched (its sampling interval
 within them)."""
-
-
-class Host21:
-    """Finds DriverInterface 2.1 packages: a module `tomato_<name>` with a `DriverInterface`."""
-
-    def names(self) -> set[str]:
-        return {m.name.removeprefix(PREFIX) for m in pkgutil.iter_modules()
-                if m.name.startswith(PREFIX)}
-
-    def load(self, name: str) -> type[Driver] | None:
-        if importlib.util.find_spec(PREFIX + name) is None:
-            return None
-        module = importlib.import_module(PREFIX + name)
-        driver = self.adopt(name, module)
-        if driver is None:
-            version = getattr(getattr(module, "DriverInterface", None), "version", None)
-            raise UnknownDriverError(
-                f"driver {name!r} (module {module.__name__}) implements DriverInterface "
-                f"{version or '(none found)'}; this tomato runs DriverInterface 2.1")
-        return driver
-
-    def adopt(self, name: str, found: object) -> type[Driver] | None:
-        """`found`: a 2.1 driver's module or its DriverInterface class."""
-        interface = getattr(found, "DriverInterface", found)
-        if not (isinstance(interface, type) and issubclass(interface, ModelInterface)):
-            return None
-        return type(f"{interface.__name__}_{name}", (Driver21,),
-                    {"name": name, "interface": interface})
-
-
-HOST = Host21()
 
 
 class Driver21(Driver):
