@@ -34,6 +34,8 @@ from tomato.messages import (
 )
 from tomato.paths import runtime_dir, socket_path
 
+pytest_plugins = ["clusterlab"]  # a NATS server and tomatos joined to it (tests/clusterlab.py)
+
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).parent / "data"
 FINISHED = ("c", "ce", "cd")

@@ -95,12 +95,19 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 await tg.start(serve_actor, ref, sock, CODEC)
                 ready = (f"tomato ready (pipelines: {len(supervisor.pipelines.all)}, devices: "
                          f"{len(lab.devices)}); socket {sock}")
+                if (cluster := settings.cluster) is not None:
+                    ready += f"; cluster host {cluster.host} at {', '.join(cluster.urls)}"
                 logger.info("%s", ready)
                 task_status.started(ready)
                 tg.start_soon(anyio.to_thread.run_sync, _warm_up)
                 for number in range(settings.output_servers):
                     tg.start_soon(outputs.start_server, procs, number)
                 tg.start_soon(supervisor.jobprocs.fill)
+                if settings.cluster is not None:
+                    from .cluster import join
+
+                    supervisor.cluster = await tg.start(
+                        join, settings.cluster, supervisor.pipelines.infos, supervisor.events)
                 await tg.start(supervisor.components.follow, supervisor.events.publish)
                 if await _until_stop(supervisor) and supervisor.running_jobs():
                     _leave_running_jobs(supervisor, procs)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import socket
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,10 +55,45 @@ class _Jobs(_Section):
     orphan_grace: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
 
+_URL = r"(nats|tls)://[^\s,/]+(:\d+)?"
+_NAME = r"[A-Za-z0-9_-]{1,64}"
+
+
+class _Cluster(_Section):
+    url: Annotated[str, Field(pattern=rf"^\s*{_URL}(\s*,\s*{_URL})*\s*$")]
+    """One or more NATS servers, comma-separated."""
+    host: Annotated[str, Field(pattern=rf"^{_NAME}$")] = ""
+    """This PC's name in the cluster (default: its host name)."""
+    credentials: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    """Copies JetStream keeps of tomato's buckets (3 on a 3-node cluster)."""
+
+
+_EXPECTED = {("cluster", "url"): "one or more nats:// or tls:// URLs, comma-separated",
+             ("cluster", "host"): "a name of letters, digits, '-' and '_' (at most 64)"}
+
+
 class _File(_Section):
     paths: _Paths = _Paths()
     jobs: _Jobs = _Jobs()
     drivers: dict[str, dict[str, Any]] = {}
+    cluster: _Cluster | None = None
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """`[cluster]`: this tomato joins the lab's NATS (DESIGN §9)."""
+
+    urls: tuple[str, ...]
+    host: str
+    credentials: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    replicas: int = 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +113,8 @@ class Settings:
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
     log_level: str = "WARNING"
     test_mode: bool = False
+    cluster: ClusterSettings | None = None
+    """None: this tomato runs alone (no `[cluster]` table)."""
 
 
 def default_text(config_dir: Path, data_dir: Path | None) -> str:
@@ -116,7 +156,31 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         drivers=parsed.drivers,
         log_level=log_level,
         test_mode=test_mode,
+        cluster=_cluster(parsed.cluster, resolve, path),
     )
+
+
+def _cluster(section: _Cluster | None, resolve: Callable[[str], Path], where: Path
+             ) -> ClusterSettings | None:
+    if section is None:
+        return None
+    if importlib.util.find_spec("nats") is None:
+        raise ConfigError(f"{where}: [cluster] needs the NATS client: "
+                          "pip install 'tomato[cluster]'")
+
+    def path(value: str | None) -> Path | None:
+        if value is None:
+            return None
+        if not (found := resolve(value)).is_file():
+            raise ConfigError(f"{where}: [cluster] {value}: no such file")
+        return found
+
+    host = section.host or re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64]
+    return ClusterSettings(
+        urls=tuple(u.strip() for u in section.url.split(",")), host=host,
+        credentials=path(section.credentials), tls_ca=path(section.tls_ca),
+        tls_cert=path(section.tls_cert), tls_key=path(section.tls_key),
+        replicas=section.replicas)
 
 
 def _explain(path: Path, text: str, error: Any) -> str:
@@ -131,6 +195,9 @@ def _explain(path: Path, text: str, error: Any) -> str:
         return f"{where}: unknown key {loc[-1]!r} in [{'.'.join(loc[:-1])}]"
     if loc[0] == "drivers":
         return f"{where}: [drivers.NAME] tables expected"
+    if error["type"] == "string_pattern_mismatch" and loc in _EXPECTED:
+        return f"{where}: [{'.'.join(loc[:-1])}] {loc[-1]}: {_EXPECTED[loc]} expected, " \
+               f"not {error['input']!r}"
     return f"{where}: [{'.'.join(loc[:-1])}] {loc[-1]}: {error['msg'].lower()}"
 
 

@@ -8,7 +8,7 @@ import os
 import pwd
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -57,6 +57,9 @@ from .status import request_stop, service_status
 from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 from .takeover import recover_jobs
 
+if TYPE_CHECKING:
+    from .cluster import ClusterView
+
 logger = logging.getLogger(__name__)
 
 
@@ -86,6 +89,8 @@ class Supervisor(Actor):
         self.progress = Progress()
         self.components = Components(devices, pipelines, settings.runtime_dir)
         self._survivors = survivors  # processes an earlier service left: socket name → pid
+        self.cluster: ClusterView | None = None
+        """The other tomatos of the cluster, if this one is in one."""
 
     async def on_start(self) -> None:
         """Rebuild the queue, take over what an earlier service left running."""
@@ -102,7 +107,7 @@ class Supervisor(Actor):
             case SubmitJob():
                 return await self._submit(msg, ctx)
             case GetPipelines():
-                return self.pipelines.infos()
+                return self.pipelines.infos() + (self.cluster.infos() if self.cluster else [])
             case GetJobs(jobids, finished):
                 if jobids:
                     return [self._job(j) for j in jobids]

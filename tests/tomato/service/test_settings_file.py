@@ -38,6 +38,14 @@ def test_values_and_driver_settings_are_read(tmp_path):
     ("[x]\na = 1\n", "settings.toml:1: unknown section [x]"),
     ("# top\nstandby = 1\n", "settings.toml:2: unknown key 'standby' outside a section"),
     ("[drivers]\ndummy = 1\n", "settings.toml:2: [drivers.NAME] tables expected"),
+    ('[cluster]\nurl = "http://lab:4222"\n',
+     "settings.toml:2: [cluster] url: one or more nats:// or tls:// URLs, comma-separated "
+     "expected, not 'http://lab:4222'"),
+    ('[cluster]\nurl = "nats://lab"\nhost = "pc 17"\n', "settings.toml:3: [cluster] host: a name"),
+    ('[cluster]\nhost = "pc-17"\n', "settings.toml:1: [cluster] url: field required"),
+    ('[cluster]\nurl = "nats://lab"\nreplicas = 7\n', "settings.toml:3: [cluster] replicas: "),
+    ('[cluster]\nurl = "nats://lab"\ncredentials = "no.creds"\n',
+     "settings.toml: [cluster] no.creds: no such file"),
     ("[jobs\n", "settings.toml: "),
 ])
 def test_a_bad_settings_file_is_refused_naming_line_and_key(tmp_path, text, expected):
@@ -45,3 +53,13 @@ def test_a_bad_settings_file_is_refused_naming_line_and_key(tmp_path, text, expe
         settings(tmp_path, text)
     assert expected in str(info.value)
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_a_cluster_table_is_read_with_paths_from_the_settings_folder(tmp_path):
+    (tmp_path / "lab.creds").write_text("creds")
+    s = settings(tmp_path, '[cluster]\nurl = "nats://a:4222, tls://b"\ncredentials = "lab.creds"\n')
+    assert s.cluster is not None
+    assert s.cluster.urls == ("nats://a:4222", "tls://b")
+    assert s.cluster.credentials == (tmp_path / "lab.creds").resolve()
+    assert s.cluster.host and s.cluster.replicas == 1  # the host name, one copy
+    assert settings(tmp_path, "").cluster is None

