@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tomato.drivers import Technique
 
@@ -16,6 +16,9 @@ from ..paths import device_socket
 from .devicesfile import Lab
 from .scheduler import Pipeline, components_of
 from .store import Store
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 
 class Pipelines:
@@ -43,10 +46,11 @@ class Pipelines:
                                 f"{', '.join(self.all)})")
         return pipeline
 
-    def roles(self) -> dict[str, dict[str, dict[str, Technique]]]:
-        """What each pipeline's roles can do: pipeline → role → technique by name."""
-        return {p.name: {c.role: self._techniques[c.device] for c in p.spec.components}
-                for p in self.all.values()}
+    def roles(self, cluster: Cluster | None = None) -> dict[str, dict[str, dict[str, Technique]]]:
+        """What each pipeline's roles can do: pipeline → role → technique by name (with a
+        cluster: every tomato's, as HOST:PIPELINE)."""
+        return {**{p.name: {c.role: self._techniques[c.device] for c in p.spec.components}
+                   for p in self.all.values()}, **(cluster.view.roles() if cluster else {})}
 
     def infos(self) -> list[PipelineInfo]:
         return [info(p) for p in self.all.values()]

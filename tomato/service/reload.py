@@ -54,6 +54,7 @@ async def reload_lab(sup: Supervisor) -> Reloaded:
         sup.pipelines.device_failed(name, sup.devices.reason(name) or "did not start")
     sup.components.follow_added()
     sup.queue.rematch()
+    sup.schedule()  # new pipelines may take queued jobs
     report = Reloaded(tuple(added), tuple(changed), tuple(removed), tuple(failed),
                       _not_applied(sup.settings, settings))
     logger.info("reloaded: %s", report)

@@ -50,7 +50,8 @@ async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK
     with _single_instance(rundir, settings):
         lab = load_lab(settings.devices_file)
         check_drivers(lab)
-        store = Store(settings.state_db)
+        store = Store(settings.state_db,
+                      settings.cluster.host if settings.cluster is not None else None)
         try:
             await _run(settings, lab, store, task_status)
         finally:
@@ -106,8 +107,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 if settings.cluster is not None:
                     from .cluster import join
 
-                    supervisor.cluster = await tg.start(
-                        join, settings.cluster, supervisor.pipelines.infos, supervisor.events)
+                    supervisor.cluster = await tg.start(join, settings.cluster, supervisor)
                 await tg.start(supervisor.components.follow, supervisor.events.publish)
                 if await _until_stop(supervisor) and supervisor.running_jobs():
                     _leave_running_jobs(supervisor, procs)

@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     reason TEXT,
     jobpath TEXT,
     outputs TEXT,
-    spec BLOB
+    spec BLOB,
+    home TEXT,
+    host TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -52,6 +54,10 @@ CREATE TABLE IF NOT EXISTS devices (
     state TEXT,
     restarts INTEGER NOT NULL DEFAULT 0,
     reason TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,6 +77,11 @@ _NEXT = {"q": {"qw", "r", "cd", "ce"}, "qw": {"r", "cd", "ce"}, "r": {"rd", "c",
 
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
                 "owner, reason, jobpath, outputs, owner_name")
+
+
+_COPIED = ("jobname", "sample", "status", "owner", "owner_name", "submitted", "executed",
+           "completed", "pipeline", "reason", "home", "host")
+"""The fields of a cluster job's entry a copy keeps."""
 
 
 def _job_info(row: tuple[Any, ...]) -> JobInfo:
@@ -95,8 +106,11 @@ def can_move(old: str, new: str) -> bool:
 class Store:
     """Jobs, pipelines, devices and an event log in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, host: str | None = None) -> None:
         self.path = path
+        self.host = host
+        """This tomato's name in its cluster (None: alone). A job whose `host` is another
+        is a copy of one that runs there (`local` leaves those out)."""
         self._strict = 1  # until the service runs: a start on a full disk fails, saying so
         self._backlog: list[list[tuple[str, Any]]] = []
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +120,8 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-            for column, kind in (("spec", "BLOB"), ("owner_name", "TEXT")):
+            for column, kind in (("spec", "BLOB"), ("owner_name", "TEXT"), ("home", "TEXT"),
+                                 ("host", "TEXT")):
                 if column not in columns:  # a state database of an earlier build
                     self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         except sqlite3.OperationalError as exc:  # a full disk shows as an I/O error here
@@ -193,25 +208,27 @@ class Store:
 
     # Jobs.
     def add_job(self, payload: dict[str, Any], owner: tuple[int, str], cwd: str,
-                spec_of: Callable[[int], JobSpec]) -> JobSpec:
-        """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction.
-        Raises StateFullError if the disk is full (records waiting first are written first)."""
+                spec_of: Callable[[int], JobSpec], jobid: int | None = None) -> JobSpec:
+        """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction
+        (`jobid`: the cluster's, else the next of this store). Raises StateFullError if the
+        disk is full (records waiting first are written first)."""
         if not self.flush():
             self._refuse()
         try:
-            return self._add_job(payload, owner, cwd, spec_of)
+            return self._add_job(payload, owner, cwd, spec_of, jobid)
         except sqlite3.OperationalError as exc:
             if not _is_full(exc):
                 raise
             self._refuse()
 
     def _add_job(self, payload: dict[str, Any], owner: tuple[int, str], cwd: str,
-                 spec_of: Callable[[int], JobSpec]) -> JobSpec:
+                 spec_of: Callable[[int], JobSpec], jobid: int | None) -> JobSpec:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute(
-                "INSERT INTO jobs (payload, sample, status, owner, owner_name, cwd, submitted) "
-                "VALUES (?, '', 'q', ?, ?, ?, ?)", (json.dumps(payload), *owner, cwd, now()))
+                "INSERT INTO jobs (jobid, payload, sample, status, owner, owner_name, cwd, "
+                "submitted, home) VALUES (?, ?, '', 'q', ?, ?, ?, ?, ?)",
+                (jobid, json.dumps(payload), *owner, cwd, now(), self.host))
             assert cur.lastrowid is not None
             spec = spec_of(cur.lastrowid)
             self._db.execute("UPDATE jobs SET jobname = ?, sample = ?, spec = ? WHERE jobid = ?",
@@ -258,9 +275,14 @@ class Store:
                 "owner_name": job.owner_name, "cwd": cwd,
                 "payload": json.loads(payload)}
 
-    def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None
-             ) -> list[JobInfo]:
+    def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None,
+             local: bool = False) -> list[JobInfo]:
+        """Jobs in jobid order; `local`: only those of this tomato (not copies of jobs
+        another tomato of the cluster runs or has claimed)."""
         sql, args = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE 1", list[Any]()
+        if local and self.host is not None:
+            sql += " AND (host IS NULL OR host = ?)"
+            args.append(self.host)
         if statuses:
             sql += f" AND status IN ({', '.join('?' * len(statuses))})"
             args.extend(statuses)
@@ -268,6 +290,36 @@ class Store:
             sql += " AND instr(lower(coalesce(jobname, '')), lower(?)) > 0"
             args.append(name)
         return [_job_info(row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
+
+    # The cluster's jobs: copies of those other tomatos run or were submitted on.
+    def where(self, jobid: int) -> tuple[str | None, str | None] | None:
+        """(home, host) of a job: where it was submitted, where it runs (None: alone, or
+        not claimed yet); None for an unknown job."""
+        row = self._db.execute("SELECT home, host FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def copy_job(self, record: dict[str, Any], payload: dict[str, Any], cwd: str,
+                 spec: JobSpec) -> None:
+        """Keep a copy of a job of the cluster (`record`: its entry there)."""
+        fields = {k: record.get(k) for k in _COPIED}
+        self._write(
+            f"INSERT INTO jobs (jobid, payload, cwd, spec, {', '.join(fields)}) VALUES "
+            f"(?, ?, ?, ?, {', '.join('?' * len(fields))})",
+            (record["jobid"], json.dumps(payload), cwd, CODEC.encode(spec), *fields.values()))
+
+    def max_jobid(self, below: int | None = None) -> int:
+        sql, args = "SELECT max(jobid) FROM jobs", tuple[Any, ...]()
+        if below is not None:
+            sql, args = sql + " WHERE jobid < ?", (below,)
+        return self._db.execute(sql, args).fetchone()[0] or 0
+
+    def meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self.strict():
+            self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     # Pipelines.
     def sync_pipelines(self, names: list[str]) -> dict[str, tuple[str | None, bool, int | None]]:

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import pwd
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
+from .cluster.jobs import Claimed, Copy, LinkBack
 from .components import Components
 from .devices import Devices, stop_tasks
 from .jobprocs import JobProcesses
@@ -58,7 +58,7 @@ from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 from .takeover import recover_jobs
 
 if TYPE_CHECKING:
-    from .cluster import ClusterView
+    from .cluster import Cluster
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ class Supervisor(Actor):
         self.progress = Progress()
         self.components = Components(devices, pipelines, settings.runtime_dir)
         self._survivors = survivors  # processes an earlier service left: socket name → pid
-        self.cluster: ClusterView | None = None
-        """The other tomatos of the cluster, if this one is in one."""
+        self.cluster: Cluster | None = None  # the other tomatos, if in a cluster (serve.py)
 
     async def on_start(self) -> None:
         """Rebuild the queue, take over what an earlier service left running."""
@@ -107,7 +106,7 @@ class Supervisor(Actor):
             case SubmitJob():
                 return await self._submit(msg, ctx)
             case GetPipelines():
-                return self.pipelines.infos() + (self.cluster.infos() if self.cluster else [])
+                return self.pipelines.infos() + (self.cluster.pipelines() if self.cluster else [])
             case GetJobs(jobids, finished):
                 if jobids:
                     return [self._job(j) for j in jobids]
@@ -157,11 +156,13 @@ class Supervisor(Actor):
             case ForComponent():
                 return Deferred(lambda: self.components.forward(msg))
             case Reload():
-                return Deferred(lambda: self._scheduled_after(reload_lab(self)))
+                return Deferred(lambda: reload_lab(self))
             case CancelAll():
                 return self._cancel(tuple(self.running_jobs()))
             case ChildEvent():
                 return self._child_event(msg)
+            case Copy() | Claimed() | LinkBack() if self.cluster is not None:  # its link's news
+                return self.cluster.apply(self, msg)
         raise ActorError(f"the supervisor does not understand {type(msg).__name__}")
 
     # Jobs.
@@ -169,35 +170,38 @@ class Supervisor(Actor):
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
         check_names(version, payload, msg.filename, msg.jobname)
-        check_method(version, payload, msg.filename, self.pipelines.roles())
+        check_method(version, payload, msg.filename, self.pipelines.roles(self.cluster))
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
-                                  lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd))
+                                  lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd),
+                                  self.cluster.jobs.next_jobid() if self.cluster else None)
         job = self.enqueue(spec)
         logger.info("job %d queued (%s)", spec.jobid, "matches " + ", ".join(job.matches)
                     if job.matches else "no pipeline can run it yet")
-        self._schedule()
+        self.schedule()
         return self._job(spec.jobid)
 
     def enqueue(self, spec: JobSpec) -> Pending:
         job = self.queue.add(spec)
         if job.matches and self._job(spec.jobid).status == "q":
             self._move(spec.jobid, "qw")
+        if self.cluster is not None:  # the others queue it too
+            self.cluster.jobs.changed(spec.jobid)
         return job
 
-    async def _scheduled_after(self, work: Awaitable[Any]) -> Any:
-        return self._scheduled(await work)
-
     def _scheduled(self, reply: Any) -> Any:
-        self._schedule()
+        self.schedule()
         return reply
 
-    def _schedule(self) -> None:
+    def schedule(self) -> None:
         for jobid, name in self.queue.plan():
-            self._start_job(jobid, name)
+            if self.cluster is None:
+                self.start_job(jobid, name)
+            else:  # in a cluster, once this tomato has claimed it
+                self.cluster.claim(self, jobid, name)
 
-    def _start_job(self, jobid: int, pipeline: str) -> None:
+    def start_job(self, jobid: int, pipeline: str) -> None:
         jobdir = self.settings.jobs_dir / str(jobid)
         jobdir.mkdir(parents=True, exist_ok=True)
         spec = self.pipelines.take(self.pipelines.all[pipeline], self.store.spec(jobid),
@@ -232,7 +236,7 @@ class Supervisor(Actor):
         # Its pipeline is free (ready again only after `c` with unlock_when_done).
         self.outputs.stop_snapshots(jobid)
         self.pipelines.release(spec.pipeline, jobid, status == "c" and spec.unlock_when_done)
-        self._schedule()
+        self.schedule()
         self.tg.start_soon(self._finish, spec, status, reason)
 
     def lost(self, spec: JobSpec, status: str, reason: str) -> None:
@@ -302,7 +306,7 @@ class Supervisor(Actor):
     # Service.
     def running_jobs(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""
-        return [j.jobid for j in self.store.jobs(ACTIVE)]
+        return [j.jobid for j in self.store.jobs(ACTIVE, local=True)]
 
     def _child_event(self, ev: ChildEvent) -> None:
         if ev.group == "job":
@@ -318,7 +322,7 @@ class Supervisor(Actor):
                 for jobid, failure in self.pipelines.device_failed(device, why):
                     self.failures[jobid] = failure
                     self.tg.start_soon(self.jobprocs.cancel, jobid)
-                self._schedule()
+                self.schedule()
         else:
             logger.info("%s %s %s", ev.id, ev.kind, ev.reason)
 

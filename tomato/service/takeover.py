@@ -79,7 +79,7 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
     kept = set()
     collected_jobs = []
     running_in = await _jobs_of(sup, survivors)
-    for job in store.jobs(ACTIVE):
+    for job in store.jobs(ACTIVE, local=True):
         if (collected := store.collected(job.jobid)) is not None:
             logger.warning("job %d: data collected before a restart; making outputs",
                            job.jobid)

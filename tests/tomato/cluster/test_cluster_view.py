@@ -3,9 +3,9 @@ to date, and says when a host is away."""
 
 from __future__ import annotations
 
-from conftest import until
+from conftest import payload, read_csv, until
 
-from tomato.messages import LoadSample
+from tomato.messages import GetJobs, LoadSample
 
 BENCH = """
 devices:
@@ -36,3 +36,35 @@ def test_each_tomato_shows_the_others_pipelines_and_when_a_host_is_away(cluster)
     b.stop()
     until(lambda: "host pc-b stopped" in (a.pipelines()["pc-b:bench-7"]["failed"] or ""), 10,
           "pc-b shown stopped")
+
+
+RANDOM_ONLY = """
+devices:
+  - {name: box, address: null, channels: [1], driver: dummy, capabilities: [random],
+     pollrate: 1}
+pipelines:
+  - name: box-*
+    devices:
+      - {tag: worker, name: box, channel: each}
+"""
+
+
+def test_a_job_submitted_on_one_tomato_runs_on_the_one_that_can_and_all_see_it(cluster):
+    a = cluster("pc-a", RANDOM_ONLY)
+    b = cluster("pc-b", BENCH)
+    c = cluster("pc-c", RANDOM_ONLY)
+    for t in (a, c):
+        until(lambda t=t: "pc-b:bench-7" in t.pipelines(), 20, "pc-b's pipeline")
+    b.prepare("bench-7", "s-b")
+    jobid = a.submit(payload("sequential", 0.5, 0.1, sample="s-b"))  # only pc-b can run it
+    job = a.wait_status(jobid, "c", "ce", "cd", timeout=30)
+    assert (job["status"], job["pipeline"]) == ("c", "pc-b:bench-7"), job
+    assert [v for _, v in read_csv(b.data_files(jobid)[0])] == [1, 2, 3, 4, 5]
+    assert b.job(jobid)["pipeline"] == "bench-7"
+    seen = c.wait_status(jobid, "c", timeout=10)  # a third tomato sees it too
+    assert (seen["pipeline"], seen["sample"]) == ("pc-b:bench-7", "s-b")
+    # Jobids are the cluster's: the next one, submitted on pc-c, is another.
+    other = c.submit(payload("random", 0.2, 0.1, sample="nowhere"))
+    assert other != jobid
+    until(lambda: [j.sample for j in a.ask(GetJobs(())) if j.jobid == other] == ["nowhere"],
+          10, "pc-c's job on pc-a")

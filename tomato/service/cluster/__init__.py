@@ -1,40 +1,118 @@
 """tomato in a cluster (DESIGN §9): a `[cluster]` table in settings.toml joins this service
-to the lab's NATS JetStream. Without one, nothing here loads (nor does nats-py)."""
+to the lab's NATS JetStream. Without one, nothing here runs (nor does nats-py load)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ...messages import PipelineChanged, PipelineInfo
+from ...messages import JobStatusChanged, PipelineChanged, PipelineInfo
+from ..payload import job_spec
 from ..settings import ClusterSettings
+from ..store import FINISHED, PENDING
+from .jobs import Claimed, ClusterJobs, Copy, LinkBack, moves
 from .link import Link
 from .view import ClusterView
 
+if TYPE_CHECKING:
+    from ..supervisor import Supervisor
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["ClusterView", "Link", "join"]
+__all__ = ["Claimed", "Cluster", "Copy", "LinkBack", "join"]
 
 
-async def join(settings: ClusterSettings, local: Callable[[], list[PipelineInfo]],
-               events: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+class Cluster:
+    """What the supervisor asks of the cluster, and what it hears from it (through its
+    mailbox: Copy, Claimed, LinkBack)."""
+
+    def __init__(self, link: Link, view: ClusterView, jobs: ClusterJobs) -> None:
+        self.link = link
+        self.view = view
+        self.jobs = jobs
+
+    def pipelines(self) -> list[PipelineInfo]:
+        return self.view.infos()
+
+    def claim(self, sup: Supervisor, jobid: int, pipeline: str) -> None:
+        """Start `jobid` on `pipeline` once claimed; meanwhile the pipeline is held for it."""
+        sup.pipelines.all[pipeline].jobid = jobid
+        self.jobs.claim(jobid, pipeline)
+
+    def apply(self, sup: Supervisor, msg: Copy | Claimed | LinkBack) -> None:
+        match msg:
+            case Copy(record, payload, cwd):
+                self._copy(sup, record, payload, cwd)
+            case Claimed(jobid, pipeline, won, why, record):
+                held = sup.pipelines.all.get(pipeline)
+                if held is not None and held.jobid == jobid:
+                    held.jobid = None
+                if won:
+                    sup.store.set_job(jobid, host=self.link.host)
+                    sup.start_job(jobid, pipeline)
+                    return
+                logger.info("job %d not claimed for %s: %s", jobid, pipeline, why)
+                if record is not None:  # another tomato has it
+                    self._copy(sup, record, None, "")
+                    sup.schedule()
+                elif (job := sup.store.job(jobid)) is not None and job.status in PENDING:
+                    sup.queue.add(sup.store.spec(jobid))  # again once the link is back
+            case LinkBack():
+                sup.schedule()
+
+    def _copy(self, sup: Supervisor, record: dict[str, Any], payload: dict[str, Any] | None,
+              cwd: str) -> None:
+        jobid, status = int(record["jobid"]), str(record["status"])
+        if record.get("host") == self.link.host:  # claimed here: this tomato writes it
+            return
+        local = sup.store.job(jobid)
+        if local is None:
+            if payload is None:
+                return
+            # Run here, its outputs go beside its data, to be carried home.
+            spec = job_spec(payload, jobid, record.get("jobname"),
+                            str(sup.settings.jobs_dir / str(jobid) / "outputs"))
+            sup.store.copy_job(record, payload, cwd, spec)
+            if status in PENDING and record.get("host") is None:
+                sup.enqueue(spec)
+                sup.schedule()
+            sup.events.publish(JobStatusChanged(jobid, status, record.get("pipeline"),
+                                                record.get("reason")))
+            return
+        fields = {k: record.get(k) for k in ("executed", "completed", "pipeline", "reason",
+                                               "home", "host")}
+        if record.get("host") not in (None, self.link.host) or status in FINISHED:
+            sup.queue.pending.pop(jobid, None)
+        if moves(local.status, status):
+            fields["status"] = status
+        sup.store.set_job(jobid, **fields)
+        if "status" in fields:
+            sup.events.publish(JobStatusChanged(jobid, status, fields["pipeline"],
+                                                fields["reason"]))
+
+
+async def join(settings: ClusterSettings, sup: Supervisor, *,
+               task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
     """Be part of the cluster until cancelled: connect (retrying while the service runs),
-    publish this tomato's pipelines and heartbeat, watch the others'. Started with the
-    view the supervisor shows."""
+    publish this tomato's pipelines and jobs, watch the others'. Started with the Cluster
+    the supervisor uses."""
     link = Link(settings)
-    view = ClusterView(link, local)
-    task_status.started(view)
-    sub = events.subscribe()
+    view = ClusterView(link, sup.pipelines)
+    jobs = ClusterJobs(link, sup.store, sup.ref.tell)
+    task_status.started(Cluster(link, view, jobs))
+    sub = sup.events.subscribe()
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.connect)
             tg.start_soon(view.run)
+            await jobs.run(tg)
             async for event in sub:
                 if isinstance(event, PipelineChanged):
                     view.changed()
+                elif isinstance(event, JobStatusChanged):
+                    jobs.changed(event.jobid)
     finally:
         sub.close()
         await view.say_stopped()

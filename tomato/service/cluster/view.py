@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from tomato.actors import ActorError
+from tomato.drivers import Technique
+
 from ... import __version__
+from ...codec import CODEC
 from ...messages import PipelineInfo
 from .link import Link, key_of, pack, unpack
+
+if TYPE_CHECKING:
+    from ..pipelines import Pipelines
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +37,11 @@ RESYNC = 10.0
 class ClusterView:
     """What this tomato knows of the others, and what it tells them of itself."""
 
-    def __init__(self, link: Link, local: Callable[[], list[PipelineInfo]]) -> None:
+    def __init__(self, link: Link, local: Pipelines) -> None:
         self.link = link
         self._local = local
-        self._remote: dict[str, tuple[str, PipelineInfo]] = {}
-        """key → (host, pipeline named HOST:PIPELINE)."""
+        self._remote: dict[str, tuple[str, PipelineInfo, Any]] = {}
+        """key → (host, pipeline named HOST:PIPELINE, what its roles can do)."""
         self._heard: dict[str, tuple[float, bool]] = {}
         """host → when it last beat (epoch seconds), and whether it said it stopped."""
         self._wake = anyio.Event()
@@ -44,10 +50,15 @@ class ClusterView:
         """The other hosts' pipelines; those of a host that is away say so."""
         now = time.time()
         shown = []
-        for host, p in sorted(self._remote.values(), key=lambda x: x[1].name):
+        for host, p, _ in sorted(self._remote.values(), key=lambda x: x[1].name):
             away = self.away(host, now)
             shown.append(replace(p, failed=away or p.failed))
         return shown
+
+    def roles(self) -> dict[str, dict[str, dict[str, Technique]]]:
+        """What each role of the other hosts' pipelines can do (HOST:PIPELINE → role →
+        technique by name): a payload is checked against every pipeline of the cluster."""
+        return {p.name: roles for _, p, roles in self._remote.values()}
 
     def away(self, host: str, now: float | None = None) -> str | None:
         """Why `host` cannot be reached now, or None."""
@@ -83,8 +94,10 @@ class ClusterView:
             published = {}
         while True:
             self._wake = anyio.Event()
-            wanted = {key_of(self.link.host, p.name): pack({**asdict(p), "host": self.link.host})
-                      for p in self._local()}
+            roles = self._local.roles()
+            wanted = {key_of(self.link.host, p.name): pack(
+                {**asdict(p), "host": self.link.host, "roles_can": CODEC.encode(roles[p.name])})
+                for p in self._local.infos()}
             for key, value in wanted.items():
                 if published.get(key) != value:
                     await kv.put(key, value)
@@ -98,7 +111,7 @@ class ClusterView:
     async def _watch_pipelines(self) -> None:
         kv = await self.link.bucket(PIPELINES, history=1)
         watcher = await kv.watchall()
-        fresh: dict[str, tuple[str, PipelineInfo]] | None = {}
+        fresh: dict[str, tuple[str, PipelineInfo, Any]] | None = {}
         try:
             async for entry in watcher:
                 if entry is None:  # the bucket as it was: now kept up to date
@@ -151,15 +164,16 @@ class ClusterView:
                 await watcher.stop()
 
 
-def _pipeline(key: str, data: bytes) -> tuple[str, PipelineInfo] | None:
-    """(host, pipeline named HOST:PIPELINE) of a bucket entry; None (logged) if it is not."""
+def _pipeline(key: str, data: bytes) -> tuple[str, PipelineInfo, Any] | None:
+    """(host, pipeline named HOST:PIPELINE, what its roles can do) of a bucket entry; None
+    (logged) if it is not one."""
     try:
         d: dict[str, Any] = unpack(data)
-        host = d.pop("host")
+        host, roles = d.pop("host"), CODEC.decode(d.pop("roles_can"))
         info = PipelineInfo(**{**d, "name": f"{host}:{d['name']}",
                                **{k: tuple(d[k]) for k in ("roles", "components",
                                                            "capabilities")}})
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, ActorError) as exc:
         logger.warning("cluster: entry %s of %s is not a pipeline: %s", key, PIPELINES, exc)
         return None
-    return host, info
+    return host, info, roles

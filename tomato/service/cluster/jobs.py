@@ -1,0 +1,270 @@
+"""Jobs across the cluster (DESIGN §9). Every job has an entry in the `tomato_jobs` bucket
+(`job.<id>`: its state; `payload.<id>`: its payload, written once), and every tomato keeps a
+copy of each in its own store, so `status`, `status queue` and `search` show them all.
+
+Who writes an entry: the tomato the job was submitted on (its home) until a tomato claims
+it; then that one (its host) alone. A job starts only once claimed: a compare-and-set on
+its entry, which exactly one tomato wins. Without a link nothing new is claimed; what runs
+goes on, and what changed meanwhile is written when the link is back (the watch that
+starts then compares every entry with this store)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ...errors import ConflictError
+from ..store import FINISHED, PENDING, Store, can_move
+from .link import Link, pack, unpack
+
+logger = logging.getLogger(__name__)
+
+JOBS = "tomato_jobs"
+IDS = "tomato_ids"
+BLOCK = 1000
+"""Jobids a tomato takes from the cluster at once: it can give them out without a link."""
+STATE = ("jobid", "home", "host", "status", "jobname", "sample", "submitted", "executed",
+         "completed", "pipeline", "reason", "owner", "owner_name")
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Local message: the entry of a job this tomato does not write, to copy into its store
+    (with its payload and submit folder if the store has no copy yet)."""
+
+    record: dict[str, Any]
+    payload: dict[str, Any] | None = None
+    cwd: str = ""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Local message: how the claim of `jobid` for `pipeline` went."""
+
+    jobid: int
+    pipeline: str
+    won: bool
+    why: str = ""
+    record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LinkBack:
+    """Local message: the link is up again: what waited for a claim may be planned."""
+
+
+class ClusterJobs:
+    """The cluster's side of this tomato's jobs: jobids, entries written, claims."""
+
+    def __init__(self, link: Link, store: Store, tell: Any) -> None:
+        self.link = link
+        self.host = link.host
+        self.store = store
+        self._tell = tell
+        self._revisions: dict[int, int] = {}
+        self._dirty: set[int] = set()
+        self._wake = anyio.Event()
+        block = store.meta("jobids")
+        self._block = tuple(map(int, block.split(","))) if block else None
+
+    # On the supervisor's side (no awaiting).
+    def next_jobid(self) -> int:
+        """A jobid of this tomato's block; raises ConflictError if it has none left."""
+        if self._block is not None:
+            start, end = self._block
+            jobid = max(start, self.store.max_jobid(below=end) + 1)
+            if jobid < end:
+                self._wake.set()  # a new block is leased when this one runs low
+                return jobid
+        raise ConflictError("no jobid can be given yet: this tomato has not reached the "
+                            "cluster since it joined it (it keeps trying; see its log)")
+
+    def writes(self, jobid: int) -> bool:
+        """Whether this tomato writes the job's entry."""
+        home, host = self.store.where(jobid) or (None, None)
+        return host == self.host or (host is None and home == self.host)
+
+    def changed(self, jobid: int) -> None:
+        """A job changed here: write its entry, if this tomato writes it."""
+        if self.writes(jobid):
+            self._dirty.add(jobid)
+            self._wake.set()
+
+    # The link's side.
+    async def run(self, tg: Any) -> None:
+        self._tg = tg
+        tg.start_soon(self.link.while_up, "writing jobs", self._write_entries)
+        tg.start_soon(self.link.while_up, "watching jobs", self._watch)
+
+    async def _bucket(self) -> Any:
+        return await self.link.bucket(JOBS, history=1)
+
+    async def _write_entries(self) -> None:
+        kv = await self._bucket()
+        await self._lease()
+        while True:
+            self._wake = anyio.Event()
+            for jobid in sorted(self._dirty):
+                await self._write(kv, jobid)
+                self._dirty.discard(jobid)
+            await self._lease()
+            await self._wake.wait()
+
+    async def _lease(self) -> None:
+        """Take a block of jobids from the cluster's counter when this one runs low."""
+        from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+        if self._block is not None and \
+                self._block[1] - self.store.max_jobid(below=self._block[1]) > BLOCK // 10:
+            return
+        kv = await self.link.bucket(IDS, history=1)
+        while True:
+            try:
+                entry = await kv.get("next")
+                start, revision = int(entry.value), entry.revision
+            except KeyNotFoundError:
+                start, revision = 1, None
+            start = max(start, self.store.max_jobid() + 1)  # never a jobid it holds
+            try:
+                if revision is None:
+                    await kv.create("next", str(start + BLOCK).encode())
+                else:
+                    await kv.update("next", str(start + BLOCK).encode(), last=revision)
+            except KeyWrongLastSequenceError:  # another tomato leased first: again
+                continue
+            self._block = (start, start + BLOCK)
+            self.store.set_meta("jobids", f"{start},{start + BLOCK}")
+            logger.info("cluster: jobids %d to %d are this tomato's", start, start + BLOCK - 1)
+            return
+
+    def record(self, jobid: int) -> dict[str, Any]:
+        job = self.store.job(jobid)
+        home, host = self.store.where(jobid) or (None, None)
+        assert job is not None
+        fields = {name: getattr(job, name, None) for name in STATE}
+        fields.update(home=home, host=host)
+        if job.pipeline and ":" not in job.pipeline and host == self.host:
+            fields["pipeline"] = f"{self.host}:{job.pipeline}"
+        return fields
+
+    async def _write(self, kv: Any, jobid: int) -> None:
+        from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+        key = f"job.{jobid}"
+        while self.writes(jobid):
+            record = self.record(jobid)
+            try:
+                if jobid in self._revisions:
+                    self._revisions[jobid] = await kv.update(key, pack(record),
+                                                             last=self._revisions[jobid])
+                    return
+                stored = self.store.record(jobid)
+                await kv.put(f"payload.{jobid}", pack({"payload": stored["payload"],
+                                                       "cwd": stored["cwd"]}))
+                self._revisions[jobid] = await kv.create(key, pack(record))
+                return
+            except KeyWrongLastSequenceError:  # changed there since: the entry decides
+                try:
+                    entry = await kv.get(key)
+                except KeyNotFoundError:
+                    self._revisions.pop(jobid, None)
+                    continue
+                self._revisions[jobid] = entry.revision
+                theirs = unpack(entry.value)
+                if theirs.get("host") not in (None, self.host):
+                    await self._tell(Copy(theirs))
+                    return
+
+    async def _watch(self) -> None:
+        kv = await self._bucket()
+        watcher = await kv.watch("job.>")
+        seen: set[int] = set()
+        await self._tell(LinkBack())
+        try:
+            async for entry in watcher:
+                if entry is None:  # every entry seen once: write what only this store knows
+                    for job in self.store.jobs(local=True):
+                        if job.jobid not in seen and self.writes(job.jobid):
+                            self._dirty.add(job.jobid)
+                    self._wake.set()
+                    continue
+                if entry.operation in ("DEL", "PURGE"):
+                    continue
+                try:
+                    record = unpack(entry.value)
+                    jobid = int(record["jobid"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    logger.warning("cluster: entry %s of %s is not a job: %s", entry.key, JOBS,
+                                   exc)
+                    continue
+                seen.add(jobid)
+                self._revisions[jobid] = entry.revision
+                await self._take(kv, jobid, record)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await watcher.stop()
+
+    async def _take(self, kv: Any, jobid: int, record: dict[str, Any]) -> None:
+        """Copy an entry into this store, unless this tomato writes it (then a newer local
+        state is written back)."""
+        local = self.store.job(jobid)
+        if local is not None and (record.get("host") == self.host or (
+                self.writes(jobid) and record.get("host") is None)):  # its own, written here
+            if local.status != record.get("status"):
+                self._dirty.add(jobid)
+                self._wake.set()
+            return
+        if local is None:
+            entry = await kv.get(f"payload.{jobid}")
+            found = unpack(entry.value)
+            await self._tell(Copy(record, found["payload"], found["cwd"]))
+        elif any(getattr(local, k, None) != record.get(k) for k in
+                 ("status", "pipeline", "executed", "completed", "reason")) or \
+                self.store.where(jobid) != (record.get("home"), record.get("host")):
+            await self._tell(Copy(record))
+
+    def claim(self, jobid: int, pipeline: str) -> None:
+        """Claim `jobid` to run on `pipeline` here; the result comes as Claimed."""
+        self._tg.start_soon(self._claim, jobid, pipeline)
+
+    async def _claim(self, jobid: int, pipeline: str) -> None:
+        from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+        if not self.link.connected:
+            await self._tell(Claimed(jobid, pipeline, False, "no link to the cluster"))
+            return
+        record = self.record(jobid)
+        record.update(host=self.host, pipeline=f"{self.host}:{pipeline}")
+        try:
+            kv = await self._bucket()
+            try:
+                entry = await kv.get(f"job.{jobid}")
+            except KeyNotFoundError:  # submitted here an instant ago: not written yet
+                stored = self.store.record(jobid)
+                await kv.put(f"payload.{jobid}", pack({"payload": stored["payload"],
+                                                       "cwd": stored["cwd"]}))
+                self._revisions[jobid] = await kv.create(f"job.{jobid}", pack(record))
+            else:
+                theirs = unpack(entry.value)
+                mine = theirs.get("host") in (None, self.host)  # this one's, before a crash
+                if not mine or theirs.get("status") not in PENDING:
+                    await self._tell(Claimed(jobid, pipeline, False,
+                                             f"taken by {theirs.get('host')}", theirs))
+                    return
+                self._revisions[jobid] = await kv.update(f"job.{jobid}", pack(record),
+                                                         last=entry.revision)
+        except KeyWrongLastSequenceError:
+            await self._tell(Claimed(jobid, pipeline, False, "another tomato claimed it first"))
+            return
+        except Exception as exc:
+            await self._tell(Claimed(jobid, pipeline, False, f"{type(exc).__name__}: {exc}"))
+            return
+        await self._tell(Claimed(jobid, pipeline, True))
+
+
+def moves(old: str, new: str) -> bool:
+    """Whether a copy moves from `old` to `new` (statuses never go backwards)."""
+    return old != new and (can_move(old, new) or (old in PENDING and new in FINISHED))
