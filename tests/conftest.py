@@ -199,6 +199,14 @@ class Tomato:
                       if p.suffix in (".csv", ".jsonl"))
 
 
+def open_datagram(path: Path) -> Any:
+    """A datagram (NetCDF), read whole (its file closed)."""
+    import xarray as xr
+
+    with xr.open_datatree(path) as tree:
+        return tree.load()
+
+
 def read_csv(path: Path) -> list[list[float]]:
     """Rows of a raw data file, without its header and units rows."""
     lines = path.read_text().splitlines()

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-import xarray as xr
-from conftest import LEAN, new_service, private_env, stop_all, until
+from conftest import LEAN, new_service, open_datagram, private_env, stop_all, until
 
 
 def counter_payload(*steps: tuple[float, float], **settings) -> dict:
@@ -22,10 +21,6 @@ def counter_payload(*steps: tuple[float, float], **settings) -> dict:
 def records(path: Path) -> list[dict]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if "uts" in r]
 
-
-def open_datagram(path: Path) -> xr.DataTree:
-    with xr.open_datatree(path) as tree:
-        return tree.load()
 
 
 @pytest.mark.parametrize(("steps", "points"), [

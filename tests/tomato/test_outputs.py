@@ -8,13 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import xarray as xr
-from conftest import EXAMPLES, LEAN, payload, read_csv, tmpfs, until
-
-
-def open_datagram(path):
-    with xr.open_datatree(path) as tree:
-        return tree.load()
+from conftest import EXAMPLES, LEAN, open_datagram, payload, read_csv, tmpfs, until
 
 
 def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):

@@ -3,7 +3,7 @@ to date, and says when a host is away."""
 
 from __future__ import annotations
 
-from conftest import payload, read_csv, until
+from conftest import open_datagram, payload, read_csv, until
 
 from tomato.messages import GetJobs, LoadSample
 
@@ -61,6 +61,11 @@ def test_a_job_submitted_on_one_tomato_runs_on_the_one_that_can_and_all_see_it(c
     assert (job["status"], job["pipeline"]) == ("c", "pc-b:bench-7"), job
     assert [v for _, v in read_csv(b.data_files(jobid)[0])] == [1, 2, 3, 4, 5]
     assert b.job(jobid)["pipeline"] == "bench-7"
+    # Its results come home: into the folder it was submitted from, on pc-a.
+    home = [str(a.root / f"results.{jobid}.{x}") for x in ("nc", "zip")]
+    until(lambda: a.job(jobid)["outputs"] == home, 10, "the results on pc-a")
+    [group] = (tree := open_datagram(a.root / f"results.{jobid}.nc")).children
+    assert list(tree[group]["value"].values) == [1, 2, 3, 4, 5]
     seen = c.wait_status(jobid, "c", timeout=10)  # a third tomato sees it too
     assert (seen["pipeline"], seen["sample"]) == ("pc-b:bench-7", "s-b")
     # Jobids are the cluster's: the next one, submitted on pc-c, is another.

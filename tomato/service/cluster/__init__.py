@@ -3,6 +3,7 @@ to the lab's NATS JetStream. Without one, nothing here runs (nor does nats-py lo
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,8 @@ class Cluster:
             sup.queue.pending.pop(jobid, None)
         if moves(local.status, status):
             fields["status"] = status
+        if "outputs" in record:  # its results, taken home
+            fields["outputs"] = json.dumps(record["outputs"])
         sup.store.set_job(jobid, **fields)
         if "status" in fields:
             sup.events.publish(JobStatusChanged(jobid, status, fields["pipeline"],

@@ -19,6 +19,7 @@ import anyio
 from ...errors import ConflictError
 from ..store import FINISHED, PENDING, Store, can_move
 from .link import Link, pack, unpack
+from .results import fetch, send
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class ClusterJobs:
         self._revisions: dict[int, int] = {}
         self._dirty: set[int] = set()
         self._wake = anyio.Event()
+        self._sent: dict[int, list[str]] = {}
+        """Jobs run here for another tomato: the names of their results in the store."""
         block = store.meta("jobids")
         self._block = tuple(map(int, block.split(","))) if block else None
 
@@ -148,12 +151,19 @@ class ClusterJobs:
         fields.update(home=home, host=host)
         if job.pipeline and ":" not in job.pipeline and host == self.host:
             fields["pipeline"] = f"{self.host}:{job.pipeline}"
+        if jobid in self._sent:
+            fields["results"] = self._sent[jobid]
         return fields
 
     async def _write(self, kv: Any, jobid: int) -> None:
         from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
         key = f"job.{jobid}"
+        job = self.store.job(jobid)
+        home, host = self.store.where(jobid) or (None, None)
+        if job is not None and job.status in FINISHED and home != host == self.host \
+                and jobid not in self._sent:  # run here for another: its results go first
+            self._sent[jobid] = await send(self.link, jobid, job.outputs or [])
         while self.writes(jobid):
             record = self.record(jobid)
             try:
@@ -217,6 +227,10 @@ class ClusterJobs:
                 self._dirty.add(jobid)
                 self._wake.set()
             return
+        if record.get("home") == self.host and record.get("results") and local is not None \
+                and not local.outputs:  # its results are in: take them home
+            await self._fetch(jobid, record)
+            return
         if local is None:
             entry = await kv.get(f"payload.{jobid}")
             found = unpack(entry.value)
@@ -225,6 +239,26 @@ class ClusterJobs:
                  ("status", "pipeline", "executed", "completed", "reason")) or \
                 self.store.where(jobid) != (record.get("home"), record.get("host")):
             await self._tell(Copy(record))
+
+    async def _fetch(self, jobid: int, record: dict[str, Any]) -> None:
+        from nats.js.errors import ObjectNotFoundError
+
+        place = self.store.spec(jobid).output
+        try:
+            outputs = await fetch(self.link, record["results"], place)
+        except ObjectNotFoundError:  # taken by an earlier run of this tomato that died then
+            logger.error("job %d: its results are no longer in the cluster's store; see "
+                         "the folder %s and the job's folder on %s", jobid, place.folder,
+                         record.get("host"))
+            outputs = []
+        except OSError as exc:
+            logger.error("job %d: its results cannot be written to %s: %s (they wait in the "
+                         "cluster's store; the next start tries again)", jobid, place.folder,
+                         exc)
+            return
+        logger.info("job %d: results from %s: %s", jobid, record.get("host"),
+                    ", ".join(outputs))
+        await self._tell(Copy({**record, "outputs": outputs}))
 
     def claim(self, jobid: int, pipeline: str) -> None:
         """Claim `jobid` to run on `pipeline` here; the result comes as Claimed."""

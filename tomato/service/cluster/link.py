@@ -95,6 +95,15 @@ class Link:
             return await self.js.create_key_value(bucket=name, replicas=self.settings.replicas,
                                                   **config)
 
+    async def objects(self, name: str) -> Any:
+        """The object store `name`, made on first use."""
+        from nats.js.errors import BucketNotFoundError
+
+        try:
+            return await self.js.object_store(name)
+        except BucketNotFoundError:
+            return await self.js.create_object_store(name, replicas=self.settings.replicas)
+
     async def changed(self) -> None:
         await self._changed.wait()
 

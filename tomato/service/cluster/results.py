@@ -1,0 +1,44 @@
+"""Results come home (DESIGN §9): the tomato that ran a job for another puts the job's
+datagram and archive into the `tomato_results` object store; the job's home takes them out
+into the folder `ketchup submit` asked for, then deletes them there. While the home is
+down, they wait in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from ...messages import Place
+from .link import Link
+
+RESULTS = "tomato_results"
+
+
+async def send(link: Link, jobid: int, paths: list[str]) -> list[str]:
+    """Put the files at `paths` into the store; returns their names there."""
+    store = await link.objects(RESULTS)
+    names = []
+    for path in paths:
+        name = f"{jobid}/{Path(path).name}"
+        await store.put(name, await anyio.Path(path).read_bytes())
+        names.append(name)
+    return names
+
+
+async def fetch(link: Link, names: list[str], place: Place) -> list[str]:
+    """Write the files `names` of the store into `place`'s folder (each whole, or not at
+    all), then delete them there; returns the paths written."""
+    store = await link.objects(RESULTS)
+    folder = anyio.Path(place.folder)
+    await folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        target = folder / name.partition("/")[2]
+        partial = folder / f".{target.name}.part"
+        await partial.write_bytes((await store.get(name)).data)
+        await partial.replace(target)
+        written.append(str(target))
+    for name in names:
+        await store.delete(name)
+    return written
