@@ -42,7 +42,7 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
-from .cluster.jobs import Claimed, Copy, LinkBack
+from .cluster.jobs import PASS
 from .components import Components
 from .devices import Devices, stop_tasks
 from .jobprocs import JobProcesses
@@ -102,6 +102,8 @@ class Supervisor(Actor):
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         _refuse_forged(msg, ctx, self.jobprocs)
+        if self.cluster is not None and (done := self.cluster.handle(self, msg)) is not PASS:
+            return done  # for another tomato, or news of the cluster
         match msg:
             case SubmitJob():
                 return await self._submit(msg, ctx)
@@ -161,8 +163,6 @@ class Supervisor(Actor):
                 return self._cancel(tuple(self.running_jobs()))
             case ChildEvent():
                 return self._child_event(msg)
-            case Copy() | Claimed() | LinkBack() if self.cluster is not None:  # its link's news
-                return self.cluster.apply(self, msg)
         raise ActorError(f"the supervisor does not understand {type(msg).__name__}")
 
     # Jobs.

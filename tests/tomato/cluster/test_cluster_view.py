@@ -73,3 +73,31 @@ def test_a_job_submitted_on_one_tomato_runs_on_the_one_that_can_and_all_see_it(c
     assert other != jobid
     until(lambda: [j.sample for j in a.ask(GetJobs(())) if j.jobid == other] == ["nowhere"],
           10, "pc-c's job on pc-a")
+
+
+def test_commands_for_another_tomato_are_answered_by_it_with_its_guards(cluster):
+    a = cluster("pc-a", RANDOM_ONLY)
+    b = cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a.ketchup("load", "s-x", "pc-b:bench-7")
+    assert b.pipelines()["bench-7"]["sample"] == "s-x"
+    refused = a.ketchup("load", "s-y", "pc-b:bench-7", check=False)
+    assert refused.returncode == 5 and "already holds sample 's-x'" in refused.stderr
+    unknown = a.ketchup("ready", "pc-b:nothing", check=False)
+    assert unknown.returncode == 4 and "no pipeline named 'nothing'" in unknown.stderr
+    away = a.ketchup("ready", "pc-z:bench-7", check=False)
+    assert away.returncode == 5 and "host pc-z is away" in away.stderr
+    # A long job submitted on pc-a runs on pc-b; cancelled from pc-a, pc-b stops it.
+    long = a.submit(payload("sequential", 30, 0.1, sample="s-x"))
+    a.ketchup("ready", "pc-b:bench-7")
+    b.wait_status(long, "r", timeout=10)
+    b.wait_points(long, 3)
+    a.ketchup("cancel", str(long))
+    assert b.wait_status(long, "cd", timeout=10)["status"] == "cd"
+    assert a.wait_status(long, "cd", timeout=10)["pipeline"] == "pc-b:bench-7"
+    # A queued job submitted on pc-b, cancelled from pc-a: its home decides.
+    waiting = b.submit(payload("sequential", 1, 0.1, sample="nowhere"))
+    until(lambda: waiting in {j.jobid for j in a.ask(GetJobs(()))}, 10, "the job on pc-a")
+    assert a.json("cancel", str(waiting))[0]["status"] == "cd"
+    assert b.status(waiting) == "cd"
+    a.wait_status(waiting, "cd", timeout=10)

@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ...messages import JobStatusChanged, PipelineChanged, PipelineInfo
+from tomato.actors import Deferred
+
+from ...messages import (
+    CancelJobs,
+    EjectSample,
+    JobStatusChanged,
+    LoadSample,
+    PipelineChanged,
+    PipelineInfo,
+    SetReady,
+)
 from ..payload import job_spec
 from ..settings import ClusterSettings
 from ..store import FINISHED, PENDING
-from .jobs import Claimed, ClusterJobs, Copy, LinkBack, moves
+from . import rpc
+from .jobs import PASS, Claimed, ClusterJobs, Copy, LinkBack, moves
 from .link import Link
 from .view import ClusterView
 
@@ -22,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Claimed", "Cluster", "Copy", "LinkBack", "join"]
+__all__ = ["PASS", "Cluster", "join"]
 
 
 class Cluster:
@@ -41,6 +54,45 @@ class Cluster:
         """Start `jobid` on `pipeline` once claimed; meanwhile the pipeline is held for it."""
         sup.pipelines.all[pipeline].jobid = jobid
         self.jobs.claim(jobid, pipeline)
+
+    def handle(self, sup: Supervisor, msg: Any) -> Any:
+        """The supervisor's message if it is the cluster's (news of its link, or a command
+        for another tomato): done, or Deferred; else PASS."""
+        if isinstance(msg, (Copy, Claimed, LinkBack)):
+            return self.apply(sup, msg)
+        if self.elsewhere(sup, msg):
+            return Deferred(lambda: self.forward(sup, msg))
+        return PASS
+
+    def elsewhere(self, sup: Supervisor, msg: Any) -> bool:
+        """Whether `msg` is (also) for another tomato: a pipeline named HOST:PIPELINE, a
+        job another tomato writes."""
+        if isinstance(msg, (LoadSample, EjectSample, SetReady)):
+            return ":" in msg.pipeline
+        if isinstance(msg, CancelJobs):
+            return any(self._writer(sup, jobid) != self.link.host for jobid in msg.jobids)
+        return False
+
+    def _writer(self, sup: Supervisor, jobid: int) -> str | None:
+        """The tomato that decides about a job: its host once claimed, else its home."""
+        home, host = sup.store.where(jobid) or (self.link.host, None)
+        return host or home or self.link.host
+
+    async def forward(self, sup: Supervisor, msg: Any) -> Any:
+        """Ask the tomato(s) `msg` is for; cancels of jobs decided here are done here."""
+        if not isinstance(msg, CancelJobs):
+            host, _, name = msg.pipeline.partition(":")
+            return await rpc.ask(self.link, host, replace(msg, pipeline=name))
+        by_host: dict[str | None, list[int]] = {}
+        for jobid in msg.jobids:
+            by_host.setdefault(self._writer(sup, jobid), []).append(jobid)
+        replies: dict[int, Any] = {}
+        for host, jobids in by_host.items():
+            request = CancelJobs(tuple(jobids))
+            done = await (sup.ref.ask(request) if host == self.link.host
+                          else rpc.ask(self.link, str(host), request))
+            replies.update((j.jobid, j) for j in done)
+        return [replies[j] for j in msg.jobids]
 
     def apply(self, sup: Supervisor, msg: Copy | Claimed | LinkBack) -> None:
         match msg:
@@ -110,6 +162,8 @@ async def join(settings: ClusterSettings, sup: Supervisor, *,
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.connect)
             tg.start_soon(view.run)
+            tg.start_soon(link.while_up, "answering the cluster", partial(
+                rpc.serve, link, sup.ref.ask))
             await jobs.run(tg)
             async for event in sub:
                 if isinstance(event, PipelineChanged):

@@ -31,6 +31,10 @@ STATE = ("jobid", "home", "host", "status", "jobname", "sample", "submitted", "e
          "completed", "pipeline", "reason", "owner", "owner_name")
 
 
+PASS = object()
+"""What Cluster.handle returns for a message that is not the cluster's."""
+
+
 @dataclass(frozen=True)
 class Copy:
     """Local message: the entry of a job this tomato does not write, to copy into its store
