@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import LEAN, Tomato, new_service, private_env, stop_all, until
 
+from tomato.errors import NotFoundError
+
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
 
 
@@ -84,3 +86,15 @@ def cluster(tmp_path: Path, runtime_base: Path, nats: NatsServer
 
     yield join
     stop_all(made)
+
+
+def wait_known(t: Tomato, jobid: int, timeout: float = 10) -> None:
+    """Wait until the tomato `t` has a copy of job `jobid` (it learns of it through NATS)."""
+    def known() -> bool:
+        try:
+            t.job(jobid)
+        except NotFoundError:
+            return False
+        return True
+
+    until(known, timeout, f"job {jobid} on {t.root.name}")

@@ -1,0 +1,48 @@
+"""The cluster under faults: a tomato killed mid-job, the NATS server away for a while."""
+
+from __future__ import annotations
+
+from clusterlab import wait_known
+from conftest import payload, read_csv, until
+from test_cluster_view import BENCH, RANDOM_ONLY
+
+from tomato.messages import GetJobs
+
+
+def test_a_tomato_killed_mid_job_finishes_it_when_back_and_its_results_come_home(cluster):
+    a = cluster("pc-a", RANDOM_ONLY)
+    b = cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    b.prepare("bench-7", "s-b")
+    jobid = a.submit(payload("sequential", 3, 0.1, sample="s-b"))
+    b.wait_points(jobid, 5)
+    b.process.kill()  # kill -9, mid-job
+    b.process.wait()
+    b.start()
+    assert b.wait_status(jobid, "c", timeout=30)["status"] == "c"
+    assert [v for _, v in read_csv(b.data_files(jobid)[0])] == list(range(1, 31))
+    until(lambda: a.job(jobid)["outputs"], 20, "the results on pc-a")
+    assert (a.root / f"results.{jobid}.nc").exists()
+    assert a.job(jobid)["status"] == "c"
+
+
+def test_without_nats_running_jobs_finish_and_all_agree_when_it_is_back(cluster, nats):
+    a = cluster("pc-a", RANDOM_ONLY)
+    b = cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    b.prepare("bench-7", "s-b")
+    running = a.submit(payload("sequential", 1.5, 0.1, sample="s-b"))
+    wait_known(b, running)
+    b.wait_status(running, "r", timeout=10)
+    nats.stop()
+    assert b.wait_status(running, "c", timeout=20)["status"] == "c"  # finished without NATS
+    later = a.submit(payload("sequential", 0.5, 0.1, sample="s-b"))  # queued on pc-a alone
+    assert later != running
+    b.prepare("bench-7", "s-b")  # ready again for the next job: none is claimed without NATS
+    assert a.status(later) in ("q", "qw") and a.status(running) == "r"
+    nats.start()
+    assert a.wait_status(running, "c", timeout=30)["status"] == "c"
+    assert b.wait_status(later, "c", timeout=30)["status"] == "c"  # joined, claimed, run
+    assert a.wait_status(later, "c", timeout=30)["pipeline"] == "pc-b:bench-7"
+    until(lambda: a.job(running)["outputs"] and a.job(later)["outputs"], 20, "both results")
+    assert {j.jobid for j in b.ask(GetJobs(()))} == set()  # nothing left running or queued
