@@ -71,15 +71,15 @@ def nats(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 def cluster(tmp_path: Path, runtime_base: Path, nats: NatsServer
             ) -> Iterator[Callable[..., Tomato]]:
-    """cluster(host, devices=None): a tomato of its own (folder, home, devices file) joined
-    to the test's NATS server as `host`."""
+    """cluster(host, devices=None, settings=LEAN): a tomato of its own (folder, home,
+    devices file) joined to the test's NATS server as `host`."""
     made: list[Tomato] = []
 
-    def join(host: str, devices: str | None = None, settings: str = "") -> Tomato:
+    def join(host: str, devices: str | None = None, settings: str = LEAN) -> Tomato:
         root = tmp_path / host
         env = private_env(tmp_path / f"{host}-env", runtime_base) \
             if (tmp_path / f"{host}-env").mkdir() is None else {}
-        t = new_service(root, env, devices, f'{LEAN}{settings}[cluster]\nurl = "{nats.url}"\n'
+        t = new_service(root, env, devices, f'{settings}[cluster]\nurl = "{nats.url}"\n'
                         f'host = "{host}"\n')
         made.append(t)
         return t.start()

@@ -22,13 +22,17 @@ from ..paths import socket_path
 logger = logging.getLogger(__name__)
 
 OUTPUT_TIMEOUT = 3600.0
+SERVER_WAIT = 120.0
+"""How long a request waits for an output server to be up before a one-off process is
+started for it (each loads yadg: ~0.9 s of CPU, ~130 MiB)."""
 ONE_OFF_AT_ONCE = 2
 """One-off output processes running at once (each loads yadg: ~130 MiB); more wait."""
 
 
 class Outputs:
     """Makes outputs by the `count` output servers (yadg loaded once), each job starting at
-    a different one; when none answers, by an output process of the request's own."""
+    a different one; with none configured (or none up for long), by an output process of
+    the request's own."""
 
     def __init__(self, runtime_dir: Path, count: int, tg: TaskGroup, orphan_grace: float
                  ) -> None:
@@ -55,17 +59,28 @@ class Outputs:
                 logger.error("output server %d did not start (%s)", number, exc)
 
     async def make(self, request: MakeOutputs) -> list[str]:
-        """Write the outputs `request` asks for; returns their paths or raises OutputError."""
+        """Write the outputs `request` asks for; returns their paths or raises OutputError.
+        A busy server queues it; while none is up (the service has just started, or one is
+        being restarted) it waits for one, up to SERVER_WAIT; only then, or with no servers
+        configured, a one-off output process makes them."""
         k = request.spec.jobid % len(self._socks) if self._socks else 0
-        for server in (*self._socks[k:], *self._socks[:k]):
-            try:
-                async with connect(server, CODEC) as conn:
-                    made = await conn.ask(request, timeout=OUTPUT_TIMEOUT)
-                return list(made.files)
-            except OutputError:
-                raise
-            except ActorError as exc:
-                logger.info("output server %s unavailable (%s)", server.name, exc)
+        with anyio.move_on_after(SERVER_WAIT if self._socks else 0):
+            pause = 0.05
+            while True:
+                for server in (*self._socks[k:], *self._socks[:k]):
+                    try:
+                        async with connect(server, CODEC) as conn:
+                            made = await conn.ask(request, timeout=OUTPUT_TIMEOUT)
+                        return list(made.files)
+                    except OutputError:
+                        raise
+                    except ActorError as exc:
+                        logger.debug("output server %s unavailable (%s)", server.name, exc)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+        if self._socks:
+            logger.warning("job %d: no output server answered within %g s: a one-off output "
+                           "process makes its outputs", request.spec.jobid, SERVER_WAIT)
         async with self._one_off:
             result = await anyio.run_process(python_argv("tomato.outputs"),
                                              input=CODEC.encode(request), check=False)

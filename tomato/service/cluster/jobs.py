@@ -74,6 +74,8 @@ class ClusterJobs:
         self._wake = anyio.Event()
         self._sent: dict[int, list[str]] = {}
         """Jobs run here for another tomato: the names of their results in the store."""
+        self._fetched: dict[int, list[str]] = {}
+        """Jobs of this tomato run by another: where their results were written."""
         block = store.meta("jobids")
         self._block = tuple(map(int, block.split(","))) if block else None
 
@@ -113,12 +115,17 @@ class ClusterJobs:
         kv = await self._bucket()
         await self._lease()
         while True:
-            self._wake = anyio.Event()
-            for jobid in sorted(self._dirty):
-                await self._write(kv, jobid)
-                self._dirty.discard(jobid)
+            self._wake = anyio.Event()  # first: a change from now on wakes the next round
+            batch, self._dirty = sorted(self._dirty), set()
+            for i, jobid in enumerate(batch):
+                try:
+                    await self._write(kv, jobid)
+                except BaseException:
+                    self._dirty.update(batch[i:])  # written when the link is back
+                    raise
             await self._lease()
-            await self._wake.wait()
+            if not self._dirty:
+                await self._wake.wait()
 
     async def _lease(self) -> None:
         """Take a block of jobids from the cluster's counter when this one runs low."""
@@ -248,13 +255,16 @@ class ClusterJobs:
         from nats.js.errors import ObjectNotFoundError
 
         place = self.store.spec(jobid).output
+        if jobid in self._fetched:  # an entry seen again before its copy was updated
+            await self._tell(Copy({**record, "outputs": self._fetched[jobid]}))
+            return
         try:
             outputs = await fetch(self.link, record["results"], place)
         except ObjectNotFoundError:  # taken by an earlier run of this tomato that died then
             logger.error("job %d: its results are no longer in the cluster's store; see "
                          "the folder %s and the job's folder on %s", jobid, place.folder,
                          record.get("host"))
-            outputs = []
+            return
         except OSError as exc:
             logger.error("job %d: its results cannot be written to %s: %s (they wait in the "
                          "cluster's store; the next start tries again)", jobid, place.folder,
@@ -262,6 +272,7 @@ class ClusterJobs:
             return
         logger.info("job %d: results from %s: %s", jobid, record.get("host"),
                     ", ".join(outputs))
+        self._fetched[jobid] = outputs
         await self._tell(Copy({**record, "outputs": outputs}))
 
     def claim(self, jobid: int, pipeline: str) -> None:

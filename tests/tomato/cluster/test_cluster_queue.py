@@ -1,0 +1,59 @@
+"""One queue for three tomatos: jobs submitted from all of them at once, against pipelines
+on all of them, each run exactly once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from clusterlab import wait_known
+from conftest import FINISHED, payload, until
+
+from tomato.messages import GetJobs
+
+THREE = """
+devices:
+  - {name: rig, address: null, channels: [1, 2, 3], driver: dummy,
+     capabilities: [random, sequential], pollrate: 1}
+pipelines:
+  - name: rig-*
+    devices:
+      - {tag: worker, name: rig, channel: each}
+"""
+JOBS = 60
+"""The benchmark (`python benchmarks/run.py --only cluster`) runs 200 and checks the same;
+here, 200 would cost the suite ~30 s of CPU."""
+WARM = "[jobs]\nstandby = 2\noutput_servers = 1\n"  # as a lab runs it: no process per job
+
+
+def test_jobs_submitted_on_three_tomatos_at_once_each_run_exactly_once(cluster):
+    lab = {host: cluster(host, THREE, settings=WARM) for host in ("pc-a", "pc-b", "pc-c")}
+    for t in lab.values():
+        until(lambda t=t: len(t.pipelines()) == 9, 20, "every pipeline everywhere")
+    job = payload("random", 0.1, 0.05, sample="s", unlock_when_done=True)
+    with ThreadPoolExecutor(6) as pool:
+        jobids = list(pool.map(lambda i: list(lab.values())[i % 3].submit(job), range(JOBS)))
+    assert len(set(jobids)) == JOBS  # no jobid twice
+    for t in lab.values():
+        for name in ("rig-1", "rig-2", "rig-3"):
+            t.prepare(name, "s")
+    a = lab["pc-a"]
+    for jobid in jobids:
+        wait_known(a, jobid)
+    def pending() -> dict[str, list[tuple[int, str]]]:
+        return {h: [(j.jobid, j.status) for j in t.ask(GetJobs(()))] for h, t in lab.items()}
+
+    try:
+        until(lambda: not any(pending().values()), 60, "every job to end everywhere")
+    except AssertionError:
+        raise AssertionError(f"not ended, as each tomato sees them: {pending()}") from None
+    ran = {}
+    for host, t in lab.items():
+        for info in t.ask(GetJobs(tuple(jobids))):
+            assert info.status in FINISHED
+            if info.pipeline and ":" not in info.pipeline:  # run here
+                assert info.jobid not in ran, f"job {info.jobid} ran twice"
+                ran[info.jobid] = host
+    assert set(ran) == set(jobids)
+    ended = {j.jobid: (j.status, j.pipeline) for j in a.ask(GetJobs(tuple(jobids)))}
+    assert {s for s, _ in ended.values()} == {"c"}
+    assert set(ran.values()) == set(lab)  # all three took part
