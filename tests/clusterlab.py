@@ -5,8 +5,10 @@ services joined to it."""
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -98,3 +100,70 @@ def wait_known(t: Tomato, jobid: int, timeout: float = 10) -> None:
         return True
 
     until(known, timeout, f"job {jobid} on {t.root.name}")
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` loopback ports free now (the servers take them a moment later)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class NatsCluster:
+    """Three `nats-server`s clustered (RAFT: JetStream goes on while two are up)."""
+
+    def __init__(self, root: Path) -> None:
+        ports = free_ports(9)
+        self.client, routes, self.http = ports[:3], ports[3:6], ports[6:]
+        self.nodes = []
+        for i in range(3):
+            folder = root / f"node{i}"
+            folder.mkdir()
+            (folder / "nats.conf").write_text(
+                f'server_name: node{i}\nlisten: "127.0.0.1:{self.client[i]}"\n'
+                f'http: "127.0.0.1:{self.http[i]}"\n'
+                f'jetstream {{ store_dir: "{folder / "js"}" }}\n'
+                f'cluster {{ name: tomato\n listen: "127.0.0.1:{routes[i]}"\n routes: ['
+                + ", ".join(f'"nats://127.0.0.1:{r}"' for j, r in enumerate(routes) if j != i)
+                + "] }\n")
+            self.nodes.append(folder)
+        self.processes: list[subprocess.Popen[bytes] | None] = [None] * 3
+
+    @property
+    def url(self) -> str:
+        return ", ".join(f"nats://127.0.0.1:{p}" for p in self.client)
+
+    def start(self) -> NatsCluster:
+        for i, folder in enumerate(self.nodes):
+            self.processes[i] = subprocess.Popen(
+                [str(NATS_SERVER), "-c", str(folder / "nats.conf"), "-l",
+                 str(folder / "nats.log")], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+
+        def healthy(i: int) -> bool:  # JetStream ready: a meta leader is elected
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.http[i]}/healthz",
+                                            timeout=1) as reply:
+                    return reply.status == 200
+            except OSError:
+                return False
+
+        until(lambda: all(healthy(i) for i in range(3)), 30, "the NATS cluster to be healthy")
+        return self
+
+    def kill(self, i: int) -> None:
+        process = self.processes[i]
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(20)
