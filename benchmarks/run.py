@@ -11,9 +11,10 @@ virtual environment of its own), then ours/reference ratios. Sections:
 6. actor runtime: asks per second and event fan-out, against a bare asyncio echo.
 Plus end-of-job outputs (10^3..10^5 points), `ketchup watch` latency, and drivers: a
 DriverInterface 2.1 package (tomato-example-counter) against our native dummy (device start,
-CPU per point). `--quick` runs every section on a tiny size (the test suite's smoke test);
-`--only SECTION` runs one section (cli, throughput, scale, datapath, actors, outputs, watch,
-drivers).
+CPU per point), and the cluster (submit → r alone and through NATS, claims with three
+tomatos competing, `ketchup status` over 3 x 100 pipelines). `--quick` runs every section
+on a tiny size (the test suite's smoke test); `--only SECTION` runs one section (cli,
+throughput, scale, datapath, actors, outputs, watch, drivers, cluster).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import actors_bench
 import anyio
+import cluster
 import driverhost
 import ours
 import outputs
@@ -84,7 +86,8 @@ def cli(rounds: int, quick: bool = False) -> dict[str, Figure]:
     return figures
 
 
-SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch", "drivers")
+SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch", "drivers",
+            "cluster")
 
 
 def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | None:
@@ -106,6 +109,8 @@ def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | N
             watch.main(2, 1, 10, LEAN) if quick else watch.main()
         case "drivers":
             driverhost.main(quick)
+        case "cluster":
+            cluster.main(quick, rounds)
     return None
 
 

@@ -24,6 +24,8 @@ FIGURES = {
     "watch": ("watch latency at 10 points/s on 2 pipelines",),
     "drivers": ("device start with the example_counter driver",
                 "device CPU per point, example_counter driver"),
+    "cluster": ("submit → r, one tomato alone", "submit → r through the cluster",
+                "claims with three tomatos competing", "ketchup status, 3 tomatos x 5"),
 }
 
 
