@@ -42,6 +42,7 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
+from .children import child_event
 from .cluster.jobs import PASS
 from .components import Components
 from .devices import Devices, stop_tasks
@@ -110,11 +111,11 @@ class Supervisor(Actor):
             case GetPipelines():
                 return self.pipelines.infos() + (self.cluster.pipelines() if self.cluster else [])
             case GetJobs(jobids, finished):
-                if jobids:
-                    return [self._job(j) for j in jobids]
-                return self.store.jobs(None if finished else (*PENDING, *ACTIVE))
+                return self._shown([self._job(j) for j in jobids] if jobids else
+                                   self.store.jobs(None if finished else (*PENDING, *ACTIVE)))
             case SearchJobs(text, complete):
-                return self.store.jobs(None if complete else (*PENDING, *ACTIVE), name=text)
+                return self._shown(self.store.jobs(None if complete else (*PENDING, *ACTIVE),
+                                                   name=text))
             case CancelJobs(jobids):  # on a full disk too: stopping an experiment must work
                 return self._cancel(jobids)
             case LoadSample(name, sample):
@@ -162,7 +163,7 @@ class Supervisor(Actor):
             case CancelAll():
                 return self._cancel(tuple(self.running_jobs()))
             case ChildEvent():
-                return self._child_event(msg)
+                return child_event(self, msg)
         raise ActorError(f"the supervisor does not understand {type(msg).__name__}")
 
     # Jobs.
@@ -297,6 +298,9 @@ class Supervisor(Actor):
     def _jobdir(self, jobid: int) -> Path:
         return Path(self._job(jobid).jobpath or self.settings.jobs_dir / str(jobid))
 
+    def _shown(self, jobs: list[JobInfo]) -> list[JobInfo]:
+        return self.cluster.shown(self, jobs) if self.cluster is not None else jobs
+
     def _job(self, jobid: int) -> JobInfo:
         job = self.store.job(jobid)
         if job is None:
@@ -307,24 +311,6 @@ class Supervisor(Actor):
     def running_jobs(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""
         return [j.jobid for j in self.store.jobs(ACTIVE, local=True)]
-
-    def _child_event(self, ev: ChildEvent) -> None:
-        if ev.group == "job":
-            jobid = self.jobprocs.job_of(ev)
-            if jobid is not None and ev.kind == "exited" and jobid in self.running:
-                status = "cd" if self._job(jobid).status == "rd" else "ce"
-                self.lost(self.running[jobid], status, f"job process exited with code "
-                                                       f"{ev.returncode} before it reported an end")
-        elif ev.group == "device":
-            device, reason = self.devices.record(ev)
-            if ev.kind in ("failed", "started"):  # started: after `tomato restart` too
-                why = reason if ev.kind == "failed" else None
-                for jobid, failure in self.pipelines.device_failed(device, why):
-                    self.failures[jobid] = failure
-                    self.tg.start_soon(self.jobprocs.cancel, jobid)
-                self.schedule()
-        else:
-            logger.info("%s %s %s", ev.id, ev.kind, ev.reason)
 
 
 def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses) -> None:

@@ -26,6 +26,22 @@ def test_a_tomato_killed_mid_job_finishes_it_when_back_and_its_results_come_home
     assert a.job(jobid)["status"] == "c"
 
 
+def test_a_job_shows_that_its_host_is_away_until_it_is_back_and_takes_it_over(cluster):
+    a = cluster("pc-a", RANDOM_ONLY)
+    b = cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    b.prepare("bench-7", "s-b")
+    jobid = a.submit(payload("sequential", 2, 0.1, sample="s-b"))
+    b.wait_points(jobid, 3)
+    b.process.terminate()  # stopped by a signal: its job runs on, for the next start
+    b.process.wait(20)
+    until(lambda: "host pc-b stopped" in (a.job(jobid)["reason"] or ""), 10, "pc-b away")
+    assert a.job(jobid)["status"] == "r"
+    b.start()
+    job = a.wait_status(jobid, "c", timeout=30)
+    assert job["reason"] is None, job
+
+
 def test_without_nats_running_jobs_finish_and_all_agree_when_it_is_back(cluster, nats):
     a = cluster("pc-a", RANDOM_ONLY)
     b = cluster("pc-b", BENCH)

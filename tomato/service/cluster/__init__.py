@@ -16,6 +16,7 @@ from tomato.actors import Deferred
 from ...messages import (
     CancelJobs,
     EjectSample,
+    JobInfo,
     JobStatusChanged,
     LoadSample,
     PipelineChanged,
@@ -49,6 +50,18 @@ class Cluster:
 
     def pipelines(self) -> list[PipelineInfo]:
         return self.view.infos()
+
+    def shown(self, sup: Supervisor, jobs: list[JobInfo]) -> list[JobInfo]:
+        """Jobs as this tomato shows them: one running (or claimed) on a host that is away
+        says so in its reason."""
+        shown = []
+        for job in jobs:
+            _, host = sup.store.where(job.jobid) or (None, None)
+            if job.status not in FINISHED and host not in (None, self.link.host) \
+                    and (away := self.view.away(str(host))):
+                job = replace(job, reason="; ".join(filter(None, (job.reason, away))))
+            shown.append(job)
+        return shown
 
     def claim(self, sup: Supervisor, jobid: int, pipeline: str) -> None:
         """Start `jobid` on `pipeline` once claimed; meanwhile the pipeline is held for it."""
