@@ -199,6 +199,19 @@ class Tomato:
                       if p.suffix in (".csv", ".jsonl"))
 
 
+def watch_json(tomato: Tomato, *args: str) -> subprocess.Popen[str]:
+    """`ketchup watch ARGS --json`, started (read it with `records`)."""
+    return subprocess.Popen([str(BIN / "ketchup"), "--config", str(tomato.root), "watch",
+                             *args, "--json"], cwd=tomato.root, env=tomato.env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def records(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[list[Any], int]:
+    """The JSON lines a `watch_json` printed until it exited, and its exit code."""
+    out, _ = proc.communicate(timeout=timeout)
+    return [json.loads(line) for line in out.splitlines()], proc.returncode
+
+
 def open_datagram(path: Path) -> Any:
     """A datagram (NetCDF), read whole (its file closed)."""
     import xarray as xr

@@ -7,12 +7,11 @@ import json
 import signal
 import socket
 import struct
-import subprocess
 
 import msgpack
 import pexpect
 import pyte
-from conftest import BIN, payload, read_csv, until
+from conftest import BIN, payload, read_csv, records, until, watch_json
 
 
 class Terminal:
@@ -48,17 +47,6 @@ class Terminal:
               "watch to exit")
         self.child.close()
         return self.child.exitstatus
-
-
-def watch_json(tomato, *args):
-    return subprocess.Popen([str(BIN / "ketchup"), "--config", str(tomato.root), "watch",
-                             *args, "--json"], cwd=tomato.root, env=tomato.env,
-                            stdout=subprocess.PIPE, text=True)
-
-
-def records(proc, timeout=30):
-    out, _ = proc.communicate(timeout=timeout)
-    return [json.loads(line) for line in out.splitlines()], proc.returncode
 
 
 def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(tomato):

@@ -3,7 +3,9 @@ to date, and says when a host is away."""
 
 from __future__ import annotations
 
-from conftest import open_datagram, payload, read_csv, until
+import json
+
+from conftest import open_datagram, payload, read_csv, records, until, watch_json
 
 from tomato.messages import GetJobs, LoadSample
 
@@ -101,3 +103,18 @@ def test_commands_for_another_tomato_are_answered_by_it_with_its_guards(cluster)
     assert a.json("cancel", str(waiting))[0]["status"] == "cd"
     assert b.status(waiting) == "cd"
     a.wait_status(waiting, "cd", timeout=10)
+
+
+def test_a_job_running_on_another_tomato_is_watched_from_this_one(cluster):
+    a = cluster("pc-a", RANDOM_ONLY)
+    b = cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    jobid = a.submit(payload("sequential", 1, 0.05, sample="s-b"))
+    watcher = watch_json(a, str(jobid))
+    assert json.loads(watcher.stdout.readline())["event"] == "state"  # watching: now run it
+    b.prepare("bench-7", "s-b")
+    lines, code = records(watcher)
+    assert code == 0
+    points = [r for r in lines if r["event"] == "point"]
+    assert [p["values"]["value"] for p in points] == list(range(1, 21))
+    assert lines[-1]["event"] == "end" and lines[-1]["status"] == "c"

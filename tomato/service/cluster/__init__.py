@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from tomato.actors import Deferred
+from tomato.actors import Deferred, EventsMissed
 
 from ...messages import (
     CancelJobs,
@@ -26,7 +26,7 @@ from ...messages import (
 from ..payload import job_spec
 from ..settings import ClusterSettings
 from ..store import FINISHED, PENDING
-from . import rpc
+from . import events, rpc
 from .jobs import PASS, Claimed, ClusterJobs, Copy, LinkBack, moves
 from .link import Link
 from .view import ClusterView
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from ..supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
+
+EVENTS_BUFFER = 10_000
+"""Events the link's subscription holds while it writes (points are most of them)."""
 
 __all__ = ["PASS", "Cluster", "join"]
 
@@ -151,6 +154,8 @@ class Cluster:
                                                "home", "host")}
         if record.get("host") not in (None, self.link.host) or status in FINISHED:
             sup.queue.pending.pop(jobid, None)
+        if status in FINISHED:
+            sup.progress.forget(jobid)
         if moves(local.status, status):
             fields["status"] = status
         if "outputs" in record:  # its results, taken home
@@ -170,19 +175,26 @@ async def join(settings: ClusterSettings, sup: Supervisor, *,
     view = ClusterView(link, sup.pipelines)
     jobs = ClusterJobs(link, sup.store, sup.ref.tell)
     task_status.started(Cluster(link, view, jobs))
-    sub = sup.events.subscribe()
+    sub = sup.events.subscribe(buffer=EVENTS_BUFFER)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.connect)
             tg.start_soon(view.run)
             tg.start_soon(link.while_up, "answering the cluster", partial(
                 rpc.serve, link, sup.ref.ask))
+            tg.start_soon(link.while_up, "relaying events", partial(
+                events.relay, link, sup.ref.tell))
             await jobs.run(tg)
             async for event in sub:
                 if isinstance(event, PipelineChanged):
                     view.changed()
                 elif isinstance(event, JobStatusChanged):
                     jobs.changed(event.jobid)
+                elif isinstance(event, events.RELAYED) and jobs.runs_here(event.jobid):
+                    await events.publish(link, event)
+                elif isinstance(event, EventsMissed):  # which jobs changed is not known
+                    view.changed()
+                    jobs.resync()
     finally:
         sub.close()
         await view.say_stopped()

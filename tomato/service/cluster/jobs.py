@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -95,6 +96,19 @@ class ClusterJobs:
         """Whether this tomato writes the job's entry."""
         home, host = self.store.where(jobid) or (None, None)
         return host == self.host or (host is None and home == self.host)
+
+    def resync(self) -> None:
+        """Write again every entry this tomato writes of a job not finished, or finished
+        in the last day (after events were missed: which changed is not known)."""
+        since = (datetime.now(UTC) - timedelta(days=1)).isoformat(sep=" ")
+        for job in self.store.jobs(local=True):
+            if (job.status not in FINISHED or (job.completed or "") > since) \
+                    and self.writes(job.jobid):
+                self._dirty.add(job.jobid)
+        self._wake.set()
+
+    def runs_here(self, jobid: int) -> bool:
+        return (self.store.where(jobid) or (None, None))[1] == self.host
 
     def changed(self, jobid: int) -> None:
         """A job changed here: write its entry, if this tomato writes it."""
