@@ -94,6 +94,13 @@ def test_commands_for_another_tomato_are_answered_by_it_with_its_guards(cluster)
     a.ketchup("ready", "pc-b:bench-7")
     b.wait_status(long, "r", timeout=10)
     b.wait_points(long, 3)
+    # A snapshot asked for on pc-a is made on pc-b and written where it was asked for.
+    here = a.root / "snaps"
+    here.mkdir()
+    taken = a.ketchup("snapshot", str(long), cwd=here)
+    assert taken.returncode == 0 and taken.stderr == "", taken
+    [group] = (snap := open_datagram(here / f"snapshot.{long}.nc")).children
+    assert 3 <= snap[group].sizes["uts"] < 300 and (here / f"snapshot.{long}.zip").exists()
     a.ketchup("cancel", str(long))
     assert b.wait_status(long, "cd", timeout=10)["status"] == "cd"
     assert a.wait_status(long, "cd", timeout=10)["pipeline"] == "pc-b:bench-7"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,15 @@ from ...messages import (
     LoadSample,
     PipelineChanged,
     PipelineInfo,
+    Place,
     SetReady,
+    SnapshotTaken,
+    TakeSnapshot,
 )
 from ..payload import job_spec
 from ..settings import ClusterSettings
 from ..store import FINISHED, PENDING
-from . import events, rpc
+from . import events, results, rpc
 from .jobs import PASS, Claimed, ClusterJobs, Copy, LinkBack, moves
 from .link import Link
 from .view import ClusterView
@@ -87,6 +91,8 @@ class Cluster:
             return ":" in msg.pipeline
         if isinstance(msg, CancelJobs):
             return any(self._writer(sup, jobid) != self.link.host for jobid in msg.jobids)
+        if isinstance(msg, TakeSnapshot):
+            return (sup.store.where(msg.jobid) or (None, None))[1] not in (None, self.link.host)
         return False
 
     def _writer(self, sup: Supervisor, jobid: int) -> str | None:
@@ -96,6 +102,11 @@ class Cluster:
 
     async def forward(self, sup: Supervisor, msg: Any) -> Any:
         """Ask the tomato(s) `msg` is for; cancels of jobs decided here are done here."""
+        if isinstance(msg, TakeSnapshot):  # made there, carried here
+            _, host = sup.store.where(msg.jobid) or (None, None)
+            taken = await rpc.ask(self.link, str(host), msg)
+            files = await results.fetch(self.link, list(taken.files), Place(msg.cwd, ""))
+            return SnapshotTaken(tuple(files), taken.warning)
         if not isinstance(msg, CancelJobs):
             host, _, name = msg.pipeline.partition(":")
             return await rpc.ask(self.link, host, replace(msg, pipeline=name))
@@ -166,6 +177,17 @@ class Cluster:
                                                 fields["reason"]))
 
 
+async def answer(link: Link, sup: Supervisor, request: Any) -> Any:
+    """A command from another tomato, answered by this one's supervisor; a snapshot is
+    taken into the job's folder and put into the cluster's store for the asker."""
+    if not isinstance(request, TakeSnapshot):
+        return await sup.ref.ask(request)
+    here = sup.settings.jobs_dir / str(request.jobid) / "snapshots"
+    taken = await sup.ref.ask(TakeSnapshot(request.jobid, str(here)))
+    names = await results.send(link, f"snapshot-{request.jobid}-{time.time_ns()}", taken.files)
+    return SnapshotTaken(tuple(names), taken.warning)
+
+
 async def join(settings: ClusterSettings, sup: Supervisor, *,
                task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
     """Be part of the cluster until cancelled: connect (retrying while the service runs),
@@ -181,7 +203,7 @@ async def join(settings: ClusterSettings, sup: Supervisor, *,
             tg.start_soon(link.connect)
             tg.start_soon(view.run)
             tg.start_soon(link.while_up, "answering the cluster", partial(
-                rpc.serve, link, sup.ref.ask))
+                rpc.serve, link, partial(answer, link, sup)))
             tg.start_soon(link.while_up, "relaying events", partial(
                 events.relay, link, sup.ref.tell))
             await jobs.run(tg)

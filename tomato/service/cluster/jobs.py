@@ -188,7 +188,7 @@ class ClusterJobs:
         home, host = self.store.where(jobid) or (None, None)
         if job is not None and job.status in FINISHED and home != host == self.host \
                 and jobid not in self._sent:  # run here for another: its results go first
-            self._sent[jobid] = await send(self.link, jobid, job.outputs or [])
+            self._sent[jobid] = await send(self.link, str(jobid), job.outputs or [])
         while self.writes(jobid):
             record = self.record(jobid)
             try:

@@ -1,7 +1,8 @@
 """Results come home (DESIGN §9): the tomato that ran a job for another puts the job's
 datagram and archive into the `tomato_results` object store; the job's home takes them out
 into the folder `ketchup submit` asked for, then deletes them there. While the home is
-down, they wait in the store."""
+down, they wait in the store. A snapshot asked for from another tomato travels the same
+way, into the folder `ketchup snapshot` ran in."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from .link import Link
 RESULTS = "tomato_results"
 
 
-async def send(link: Link, jobid: int, paths: list[str]) -> list[str]:
-    """Put the files at `paths` into the store; returns their names there."""
+async def send(link: Link, prefix: str, paths: list[str] | tuple[str, ...]) -> list[str]:
+    """Put the files at `paths` into the store as `prefix/NAME`; returns their names."""
     store = await link.objects(RESULTS)
     names = []
     for path in paths:
-        name = f"{jobid}/{Path(path).name}"
+        name = f"{prefix}/{Path(path).name}"
         await store.put(name, await anyio.Path(path).read_bytes())
         names.append(name)
     return names
@@ -34,7 +35,7 @@ async def fetch(link: Link, names: list[str], place: Place) -> list[str]:
     await folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
-        target = folder / name.partition("/")[2]
+        target = folder / name.rpartition("/")[2]
         partial = folder / f".{target.name}.part"
         await partial.write_bytes((await store.get(name)).data)
         await partial.replace(target)

@@ -15,12 +15,20 @@ from tomato.actors import ActorError
 
 from ...codec import CODEC
 from ...errors import ConflictError
-from ...messages import CancelJobs, EjectSample, JobInfo, LoadSample, PipelineInfo, SetReady
+from ...messages import (
+    CancelJobs,
+    EjectSample,
+    JobInfo,
+    LoadSample,
+    PipelineInfo,
+    SetReady,
+    TakeSnapshot,
+)
 from .link import Link, key_of
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = (LoadSample, EjectSample, SetReady, CancelJobs)
+COMMANDS = (LoadSample, EjectSample, SetReady, CancelJobs, TakeSnapshot)
 TIMEOUT = 10.0
 
 
