@@ -23,21 +23,24 @@ NATS_SERVER = Path(sys.executable).parent / "nats-server"
 class NatsServer:
     """`nats-server -js` in `root`; the port it got first is kept across restarts."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *options: str, scheme: str = "nats") -> None:
         self.root = root
+        self.options = options
+        """More of nats-server's options (users, TLS)."""
+        self.scheme = scheme
         self.port = -1
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> NatsServer:
         log = self.root / "nats.log"
         start = log.stat().st_size if log.exists() else 0
         self.process = subprocess.Popen(
             [str(NATS_SERVER), "-js", "-sd", str(self.root / "js"), "-a", "127.0.0.1",
-             "-p", str(self.port), "-l", str(log)], stdout=subprocess.DEVNULL,
+             "-p", str(self.port), "-l", str(log), *self.options], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
 
         def listening() -> re.Match[str] | None:
