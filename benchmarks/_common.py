@@ -19,7 +19,7 @@ from tomato.actors import ActorError, connect
 
 from tomato.cli.client import service_socket
 from tomato.codec import CODEC
-from tomato.messages import GetPipelines, GetServiceStatus
+from tomato.messages import GetPipelines, GetServiceStatus, JobStatusChanged, SubmitJob
 
 BIN = Path(sys.executable).parent
 LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
@@ -151,6 +151,26 @@ def service(devices: str | None = None, settings: str | None = None) -> Iterator
             yield svc
         finally:
             svc.stop()
+
+
+async def submit_to_r(payload: dict[str, Any], submit_on: Path, run_on: Path, rounds: int
+                      ) -> list[float]:
+    """Submit `payload` on one tomato → its r as the events of the one that runs it (the
+    same, alone) show it; each job ends before the next is submitted."""
+    times = []
+    async with connect(service_socket(submit_on), CODEC) as here, \
+            connect(service_socket(run_on), CODEC) as there, there.subscribe() as events:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            job = await here.ask(SubmitJob(payload, "bench.yml", str(submit_on)))
+            with anyio.fail_after(30):
+                async for ev in events:
+                    if isinstance(ev, JobStatusChanged) and ev.jobid == job.jobid:
+                        if ev.status == "r":
+                            times.append(time.perf_counter() - start)
+                        if ev.status in ("c", "ce", "cd"):
+                            break
+    return times
 
 
 def standby(svc: Service) -> int:

@@ -21,15 +21,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import anyio
-from _common import BIN, LEAN, Figure, Service, channels_lab, show, until, wall
-from tomato.actors import connect
+from _common import BIN, LEAN, Figure, Service, channels_lab, show, submit_to_r, until, wall
 
-from tomato.cli.client import service_socket
-from tomato.codec import CODEC
 from tomato.messages import (
     GetJobs,
     GetPipelines,
-    JobStatusChanged,
     LoadSample,
     SetReady,
     SubmitJob,
@@ -76,37 +72,19 @@ def ready(svc: Service, pipeline: str, sample: str = "bench") -> None:
     svc.ask(SetReady(pipeline, True))
 
 
-async def submit_to_r(submit_on: Path, run_on: Path, rounds: int) -> list[float]:
-    """Submit on one tomato → r as the events of the one that runs it show it."""
-    times = []
-    async with connect(service_socket(submit_on), CODEC) as here, \
-            connect(service_socket(run_on), CODEC) as there, there.subscribe() as events:
-        for _ in range(rounds):
-            start = time.perf_counter()
-            job = await here.ask(SubmitJob(JOB, "bench.yml", str(submit_on)))
-            with anyio.fail_after(30):
-                async for ev in events:
-                    if isinstance(ev, JobStatusChanged) and ev.jobid == job.jobid:
-                        if ev.status == "r":
-                            times.append(time.perf_counter() - start)
-                        if ev.status in ("c", "ce", "cd"):
-                            break
-    return times
-
-
 def latency(root: Path, url: str, rounds: int) -> None:
     with ExitStack() as stack:
         alone = stack.enter_context(_service(root / "alone"))
         ready(alone, "dummy-5")
         show(Figure("submit → r, one tomato alone", [
-            t * 1000 for t in anyio.run(submit_to_r, alone.root, alone.root, rounds)], "ms"))
+            t * 1000 for t in anyio.run(submit_to_r, JOB, alone.root, alone.root, rounds)], "ms"))
         a = joined(stack, root, url, "pc-a", channels_lab(1).replace("p-*", "a-*"))
         b = joined(stack, root, url, "pc-b", channels_lab(1).replace("p-*", "b-*"))
         until(lambda: any(p.name == "pc-b:b-1" for p in a.ask(GetPipelines())), 20,
               "pc-b's pipeline on pc-a")
         ready(b, "b-1")
         show(Figure("submit → r through the cluster (pc-a → pc-b)", [
-            t * 1000 for t in anyio.run(submit_to_r, a.root, b.root, rounds)], "ms"))
+            t * 1000 for t in anyio.run(submit_to_r, JOB, a.root, b.root, rounds)], "ms"))
 
 
 def claims(root: Path, url: str, jobs: int) -> None:

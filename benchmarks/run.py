@@ -33,12 +33,23 @@ import ours
 import outputs
 import reference
 import watch
-from _common import BIN, LEAN, Figure, children, service, show, standby, until, wall
+from _common import (
+    BIN,
+    LEAN,
+    Figure,
+    children,
+    service,
+    show,
+    standby,
+    submit_to_r,
+    until,
+    wall,
+)
 from tomato.actors import connect
 
 from tomato.cli.client import service_socket
 from tomato.codec import CODEC
-from tomato.messages import JobStatusChanged, LoadSample, SetReady, SubmitJob
+from tomato.messages import LoadSample, SetReady
 
 PAYLOAD = {"version": "0.2", "sample": {"name": "bench"}, "tomato": {"unlock_when_done": True},
            "method": [{"device": "worker", "technique": "random", "time": 0.2, "delay": 0.1}]}
@@ -46,21 +57,10 @@ PAYLOAD = {"version": "0.2", "sample": {"name": "bench"}, "tomato": {"unlock_whe
 
 async def submit_to_running(root, rounds: int) -> list[float]:
     """Submit → r on a ready pipeline, as an event subscriber on the socket sees it."""
-    times = []
-    async with connect(service_socket(root), CODEC) as conn, conn.subscribe() as events:
+    async with connect(service_socket(root), CODEC) as conn:
         await conn.ask(LoadSample("dummy-5", "bench"))
         await conn.ask(SetReady("dummy-5", True))
-        for _ in range(rounds):
-            start = time.perf_counter()
-            job = await conn.ask(SubmitJob(PAYLOAD, "bench.yml", str(root)))
-            with anyio.fail_after(30):
-                async for ev in events:
-                    if isinstance(ev, JobStatusChanged) and ev.jobid == job.jobid:
-                        if ev.status == "r":
-                            times.append(time.perf_counter() - start)
-                        if ev.status in ("c", "ce", "cd"):
-                            break
-    return times
+    return await submit_to_r(PAYLOAD, root, root, rounds)
 
 
 def cli(rounds: int, quick: bool = False) -> dict[str, Figure]:

@@ -19,6 +19,34 @@ from tomato.errors import NotFoundError
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
 
+BENCH = """
+devices:
+  - {name: bench, address: null, channels: [7], driver: dummy, capabilities: [sequential],
+     pollrate: 1}
+pipelines:
+  - name: bench-*
+    devices:
+      - {tag: worker, name: bench, channel: each}
+"""
+"""pc-b's lab: pipeline bench-7, `sequential` only."""
+RANDOM_ONLY = """
+devices:
+  - {name: box, address: null, channels: [1], driver: dummy, capabilities: [random],
+     pollrate: 1}
+pipelines:
+  - name: box-*
+    devices:
+      - {tag: worker, name: box, channel: each}
+"""
+"""pc-a's lab: pipeline box-1, `random` only."""
+
+
+def pc_a_and_pc_b(join: Callable[..., Tomato]) -> tuple[Tomato, Tomato]:
+    """pc-a (RANDOM_ONLY) and pc-b (BENCH) in the cluster, once pc-a sees pc-b."""
+    a, b = join("pc-a", RANDOM_ONLY), join("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    return a, b
+
 
 class NatsServer:
     """`nats-server -js` in `root`; the port it got first is kept across restarts."""

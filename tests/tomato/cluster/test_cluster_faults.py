@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from clusterlab import wait_known
+from clusterlab import pc_a_and_pc_b, wait_known
 from conftest import payload, read_csv, until
-from test_cluster_view import BENCH, RANDOM_ONLY
 
 from tomato.messages import GetJobs
 
 
 def test_a_tomato_killed_mid_job_finishes_it_when_back_and_its_results_come_home(cluster):
-    a = cluster("pc-a", RANDOM_ONLY)
-    b = cluster("pc-b", BENCH)
-    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a, b = pc_a_and_pc_b(cluster)
     b.prepare("bench-7", "s-b")
     jobid = a.submit(payload("sequential", 3, 0.1, sample="s-b"))
     b.wait_points(jobid, 5)
@@ -27,9 +24,7 @@ def test_a_tomato_killed_mid_job_finishes_it_when_back_and_its_results_come_home
 
 
 def test_a_job_shows_that_its_host_is_away_until_it_is_back_and_takes_it_over(cluster):
-    a = cluster("pc-a", RANDOM_ONLY)
-    b = cluster("pc-b", BENCH)
-    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a, b = pc_a_and_pc_b(cluster)
     b.prepare("bench-7", "s-b")
     jobid = a.submit(payload("sequential", 2, 0.1, sample="s-b"))
     b.wait_points(jobid, 3)
@@ -43,9 +38,7 @@ def test_a_job_shows_that_its_host_is_away_until_it_is_back_and_takes_it_over(cl
 
 
 def test_without_nats_running_jobs_finish_and_all_agree_when_it_is_back(cluster, nats):
-    a = cluster("pc-a", RANDOM_ONLY)
-    b = cluster("pc-b", BENCH)
-    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a, b = pc_a_and_pc_b(cluster)
     b.prepare("bench-7", "s-b")
     running = a.submit(payload("sequential", 1.5, 0.1, sample="s-b"))
     wait_known(b, running)
@@ -62,3 +55,21 @@ def test_without_nats_running_jobs_finish_and_all_agree_when_it_is_back(cluster,
     assert a.wait_status(later, "c", timeout=30)["pipeline"] == "pc-b:bench-7"
     until(lambda: a.job(running)["outputs"] and a.job(later)["outputs"], 20, "both results")
     assert {j.jobid for j in b.ask(GetJobs(()))} == set()  # nothing left running or queued
+
+
+def test_while_a_home_is_away_its_queue_can_be_cancelled_and_its_results_wait(cluster):
+    a, b = pc_a_and_pc_b(cluster)
+    b.prepare("bench-7", "s-b")
+    running = a.submit(payload("sequential", 1.5, 0.1, sample="s-b"))
+    waiting = a.submit(payload("sequential", 1, 0.1, sample="nowhere"))
+    wait_known(b, waiting)
+    b.wait_status(running, "r", timeout=10)
+    a.process.terminate()  # pc-a goes away (cleanly: the others know at once)
+    a.process.wait(20)
+    assert b.json("cancel", str(waiting))[0]["status"] == "cd"  # in the lab's queue
+    b.wait_status(waiting, "cd", timeout=10)
+    assert b.wait_status(running, "c", timeout=20)["status"] == "c"
+    a.start()  # back: the cancel and the results are waiting for it
+    assert a.wait_status(waiting, "cd", timeout=20)["status"] == "cd"
+    until(lambda: a.job(running)["outputs"], 20, "the results on pc-a")
+    assert (a.root / f"results.{running}.nc").exists()

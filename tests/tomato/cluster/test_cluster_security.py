@@ -7,9 +7,8 @@ import shutil
 import subprocess
 
 import pytest
-from clusterlab import NatsServer
+from clusterlab import BENCH, RANDOM_ONLY, NatsServer
 from conftest import LEAN, new_service, private_env, stop_all, until
-from test_cluster_view import BENCH, RANDOM_ONLY
 
 
 def tomatos(tmp_path, runtime_base, hosts):

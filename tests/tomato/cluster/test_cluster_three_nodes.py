@@ -4,9 +4,8 @@ the queue goes on."""
 from __future__ import annotations
 
 import pytest
-from clusterlab import NatsCluster, wait_known
+from clusterlab import BENCH, RANDOM_ONLY, NatsCluster, wait_known
 from conftest import LEAN, new_service, payload, private_env, stop_all, until
-from test_cluster_view import BENCH, RANDOM_ONLY
 
 
 @pytest.fixture

@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import json
 
+from clusterlab import BENCH, RANDOM_ONLY, pc_a_and_pc_b
 from conftest import open_datagram, payload, read_csv, records, until, watch_json
 
 from tomato.messages import GetJobs, LoadSample
-
-BENCH = """
-devices:
-  - {name: bench, address: null, channels: [7], driver: dummy, capabilities: [sequential],
-     pollrate: 1}
-pipelines:
-  - name: bench-*
-    devices:
-      - {tag: worker, name: bench, channel: each}
-"""
 
 
 def test_each_tomato_shows_the_others_pipelines_and_when_a_host_is_away(cluster):
@@ -38,17 +29,6 @@ def test_each_tomato_shows_the_others_pipelines_and_when_a_host_is_away(cluster)
     b.stop()
     until(lambda: "host pc-b stopped" in (a.pipelines()["pc-b:bench-7"]["failed"] or ""), 10,
           "pc-b shown stopped")
-
-
-RANDOM_ONLY = """
-devices:
-  - {name: box, address: null, channels: [1], driver: dummy, capabilities: [random],
-     pollrate: 1}
-pipelines:
-  - name: box-*
-    devices:
-      - {tag: worker, name: box, channel: each}
-"""
 
 
 def test_a_job_submitted_on_one_tomato_runs_on_the_one_that_can_and_all_see_it(cluster):
@@ -78,9 +58,7 @@ def test_a_job_submitted_on_one_tomato_runs_on_the_one_that_can_and_all_see_it(c
 
 
 def test_commands_for_another_tomato_are_answered_by_it_with_its_guards(cluster):
-    a = cluster("pc-a", RANDOM_ONLY)
-    b = cluster("pc-b", BENCH)
-    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a, b = pc_a_and_pc_b(cluster)
     a.ketchup("load", "s-x", "pc-b:bench-7")
     assert b.pipelines()["bench-7"]["sample"] == "s-x"
     refused = a.ketchup("load", "s-y", "pc-b:bench-7", check=False)
@@ -113,9 +91,7 @@ def test_commands_for_another_tomato_are_answered_by_it_with_its_guards(cluster)
 
 
 def test_a_job_running_on_another_tomato_is_watched_from_this_one(cluster):
-    a = cluster("pc-a", RANDOM_ONLY)
-    b = cluster("pc-b", BENCH)
-    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a, b = pc_a_and_pc_b(cluster)
     jobid = a.submit(payload("sequential", 1, 0.05, sample="s-b"))
     watcher = watch_json(a, str(jobid))
     assert json.loads(watcher.stdout.readline())["event"] == "state"  # watching: now run it

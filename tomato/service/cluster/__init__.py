@@ -14,6 +14,7 @@ import anyio
 
 from tomato.actors import Deferred, EventsMissed
 
+from ...errors import ConflictError
 from ...messages import (
     CancelJobs,
     EjectSample,
@@ -116,10 +117,30 @@ class Cluster:
         replies: dict[int, Any] = {}
         for host, jobids in by_host.items():
             request = CancelJobs(tuple(jobids))
-            done = await (sup.ref.ask(request) if host == self.link.host
-                          else rpc.ask(self.link, str(host), request))
+            try:
+                done = await (sup.ref.ask(request) if host == self.link.host
+                              else rpc.ask(self.link, str(host), request))
+            except ConflictError:
+                if not self.view.away(str(host)):
+                    raise
+                done = await self._cancel_unclaimed(sup, jobids)  # its home is away
             replies.update((j.jobid, j) for j in done)
         return [replies[j] for j in msg.jobids]
+
+    async def _cancel_unclaimed(self, sup: Supervisor, jobids: list[int]) -> list[JobInfo]:
+        """Cancel queued jobs whose home is away, in their entries: each still unclaimed,
+        or none is cancelled (ConflictError)."""
+        if any((sup.store.where(j) or (None, None))[1] is not None for j in jobids):
+            raise ConflictError("the tomato running these jobs is away: they cannot be "
+                                "cancelled until it is back")
+        cancelled = []
+        for jobid in jobids:
+            if not await self.jobs.cancel_unclaimed(jobid):
+                raise ConflictError(f"job {jobid} was claimed meanwhile: cancel it again")
+            job = sup.store.job(jobid)
+            assert job is not None
+            cancelled.append(replace(job, status="cd", reason="cancelled while queued"))
+        return cancelled
 
     def apply(self, sup: Supervisor, msg: Copy | Claimed | LinkBack) -> None:
         match msg:

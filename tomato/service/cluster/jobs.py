@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from ...errors import ConflictError
-from ..store import FINISHED, PENDING, Store, can_move
+from ..store import FINISHED, PENDING, Store, can_move, now
 from .link import Link, pack, unpack
 from .results import fetch, send
 
@@ -248,7 +248,9 @@ class ClusterJobs:
         local = self.store.job(jobid)
         if local is not None and (record.get("host") == self.host or (
                 self.writes(jobid) and record.get("host") is None)):  # its own, written here
-            if local.status != record.get("status"):
+            if record.get("host") is None and moves(local.status, str(record.get("status"))):
+                await self._tell(Copy(record))  # cancelled there while this one was away
+            elif local.status != record.get("status"):
                 self._dirty.add(jobid)
                 self._wake.set()
             return
@@ -288,6 +290,26 @@ class ClusterJobs:
                     ", ".join(outputs))
         self._fetched[jobid] = outputs
         await self._tell(Copy({**record, "outputs": outputs}))
+
+    async def cancel_unclaimed(self, jobid: int) -> bool:
+        """Cancel a queued job no tomato has claimed in its entry, as a claim would take it
+        (compare-and-set), for when its home is away; False if it was claimed meanwhile."""
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        kv = await self._bucket()
+        while True:
+            entry = await kv.get(f"job.{jobid}")
+            record = unpack(entry.value)
+            if record.get("host") is not None or record.get("status") not in PENDING:
+                return False
+            record.update(status="cd", completed=now(),
+                          reason=f"cancelled while queued (by {self.host}: its home was away)")
+            try:
+                await kv.update(f"job.{jobid}", pack(record), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            await self._tell(Copy(record))
+            return True
 
     def claim(self, jobid: int, pipeline: str) -> None:
         """Claim `jobid` to run on `pipeline` here; the result comes as Claimed."""
