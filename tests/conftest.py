@@ -199,6 +199,48 @@ class Tomato:
                       if p.suffix in (".csv", ".jsonl"))
 
 
+class Terminal:
+    """A real pseudo-terminal running a command, rendered by a terminal emulator."""
+
+    def __init__(self, tomato: Tomato, *args: str, rows: int = 30, cols: int = 120) -> None:
+        import pexpect
+        import pyte
+
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.child = pexpect.spawn(str(BIN / "ketchup"), ["--config", str(tomato.root), *args],
+                                   cwd=str(tomato.root), dimensions=(rows, cols),
+                                   # as a shell in that terminal says (rich reads them first)
+                                   env={**tomato.env, "COLUMNS": str(cols), "LINES": str(rows)})
+        self.history = ""
+
+    def pump(self) -> str:
+        import pexpect
+
+        try:
+            while True:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.05))
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            pass
+        text = "\n".join(self.screen.display)
+        self.history += text
+        return text
+
+    def wait_for(self, predicate: Callable[[str], Any], timeout: float = 20,
+                 what: str = "the screen") -> str:
+        def check() -> str | None:
+            text = self.pump()
+            return text if predicate(text) else None
+
+        return until(check, timeout, what)
+
+    def exit_code(self, timeout: float = 20) -> int:
+        until(lambda: self.pump() is not None and not self.child.isalive(), timeout,
+              "watch to exit")
+        self.child.close()
+        return self.child.exitstatus
+
+
 def watch_json(tomato: Tomato, *args: str) -> subprocess.Popen[str]:
     """`ketchup watch ARGS --json`, started (read it with `records`)."""
     return subprocess.Popen([str(BIN / "ketchup"), "--config", str(tomato.root), "watch",

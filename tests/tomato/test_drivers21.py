@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import LEAN, new_service, open_datagram, private_env, stop_all, until
+from conftest import LEAN, Terminal, new_service, open_datagram, private_env, stop_all, until
 
 
 def counter_payload(*steps: tuple[float, float], **settings) -> dict:
@@ -261,7 +261,6 @@ def test_idle_components_are_measured_at_the_interval_their_driver_settings_give
 
 
 def test_watch_shows_the_idle_measurements_of_a_pipeline_with_no_job(multi):
-    from test_watch import Terminal
 
     term = Terminal(multi, "watch", cols=200)
     row = term.wait_for(lambda t: any(line.startswith(" pip-multi") and "mem_usage=" in line

@@ -9,44 +9,7 @@ import socket
 import struct
 
 import msgpack
-import pexpect
-import pyte
-from conftest import BIN, payload, read_csv, records, until, watch_json
-
-
-class Terminal:
-    """A real pseudo-terminal running a command, rendered by a terminal emulator."""
-
-    def __init__(self, tomato, *args, rows=30, cols=120):
-        self.screen = pyte.Screen(cols, rows)
-        self.stream = pyte.ByteStream(self.screen)
-        self.child = pexpect.spawn(str(BIN / "ketchup"), ["--config", str(tomato.root), *args],
-                                   cwd=str(tomato.root), env=tomato.env,
-                                   dimensions=(rows, cols))
-        self.history = ""
-
-    def pump(self):
-        try:
-            while True:
-                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.05))
-        except (pexpect.TIMEOUT, pexpect.EOF):
-            pass
-        text = "\n".join(self.screen.display)
-        self.history += text
-        return text
-
-    def wait_for(self, predicate, timeout=20, what="the screen"):
-        def check():
-            text = self.pump()
-            return text if predicate(text) else None
-
-        return until(check, timeout, what)
-
-    def exit_code(self, timeout=20):
-        until(lambda: self.pump() is not None and not self.child.isalive(), timeout,
-              "watch to exit")
-        self.child.close()
-        return self.child.exitstatus
+from conftest import Terminal, payload, read_csv, records, until, watch_json
 
 
 def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(tomato):

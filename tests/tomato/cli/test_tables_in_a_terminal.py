@@ -1,0 +1,34 @@
+"""Tables in a real pseudo-terminal, narrow and wide: identifying values wrap, whole."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Terminal, payload
+
+NAME = "a_rather_long_running_calibration_of_the_second_cycler"
+SAMPLE = "sample_with_a_long_name"
+
+
+def column(screen: list[str], header: str, following: str) -> str:
+    """The text of a one-row table's column `header` (up to the column `following`), its
+    lines joined: what a person reads there, however the terminal folded it."""
+    at = next(i for i, line in enumerate(screen) if header in line and following in line)
+    start, end = screen[at].index(header), screen[at].index(following)
+    parts = []
+    for line in screen[at + 2:]:  # after the header's rule
+        if not line.strip():
+            break
+        parts.append(line[start:end].strip())
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("cols", [60, 200])
+def test_the_queue_in_a_terminal_shows_long_names_whole(tomato, cols):
+    jobid = tomato.submit(payload(sample=SAMPLE), NAME)
+    term = Terminal(tomato, "status", "queue", cols=cols, rows=40)
+    assert term.exit_code() == 0
+    screen = term.screen.display
+    assert column(screen, "jobid", "jobname") == str(jobid)
+    assert column(screen, "jobname", "status") == NAME
+    assert column(screen, "sample", "pipeline") == SAMPLE
+    assert all(len(line.rstrip()) <= cols for line in screen)
