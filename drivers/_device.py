@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -65,16 +66,53 @@ class _Channel:
                              self.first + len(self.points))
 
 
+class Owner:
+    """Who may command a device: the process whose pid `pidfile` holds (tomato's service,
+    whichever runs now), its children (job processes), and a process once accepted (a job
+    process its service left running, taken over). Without a pidfile, or where a process's
+    parent cannot be read (no /proc), any process of the user."""
+
+    def __init__(self, pidfile: Path | None) -> None:
+        self.pidfile = pidfile if pidfile is not None and Path("/proc/self/stat").exists() \
+            else None
+        self._known = {os.getpid()}
+
+    def accepts(self, pid: int) -> bool:
+        if self.pidfile is None or pid in self._known:
+            return True
+        try:
+            owner = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return False
+        if pid == owner or _parent_of(pid) == owner:
+            self._known.add(pid)
+            return True
+        return False
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class DeviceActor(Actor):
     """Serves one device: start, stop and read tasks on its channels."""
 
-    def __init__(self, name: str, driver: Driver, tg: TaskGroup) -> None:
+    def __init__(self, name: str, driver: Driver, tg: TaskGroup, owner: Owner | None = None
+                 ) -> None:
         self.name = name
         self.driver = driver
         self._tg = tg
+        self._owner = owner or Owner(None)
         self._channels = {ch: _Channel(ch) for ch in driver.channels}
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
+        if not self._owner.accepts(ctx.pid):
+            raise DriverError(f"device {self.name!r} takes commands from tomato's service and "
+                              f"its processes only (not from pid {ctx.pid}); use ketchup "
+                              "component")
         match msg:
             case Describe():
                 return DeviceInfo(self.name, self.driver.name, tuple(self._channels),

@@ -18,7 +18,7 @@ from tomato.actors import (
     until_released,
 )
 
-from ._device import DEVICE_CODEC, DeviceActor
+from ._device import DEVICE_CODEC, DeviceActor, Owner
 from ._registry import load_driver
 from .errors import DriverError
 
@@ -36,6 +36,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                         help="the supervisor's socket: stop when it is gone and no task runs")
     parser.add_argument("--orphan-grace", type=float, default=60.0,
                         help="seconds the supervisor may be gone before that")
+    parser.add_argument("--owner-pidfile", type=Path, default=None,
+                        help="take commands only from the process whose pid this file holds "
+                             "and from its children (default: from any process of this user)")
     return parser.parse_args(argv)
 
 
@@ -49,7 +52,7 @@ async def _serve(args: argparse.Namespace) -> None:
         signal_failed(str(exc))
         sys.exit(1)
     async with task_group() as tg:
-        actor = DeviceActor(args.name, driver, tg)
+        actor = DeviceActor(args.name, driver, tg, Owner(args.owner_pidfile))
         async with start_actor(actor) as ref:
             await tg.start(serve_actor, ref, args.socket, DEVICE_CODEC)
             tg.start_soon(driver.background, actor.is_channel_idle, actor.idle_point)

@@ -42,6 +42,12 @@ def socket_path(rundir: Path, name: str) -> Path:
     return path
 
 
+def lock_path(rundir: Path) -> Path:
+    """The running service's lock, holding its pid: devices take commands from that process
+    and its children only."""
+    return rundir / "tomato.lock"
+
+
 def device_socket(rundir: Path, device: str) -> Path:
     """The socket of a device actor; names are made safe and short for a path."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", device)

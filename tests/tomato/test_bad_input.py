@@ -11,10 +11,12 @@ import anyio
 import pytest
 from conftest import BIN, EXAMPLES, new_service, payload, private_env, read_csv, stop_all
 from tomato.actors import ActorError, connect
+from tomato.drivers import DEVICE_CODEC, StartTask, Task
 
 from tomato.cli.client import CLIENT_CODEC
 from tomato.codec import CODEC
 from tomato.messages import GetJobs, JobCollected, JobFinished, SnapshotTaken
+from tomato.paths import device_socket
 
 
 def refused(tomato, *args, code=None):
@@ -300,6 +302,21 @@ def test_messages_of_the_service_s_own_processes_are_refused_from_a_client(tomat
     job = tomato.wait_status(jobid, "c", "ce", "cd")
     assert job["status"] == "c" and "/etc/passwd" not in job["outputs"]
     assert len(read_csv(tomato.data_files(jobid)[0])) == 10  # it ran to its end
+
+
+def test_a_device_takes_commands_from_tomato_s_processes_only(tomato):
+    device = device_socket(tomato.socket.parent, "dummy_device")
+
+    async def command_it() -> None:
+        async with connect(device, DEVICE_CODEC) as conn:
+            with pytest.raises(ActorError, match="from tomato's service and its processes only"):
+                await conn.ask(StartTask("5", Task("sequential", 10, 0.1), "forged"))
+
+    anyio.run(command_it)
+    assert '"5": "idle"' in tomato.run("tomato", "status").stdout  # nothing started
+    tomato.prepare("dummy-5", "s1")  # tomato's own jobs still run on it
+    jobid = tomato.submit(payload("sequential", 0.3, 0.1))
+    assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
 
 
 def test_state_job_folders_logs_and_data_are_private(tomato):

@@ -16,7 +16,7 @@ from tomato.drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Tech
 from ..codec import CODEC
 from ..errors import ConfigError, ConflictError, NotFoundError
 from ..messages import DeviceInfoRow, JobSpec
-from ..paths import device_socket, socket_path
+from ..paths import device_socket, lock_path, socket_path
 from .devicesfile import DeviceSpec, Lab
 from .settings import Settings
 from .store import Store
@@ -52,6 +52,7 @@ def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
         "--settings", json.dumps(settings.drivers.get(device.driver, {})),
         "--log-level", settings.log_level, "--orphan-grace", str(settings.orphan_grace),
         "--supervisor", str(socket_path(settings.runtime_dir, "tomato")),
+        "--owner-pidfile", str(lock_path(settings.runtime_dir)),
         *(("--address", device.address) if device.address is not None else ()))
     return ChildSpec(id=f"dev-{device.name}", group="device", argv=argv, socket=sock,
                      ping_interval=5.0)

@@ -24,7 +24,7 @@ from tomato.actors import (
 
 from ..codec import CODEC
 from ..errors import AlreadyRunningError
-from ..paths import ensure_private_dir, socket_path
+from ..paths import ensure_private_dir, lock_path, socket_path
 from .devices import Devices, check_drivers, start_devices
 from .devicesfile import Lab, load_lab
 from .jobprocs import JobProcesses
@@ -185,7 +185,7 @@ def _warm_up() -> None:
 
 @contextmanager
 def _single_instance(rundir: Path, settings: Settings) -> Iterator[None]:
-    path = rundir / "tomato.lock"
+    path = lock_path(rundir)
     with open(path, "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
