@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ def component_codec() -> Codec:
 
 
 def service_socket(config_dir: Path) -> Path:
+    """The service's socket: its own, or the one `TOMATO_SOCKET` names (a lab's tomato
+    shared with a group: `[sharing]` in its settings)."""
+    if shared := os.environ.get("TOMATO_SOCKET"):
+        return Path(shared)
     return socket_path(runtime_dir(config_dir), "tomato")
 
 

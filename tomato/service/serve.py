@@ -94,6 +94,11 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                     await ref.tell(ev)
                 sock = socket_path(settings.runtime_dir, "tomato")
                 await tg.start(serve_actor, ref, sock, CODEC)
+                if settings.shared_socket is not None:  # for the members of a group
+                    shared, gid = settings.shared_socket
+                    await tg.start(serve_actor, ref, shared, CODEC)
+                    os.chown(shared, -1, gid)
+                    shared.chmod(0o660)
                 ready = (f"tomato ready (pipelines: {len(supervisor.pipelines.all)}, devices: "
                          f"{len(lab.devices)}); socket {sock}")
                 if (cluster := settings.cluster) is not None:

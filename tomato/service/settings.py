@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import importlib.util
 import re
 import socket
@@ -76,11 +77,18 @@ _EXPECTED = {("cluster", "url"): "one or more nats:// or tls:// URLs, comma-sepa
              ("cluster", "host"): "a name of letters, digits, '-' and '_' (at most 64)"}
 
 
+class _Sharing(_Section):
+    socket: str
+    """A second socket, for the members of `group`."""
+    group: str
+
+
 class _File(_Section):
     paths: _Paths = _Paths()
     jobs: _Jobs = _Jobs()
     drivers: dict[str, dict[str, Any]] = {}
     cluster: _Cluster | None = None
+    sharing: _Sharing | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,8 @@ class Settings:
     test_mode: bool = False
     cluster: ClusterSettings | None = None
     """None: this tomato runs alone (no `[cluster]` table)."""
+    shared_socket: tuple[Path, int] | None = None
+    """`[sharing]`: a second socket and the group (gid) whose members may use it."""
 
 
 def default_text(config_dir: Path, data_dir: Path | None) -> str:
@@ -157,7 +167,24 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         log_level=log_level,
         test_mode=test_mode,
         cluster=_cluster(parsed.cluster, resolve, path),
+        shared_socket=_sharing(parsed.sharing, resolve, path),
     )
+
+
+def _sharing(section: _Sharing | None, resolve: Callable[[str], Path], where: Path
+             ) -> tuple[Path, int] | None:
+    if section is None:
+        return None
+    try:
+        gid = grp.getgrnam(section.group).gr_gid
+    except KeyError:
+        raise ConfigError(f"{where}: [sharing] group: no group named {section.group!r}"
+                          ) from None
+    sock = resolve(section.socket)
+    if not sock.parent.is_dir():
+        raise ConfigError(f"{where}: [sharing] socket: no folder {sock.parent} (make it, "
+                          f"readable by the group {section.group!r})")
+    return sock, gid
 
 
 def _cluster(section: _Cluster | None, resolve: Callable[[str], Path], where: Path

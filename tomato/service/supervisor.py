@@ -102,7 +102,7 @@ class Supervisor(Actor):
         logger.error("%s failed: %s", type(msg).__name__, exc)
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
-        _refuse_forged(msg, ctx, self.jobprocs)
+        _refuse_forged(msg, ctx, self.jobprocs, self.store)
         if self.cluster is not None and (done := self.cluster.handle(self, msg)) is not PASS:
             return done  # for another tomato, or news of the cluster
         match msg:
@@ -313,9 +313,19 @@ class Supervisor(Actor):
         return [j.jobid for j in self.store.jobs(ACTIVE, local=True)]
 
 
-def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses) -> None:
+def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses, store: Store) -> None:
     """What only the service itself, or only its job processes, may say: refused from anyone
-    else (a client of the same user included)."""
+    else (a client of the same user included). From another user (a socket shared with a
+    group, `[sharing]`): cancel only their own jobs, and no stop, reload or restart."""
+    if ctx.uid not in (0, os.getuid()):
+        if isinstance(msg, (StopService, Reload, RestartDevice)):
+            raise ConflictError(f"{type(msg).__name__}: only {_user_name(os.getuid())} (who "
+                                "runs tomato) or root may")
+        if isinstance(msg, CancelJobs) and (theirs := [
+                j for j in msg.jobids if (job := store.job(j)) is not None
+                and job.owner != ctx.uid]):
+            raise ConflictError(f"job {theirs[0]} is not yours: only its owner, "
+                                f"{_user_name(os.getuid())} or root may cancel it")
     if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
             isinstance(msg, (JobCollected, StepStarted, JobData))
             and not jobprocs.is_ours(ctx.pid))):

@@ -46,6 +46,11 @@ def test_values_and_driver_settings_are_read(tmp_path):
     ('[cluster]\nurl = "nats://lab"\nreplicas = 7\n', "settings.toml:3: [cluster] replicas: "),
     ('[cluster]\nurl = "nats://lab"\ncredentials = "no.creds"\n',
      "settings.toml: [cluster] no.creds: no such file"),
+    ('[sharing]\nsocket = "/no/such/folder/lab.sock"\ngroup = "root"\n',
+     "settings.toml: [sharing] socket: no folder /no/such/folder"),
+    ('[sharing]\nsocket = "lab.sock"\ngroup = "no-such-group"\n',
+     "settings.toml: [sharing] group: no group named 'no-such-group'"),
+    ('[sharing]\nsocket = "lab.sock"\n', "settings.toml:1: [sharing] group: field required"),
     ("[jobs\n", "settings.toml: "),
 ])
 def test_a_bad_settings_file_is_refused_naming_line_and_key(tmp_path, text, expected):

@@ -1,0 +1,95 @@
+"""A lab's tomato shared with a group (`[sharing]`): a second socket, 0660 for the group;
+its members submit and cancel their own jobs, not others'. Run as a second user (nobody)."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import BIN, LEAN, payload
+from tomato.actors import connect
+
+from tomato.cli.client import CLIENT_CODEC
+from tomato.cli.payloadfile import read_payload
+from tomato.messages import CancelJobs, StopService, SubmitJob
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder nobody's group can reach (outside the test's private tmp_path)."""
+    folder = Path(tempfile.mkdtemp(prefix="tomato-shared-", dir="/tmp"))
+    os.chown(folder, 0, grp.getgrnam("nogroup").gr_gid)
+    folder.chmod(0o750)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_nobody(sock: Path, msg: Any) -> dict[str, Any]:
+    """`msg` asked over `sock` by a process of the user nobody (forked from this one, which
+    has Python loaded: nobody cannot reach this interpreter's files); its reply's fields, or
+    {"error": message}."""
+    user = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become nobody, ask, say what came back, leave at once
+        os.close(read)
+        try:
+            os.setgid(user.pw_gid)
+            os.setgroups([])
+            os.setuid(user.pw_uid)
+
+            async def ask() -> Any:
+                async with connect(sock, CLIENT_CODEC) as conn:
+                    return await conn.ask(msg, timeout=30)
+
+            reply = anyio.run(ask)
+            out: dict[str, Any] = {"ok": [asdict(r) for r in reply]
+                                   if isinstance(reply, list) else asdict(reply)}
+        except BaseException as exc:
+            out = {"error": f"{type(exc).__name__}: {exc}"}
+        os.write(write, json.dumps(out).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        text = answer.read()
+    os.waitpid(pid, 0)
+    return json.loads(text)
+
+
+def test_members_of_the_group_use_the_shared_socket_and_cancel_only_their_jobs(
+        tomato_factory, shared_folder):
+    lab = tomato_factory(settings=f'{LEAN}[sharing]\nsocket = "{shared_folder}/lab.sock"\n'
+                                  'group = "nogroup"\n')
+    sock = shared_folder / "lab.sock"
+    assert (sock.stat().st_mode & 0o777, sock.stat().st_gid) == \
+        (0o660, grp.getgrnam("nogroup").gr_gid)
+    path = lab.root / "theirs.yml"
+    path.write_text(json.dumps(payload(sample="theirs")))
+    submitted = as_nobody(sock, SubmitJob(read_payload(path), "theirs.yml", str(shared_folder)))
+    theirs = submitted["ok"]["jobid"]
+    assert lab.job(theirs)["owner_name"] == "nobody"
+    mine = lab.submit(payload(sample="mine"))
+    refused = as_nobody(sock, CancelJobs((mine,)))
+    assert f"job {mine} is not yours" in refused["error"], refused
+    assert lab.status(mine) in ("q", "qw")  # still queued
+    assert as_nobody(sock, CancelJobs((theirs,)))["ok"][0]["status"] == "cd"
+    assert "StopService: only" in as_nobody(sock, StopService())["error"]
+    # tomato's user reaches the shared socket with TOMATO_SOCKET (ketchup, as a lab would).
+    listed = subprocess.run([str(BIN / "ketchup"), "status", "queue", "--json"],
+                            env={**lab.env, "TOMATO_SOCKET": str(sock)}, cwd=lab.root,
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert [j["jobid"] for j in json.loads(listed.stdout)] == [mine]
+    # The service's own socket stays its user's alone.
+    assert lab.socket.stat().st_mode & 0o777 == 0o600
