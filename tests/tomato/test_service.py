@@ -211,6 +211,16 @@ def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_fa
     until(lambda: tomato.ask(GetServiceStatus()).standby == 2, 20, "two waiting again")
 
 
+def test_outputs_wait_for_an_output_server_rather_than_start_a_process_of_their_own(
+        tomato_factory):
+    tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 1\n")
+    tomato.prepare("dummy-5", "s1")  # at once, while the output server is still starting
+    jobid = tomato.submit(payload(time=0.05, delay=0.05))
+    job = tomato.wait_status(jobid, "c", "ce")
+    assert job["status"] == "c" and job["outputs"], job
+    assert "one-off output process" not in tomato.log.read_text()
+
+
 def running_job(tomato, seconds=20):
     """A sequential job on dummy-5 with a few points written; (jobid, its process's pid)."""
     tomato.prepare("dummy-5", "s1")

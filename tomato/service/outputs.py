@@ -81,6 +81,8 @@ class Outputs:
         if self._socks:
             logger.warning("job %d: no output server answered within %g s: a one-off output "
                            "process makes its outputs", request.spec.jobid, SERVER_WAIT)
+        else:
+            logger.info("job %d: outputs by a one-off output process", request.spec.jobid)
         async with self._one_off:
             result = await anyio.run_process(python_argv("tomato.outputs"),
                                              input=CODEC.encode(request), check=False)
