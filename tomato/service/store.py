@@ -292,11 +292,11 @@ class Store:
         return [_job_info(row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
 
     # The cluster's jobs: copies of those other tomatos run or were submitted on.
-    def where(self, jobid: int) -> tuple[str | None, str | None] | None:
-        """(home, host) of a job: where it was submitted, where it runs (None: alone, or
-        not claimed yet); None for an unknown job."""
+    def where(self, jobid: int) -> tuple[str | None, str | None]:
+        """(home, host) of a job: where it was submitted, where it runs (None: alone, not
+        claimed yet, or an unknown job)."""
         row = self._db.execute("SELECT home, host FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1]) if row else (None, None)
 
     def copy_job(self, record: dict[str, Any], payload: dict[str, Any], cwd: str,
                  spec: JobSpec) -> None:

@@ -64,9 +64,11 @@ class Cluster:
         says so in its reason."""
         shown = []
         for job in jobs:
-            _, host = sup.store.where(job.jobid) or (None, None)
-            if job.status not in FINISHED and host not in (None, self.link.host) \
-                    and (away := self.view.away(str(host))):
+            if job.status in FINISHED:  # first: a finished job needs no look-up
+                shown.append(job)
+                continue
+            _, host = sup.store.where(job.jobid)
+            if host not in (None, self.link.host) and (away := self.view.away(str(host))):
                 job = replace(job, reason="; ".join(filter(None, (job.reason, away))))
             shown.append(job)
         return shown
@@ -93,18 +95,18 @@ class Cluster:
         if isinstance(msg, CancelJobs):
             return any(self._writer(sup, jobid) != self.link.host for jobid in msg.jobids)
         if isinstance(msg, TakeSnapshot):
-            return (sup.store.where(msg.jobid) or (None, None))[1] not in (None, self.link.host)
+            return sup.store.where(msg.jobid)[1] not in (None, self.link.host)
         return False
 
     def _writer(self, sup: Supervisor, jobid: int) -> str | None:
         """The tomato that decides about a job: its host once claimed, else its home."""
-        home, host = sup.store.where(jobid) or (self.link.host, None)
+        home, host = sup.store.where(jobid)
         return host or home or self.link.host
 
     async def forward(self, sup: Supervisor, msg: Any) -> Any:
         """Ask the tomato(s) `msg` is for; cancels of jobs decided here are done here."""
         if isinstance(msg, TakeSnapshot):  # made there, carried here
-            _, host = sup.store.where(msg.jobid) or (None, None)
+            _, host = sup.store.where(msg.jobid)
             taken = await rpc.ask(self.link, str(host), msg)
             files = await results.fetch(self.link, list(taken.files), Place(msg.cwd, ""))
             return SnapshotTaken(tuple(files), taken.warning)
@@ -130,7 +132,7 @@ class Cluster:
     async def _cancel_unclaimed(self, sup: Supervisor, jobids: list[int]) -> list[JobInfo]:
         """Cancel queued jobs whose home is away, in their entries: each still unclaimed,
         or none is cancelled (ConflictError)."""
-        if any((sup.store.where(j) or (None, None))[1] is not None for j in jobids):
+        if any(sup.store.where(j)[1] is not None for j in jobids):
             raise ConflictError("the tomato running these jobs is away: they cannot be "
                                 "cancelled until it is back")
         cancelled = []

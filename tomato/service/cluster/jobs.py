@@ -94,7 +94,7 @@ class ClusterJobs:
 
     def writes(self, jobid: int) -> bool:
         """Whether this tomato writes the job's entry."""
-        home, host = self.store.where(jobid) or (None, None)
+        home, host = self.store.where(jobid)
         return host == self.host or (host is None and home == self.host)
 
     def resync(self) -> None:
@@ -108,7 +108,7 @@ class ClusterJobs:
         self._wake.set()
 
     def runs_here(self, jobid: int) -> bool:
-        return (self.store.where(jobid) or (None, None))[1] == self.host
+        return (self.store.where(jobid))[1] == self.host
 
     def changed(self, jobid: int) -> None:
         """A job changed here: write its entry, if this tomato writes it."""
@@ -170,7 +170,7 @@ class ClusterJobs:
 
     def record(self, jobid: int) -> dict[str, Any]:
         job = self.store.job(jobid)
-        home, host = self.store.where(jobid) or (None, None)
+        home, host = self.store.where(jobid)
         assert job is not None
         fields = {name: getattr(job, name, None) for name in STATE}
         fields.update(home=home, host=host)
@@ -185,7 +185,7 @@ class ClusterJobs:
 
         key = f"job.{jobid}"
         job = self.store.job(jobid)
-        home, host = self.store.where(jobid) or (None, None)
+        home, host = self.store.where(jobid)
         if job is not None and job.status in FINISHED and home != host == self.host \
                 and jobid not in self._sent:  # run here for another: its results go first
             self._sent[jobid] = await send(self.link, str(jobid), job.outputs or [])
@@ -196,10 +196,7 @@ class ClusterJobs:
                     self._revisions[jobid] = await kv.update(key, pack(record),
                                                              last=self._revisions[jobid])
                     return
-                stored = self.store.record(jobid)
-                await kv.put(f"payload.{jobid}", pack({"payload": stored["payload"],
-                                                       "cwd": stored["cwd"]}))
-                self._revisions[jobid] = await kv.create(key, pack(record))
+                await self._create(kv, jobid, record)
                 return
             except KeyWrongLastSequenceError:  # changed there since: the entry decides
                 try:
@@ -212,6 +209,14 @@ class ClusterJobs:
                 if theirs.get("host") not in (None, self.host):
                     await self._tell(Copy(theirs))
                     return
+
+    async def _create(self, kv: Any, jobid: int, record: dict[str, Any]) -> None:
+        """Write a job's entry for the first time, its payload first (raises
+        KeyWrongLastSequenceError if another tomato wrote the entry meanwhile)."""
+        stored = self.store.record(jobid)
+        await kv.put(f"payload.{jobid}", pack({"payload": stored["payload"],
+                                               "cwd": stored["cwd"]}))
+        self._revisions[jobid] = await kv.create(f"job.{jobid}", pack(record))
 
     async def _watch(self) -> None:
         kv = await self._bucket()
@@ -328,10 +333,7 @@ class ClusterJobs:
             try:
                 entry = await kv.get(f"job.{jobid}")
             except KeyNotFoundError:  # submitted here an instant ago: not written yet
-                stored = self.store.record(jobid)
-                await kv.put(f"payload.{jobid}", pack({"payload": stored["payload"],
-                                                       "cwd": stored["cwd"]}))
-                self._revisions[jobid] = await kv.create(f"job.{jobid}", pack(record))
+                await self._create(kv, jobid, record)
             else:
                 theirs = unpack(entry.value)
                 mine = theirs.get("host") in (None, self.host)  # this one's, before a crash
