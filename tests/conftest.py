@@ -24,6 +24,8 @@ from tomato.actors import ActorError, EventsMissed, connect
 from tomato.cli.client import CLIENT_CODEC
 from tomato.cli.payloadfile import read_payload
 from tomato.messages import (
+    CancelJobs,
+    EjectSample,
     GetJobs,
     GetPipelines,
     JobStatusChanged,
@@ -42,6 +44,8 @@ FINISHED = ("c", "ce", "cd")
 LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
 """A service without processes kept waiting: what most tests need, at the least CPU (a job
 starts a process of its own; its outputs are made by a one-off output process)."""
+WARM = "[jobs]\nstandby = 0\noutput_servers = 1\n"
+"""A service many tests share: one output server kept warm for all their jobs."""
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -66,17 +70,43 @@ def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "cond
 
 
 class Tomato:
-    """A `tomato -t` service in its own folder, and the `ketchup` that talks to it."""
+    """A `tomato -t` service in its own folder, and the `ketchup` that talks to it.
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    `folder` is the service's (settings, devices file, job folders, log); `root` is where the
+    test works: ketchup's working directory, where payloads are written and outputs land.
+    They are one folder unless the service is shared (`seen_from`)."""
+
+    def __init__(self, root: Path, env: dict[str, str], folder: Path | None = None) -> None:
         self.root = root
+        self.folder = folder or root
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = root / "tomato.log"
+        self.log = self.folder / "tomato.log"
+
+    def seen_from(self, root: Path) -> Tomato:
+        """This running service, worked with from `root`."""
+        view = Tomato(root, self.env, self.folder)
+        view.process = self.process
+        return view
+
+    def reset(self) -> None:
+        """Back to as the service started: no unfinished job (cancelled, waited for), every
+        pipeline without a sample and not ready."""
+        assert self.process is not None and self.process.poll() is None, "tomato is not running"
+        unfinished = tuple(j.jobid for j in self.ask(GetJobs()))
+        if unfinished:
+            self.ask(CancelJobs(unfinished))
+        for jobid in unfinished:
+            self.wait_status(jobid, *FINISHED)
+        for p in self.ask(GetPipelines()):
+            if p.sample is not None:
+                self.ask(EjectSample(p.name))
+            if p.ready:
+                self.ask(SetReady(p.name, False))
 
     def start(self, *, wait: bool = True) -> Tomato:
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([str(BIN / "tomato"), "-t", "-vv"], cwd=self.root,
+            self.process = subprocess.Popen([str(BIN / "tomato"), "-t", "-vv"], cwd=self.folder,
                                             env=self.env, stdout=log, stderr=log)
         if wait:  # the service logs this line once it listens (-vv); reading a file is cheap
             start = self.log.stat().st_size
@@ -99,7 +129,7 @@ class Tomato:
 
     def run(self, exe: str, *args: str, check: bool = True, cwd: Path | None = None
             ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(BIN / exe), "--config", str(self.root), *args],
+        result = subprocess.run([str(BIN / exe), "--config", str(self.folder), *args],
                                 cwd=cwd or self.root,
                                 env=self.env, capture_output=True, text=True, timeout=60)
         if check and result.returncode != 0:
@@ -130,7 +160,7 @@ class Tomato:
     # ~90 ms of CPU; the CLI itself is tested where a test is about it).
     @property
     def socket(self) -> Path:
-        rundir = runtime_dir(self.root, Path(self.env["XDG_RUNTIME_DIR"]) / "tomato")
+        rundir = runtime_dir(self.folder, Path(self.env["XDG_RUNTIME_DIR"]) / "tomato")
         return socket_path(rundir, "tomato")
 
     def ask(self, msg: Any) -> Any:
@@ -194,8 +224,11 @@ class Tomato:
         until(lambda: (files := self.data_files(jobid)) and count(files[0]) >= at_least,
               timeout, "the first points")
 
+    def jobdir(self, jobid: int) -> Path:
+        return self.folder / "jobs" / str(jobid)
+
     def data_files(self, jobid: int) -> list[Path]:
-        return sorted(p for p in (self.root / "jobs" / str(jobid)).glob("[0-9]*-*")
+        return sorted(p for p in self.jobdir(jobid).glob("[0-9]*-*")
                       if p.suffix in (".csv", ".jsonl"))
 
 
@@ -208,7 +241,7 @@ class Terminal:
 
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
-        self.child = pexpect.spawn(str(BIN / "ketchup"), ["--config", str(tomato.root), *args],
+        self.child = pexpect.spawn(str(BIN / "ketchup"), ["--config", str(tomato.folder), *args],
                                    cwd=str(tomato.root), dimensions=(rows, cols),
                                    # as a shell in that terminal says (rich reads them first)
                                    env={**tomato.env, "COLUMNS": str(cols), "LINES": str(rows)})
@@ -243,7 +276,7 @@ class Terminal:
 
 def watch_json(tomato: Tomato, *args: str) -> subprocess.Popen[str]:
     """`ketchup watch ARGS --json`, started (read it with `records`)."""
-    return subprocess.Popen([str(BIN / "ketchup"), "--config", str(tomato.root), "watch",
+    return subprocess.Popen([str(BIN / "ketchup"), "--config", str(tomato.folder), "watch",
                              *args, "--json"], cwd=tomato.root, env=tomato.env,
                             stdout=subprocess.PIPE, text=True)
 
@@ -337,6 +370,29 @@ def stop_all(services: list[Tomato]) -> None:
 def tomato(tomato_factory: Callable[..., Tomato]) -> Tomato:
     """A running test-mode service with the built-in dummy pipelines."""
     return tomato_factory()
+
+
+@pytest.fixture(scope="session")
+def shared_service(tmp_path_factory: pytest.TempPathFactory, runtime_base: Path
+                   ) -> Iterator[Tomato]:
+    """One test-mode service per test process, with an output server kept warm: see `lab`."""
+    root = tmp_path_factory.mktemp("shared")
+    service = new_service(root / "lab", private_env(root, runtime_base), settings=WARM).start()
+    yield service
+    stop_all([service])
+
+
+@pytest.fixture
+def lab(shared_service: Tomato, tmp_path: Path) -> Tomato:
+    """The built-in dummy pipelines of a service the tests of this process share, as it
+    started (no unfinished job, no sample, not ready), worked with from this test's own
+    folder. For tests that neither stop the service nor change its devices or settings,
+    and look only at their own jobs: they skip a service start (~0.6 s of CPU) and, for
+    their outputs, an output process (~0.7 s)."""
+    shared_service.reset()
+    here = tmp_path / "here"
+    here.mkdir()
+    return shared_service.seen_from(here)
 
 
 @contextlib.contextmanager

@@ -160,24 +160,24 @@ def test_a_missing_payload_file_is_refused(quiet):
     nothing_queued(quiet)
 
 
-def test_guards_fail_with_a_clear_message_and_change_nothing(tomato):
-    tomato.prepare("dummy-5", "s1")
-    assert "already holds sample 's1'; eject it first" in refused(tomato, "load", "s2", "dummy-5")
-    assert "no pipeline named 'nope'" in refused(tomato, "load", "s2", "nope", code=4)
-    assert "no pipeline named 'nope'" in refused(tomato, "eject", "nope", code=4)
-    assert "no pipeline named 'nope'" in refused(tomato, "ready", "nope", code=4)
-    assert "no job with jobid 99" in refused(tomato, "status", "99", code=4)
-    assert "no job with jobid 99" in refused(tomato, "cancel", "99", code=4)
-    jobid = tomato.submit(payload(time=30))
-    tomato.wait_status(jobid, "r")
-    assert f"is running job {jobid}" in refused(tomato, "eject", "dummy-5", code=5)
-    assert f"is running job {jobid}" in refused(tomato, "unready", "dummy-5", code=5)
-    assert tomato.pipelines()["dummy-5"]["sample"] == "s1"
-    tomato.ketchup("cancel", str(jobid))
-    tomato.wait_status(jobid, "cd")
-    assert "has already finished (cd)" in refused(tomato, "cancel", str(jobid), code=5)
-    tomato.ketchup("eject", "dummy-5")
-    assert tomato.pipelines()["dummy-5"]["sample"] is None
+def test_guards_fail_with_a_clear_message_and_change_nothing(lab):
+    lab.prepare("dummy-5", "s1")
+    assert "already holds sample 's1'; eject it first" in refused(lab, "load", "s2", "dummy-5")
+    assert "no pipeline named 'nope'" in refused(lab, "load", "s2", "nope", code=4)
+    assert "no pipeline named 'nope'" in refused(lab, "eject", "nope", code=4)
+    assert "no pipeline named 'nope'" in refused(lab, "ready", "nope", code=4)
+    assert "no job with jobid 99999" in refused(lab, "status", "99999", code=4)
+    assert "no job with jobid 99999" in refused(lab, "cancel", "99999", code=4)
+    jobid = lab.submit(payload(time=30))
+    lab.wait_status(jobid, "r")
+    assert f"is running job {jobid}" in refused(lab, "eject", "dummy-5", code=5)
+    assert f"is running job {jobid}" in refused(lab, "unready", "dummy-5", code=5)
+    assert lab.pipelines()["dummy-5"]["sample"] == "s1"
+    lab.ketchup("cancel", str(jobid))
+    lab.wait_status(jobid, "cd")
+    assert "has already finished (cd)" in refused(lab, "cancel", str(jobid), code=5)
+    lab.ketchup("eject", "dummy-5")
+    assert lab.pipelines()["dummy-5"]["sample"] is None
 
 
 def test_ketchup_without_a_service_says_so_and_how_to_start_it(tomato_factory):
@@ -286,22 +286,22 @@ def test_malformed_settings_stop_the_service_from_starting(tomato_factory):
     assert not (lab.root / "x.db").exists()
 
 
-def test_messages_of_the_service_s_own_processes_are_refused_from_a_client(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 1, 0.1))
-    tomato.wait_status(jobid, "r")
+def test_messages_of_the_service_s_own_processes_are_refused_from_a_client(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 1, 0.1))
+    lab.wait_status(jobid, "r")
 
     async def forge() -> None:
-        async with connect(tomato.socket, CODEC) as conn:
+        async with connect(lab.socket, CODEC) as conn:
             for forged in (JobFinished(jobid, "c", None, ("/etc/passwd",)),
                            JobCollected(jobid, "c", None)):
                 with pytest.raises(ActorError, match="from tomato's own processes only"):
                     await conn.ask(forged)
 
     anyio.run(forge)
-    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    job = lab.wait_status(jobid, "c", "ce", "cd")
     assert job["status"] == "c" and "/etc/passwd" not in job["outputs"]
-    assert len(read_csv(tomato.data_files(jobid)[0])) == 10  # it ran to its end
+    assert len(read_csv(lab.data_files(jobid)[0])) == 10  # it ran to its end
 
 
 def test_a_device_takes_commands_from_tomato_s_processes_only(tomato):
@@ -319,10 +319,10 @@ def test_a_device_takes_commands_from_tomato_s_processes_only(tomato):
     assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
 
 
-def test_state_job_folders_logs_and_data_are_private(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.wait_status(tomato.submit(payload(time=0.2)), "c")["jobid"]
-    jobdir = tomato.root / "jobs" / str(jobid)
-    for path in (tomato.root / "tomato.db", jobdir, jobdir / "jobdata.json",
-                 jobdir / "jobdata.log", *tomato.data_files(jobid)):
+def test_state_job_folders_logs_and_data_are_private(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.wait_status(lab.submit(payload(time=0.2)), "c")["jobid"]
+    jobdir = lab.jobdir(jobid)
+    for path in (lab.folder / "tomato.db", jobdir, jobdir / "jobdata.json",
+                 jobdir / "jobdata.log", *lab.data_files(jobid)):
         assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))

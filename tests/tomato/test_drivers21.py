@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import LEAN, Terminal, new_service, open_datagram, private_env, stop_all, until
+from conftest import WARM, Terminal, new_service, open_datagram, private_env, stop_all, until
 
 
 def counter_payload(*steps: tuple[float, float], **settings) -> dict:
@@ -80,7 +80,7 @@ def multi(tmp_path_factory, runtime_base):
 
     root = tmp_path_factory.mktemp("multi")
     service = new_service(root / "lab", private_env(root, runtime_base), TWO_DEVICES,
-                          f"{LEAN}[drivers.psutil]\nidle_measurement_interval = 0.3\n").start()
+                          f"{WARM}[drivers.psutil]\nidle_measurement_interval = 0.3\n").start()
     yield service
     stop_all([service])
 

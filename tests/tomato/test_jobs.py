@@ -38,42 +38,42 @@ def test_point_counts_follow_time_and_delay(tomato_factory):
         assert [r[0] for r in rows] == sorted(r[0] for r in rows)
 
 
-def test_sequential_values_are_one_to_n(tomato):
-    tomato.prepare("dummy-5", "s1")
-    (tomato.root / "p.yml").write_text(json.dumps(payload("sequential", 1, 0.1)))
-    out = tomato.ketchup("submit", "p.yml").stdout  # as a person types it
+def test_sequential_values_are_one_to_n(lab):
+    lab.prepare("dummy-5", "s1")
+    (lab.root / "p.yml").write_text(json.dumps(payload("sequential", 1, 0.1)))
+    out = lab.ketchup("submit", "p.yml").stdout  # as a person types it
     jobid = int(out.removeprefix("jobid: "))
-    assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
-    [data] = tomato.data_files(jobid)
+    assert lab.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
+    [data] = lab.data_files(jobid)
     assert data.read_text().splitlines()[:2] == ["uts,value", "s,"]
     assert [value for _, value in read_csv(data)] == list(range(1, 11))
-    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
+    log = (lab.jobdir(jobid) / "jobdata.log").read_text()
     assert "completed" in log
-    assert f"INFO outputs: {tomato.root / f'results.{jobid}.nc'}" in log  # by the supervisor
-    assert (tomato.root / "jobs" / str(jobid) / "jobdata.json").exists()
+    assert f"INFO outputs: {lab.root / f'results.{jobid}.nc'}" in log  # by the supervisor
+    assert (lab.jobdir(jobid) / "jobdata.json").exists()
 
 
-def test_example_payloads_in_every_version_run(tomato):
-    tomato.prepare("dummy-5", "sample_a")
-    tomato.prepare("dummy-10", "sample_a")
-    jobs = [tomato.submit(EXAMPLES / name) for name in ("random_2_2.yml", "random_2_0.1.yml")]
+def test_example_payloads_in_every_version_run(lab):
+    lab.prepare("dummy-5", "sample_a")
+    lab.prepare("dummy-10", "sample_a")
+    jobs = [lab.submit(EXAMPLES / name) for name in ("random_2_2.yml", "random_2_0.1.yml")]
     for jobid in jobs:
-        assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
-        assert len(read_csv(tomato.data_files(jobid)[0])) == 20
+        assert lab.wait_status(jobid, "c", "ce")["status"] == "c"
+        assert len(read_csv(lab.data_files(jobid)[0])) == 20
 
 
-def test_two_jobs_run_at_once_on_dummy_5_and_dummy_10(tomato):
-    tomato.prepare("dummy-5", "s1")
-    tomato.prepare("dummy-10", "s1")
-    a = tomato.submit(payload(time=2))
-    b = tomato.submit(payload(time=2))
-    tomato.wait_status(a, "r")
-    tomato.wait_status(b, "r")
-    assert tomato.status(a) == "r"  # both at once
-    pipelines = {tomato.job(a)["pipeline"], tomato.job(b)["pipeline"]}
+def test_two_jobs_run_at_once_on_dummy_5_and_dummy_10(lab):
+    lab.prepare("dummy-5", "s1")
+    lab.prepare("dummy-10", "s1")
+    a = lab.submit(payload(time=2))
+    b = lab.submit(payload(time=2))
+    lab.wait_status(a, "r")
+    lab.wait_status(b, "r")
+    assert lab.status(a) == "r"  # both at once
+    pipelines = {lab.job(a)["pipeline"], lab.job(b)["pipeline"]}
     assert pipelines == {"dummy-5", "dummy-10"}
     for jobid in (a, b):
-        assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
+        assert lab.wait_status(jobid, "c", "ce")["status"] == "c"
 
 
 def test_side_by_side_steps_on_two_components(tomato_factory):
@@ -89,70 +89,70 @@ def test_side_by_side_steps_on_two_components(tomato_factory):
     assert abs(read_csv(worker)[0][0] - read_csv(aux)[0][0]) < 0.5
 
 
-def test_unlock_when_done_starts_the_next_job_for_the_same_sample(tomato):
-    tomato.prepare("dummy-5", "s1")
-    first = tomato.submit(payload(time=0.5, unlock_when_done=True))
-    second = tomato.submit(payload(time=0.5))
-    assert tomato.wait_status(first, "c", "ce")["status"] == "c"
-    assert tomato.wait_status(second, "c", "ce")["status"] == "c"
-    assert tomato.job(second)["pipeline"] == "dummy-5"
+def test_unlock_when_done_starts_the_next_job_for_the_same_sample(lab):
+    lab.prepare("dummy-5", "s1")
+    first = lab.submit(payload(time=0.5, unlock_when_done=True))
+    second = lab.submit(payload(time=0.5))
+    assert lab.wait_status(first, "c", "ce")["status"] == "c"
+    assert lab.wait_status(second, "c", "ce")["status"] == "c"
+    assert lab.job(second)["pipeline"] == "dummy-5"
     # The second did not unlock: the pipeline stays not ready.
-    assert tomato.pipelines()["dummy-5"]["ready"] is False
+    assert lab.pipelines()["dummy-5"]["ready"] is False
 
 
-def test_without_unlock_the_pipeline_stays_not_ready_and_the_next_job_waits(tomato):
-    tomato.prepare("dummy-5", "s1")
-    first = tomato.submit(payload(time=0.3))
-    second = tomato.submit(payload(time=0.3))
-    assert tomato.wait_status(first, "c")["status"] == "c"
-    assert tomato.status(second) == "qw"
-    assert tomato.pipelines()["dummy-5"]["ready"] is False
-    tomato.ketchup("ready", "dummy-5")
-    assert tomato.wait_status(second, "c")["status"] == "c"
+def test_without_unlock_the_pipeline_stays_not_ready_and_the_next_job_waits(lab):
+    lab.prepare("dummy-5", "s1")
+    first = lab.submit(payload(time=0.3))
+    second = lab.submit(payload(time=0.3))
+    assert lab.wait_status(first, "c")["status"] == "c"
+    assert lab.status(second) == "qw"
+    assert lab.pipelines()["dummy-5"]["ready"] is False
+    lab.ketchup("ready", "dummy-5")
+    assert lab.wait_status(second, "c")["status"] == "c"
 
 
-def test_a_job_waits_qw_for_its_sample_then_runs(tomato):
-    jobid = tomato.submit(payload(time=0.3, sample="later"))
-    assert tomato.status(jobid) == "qw"
-    tomato.ketchup("ready", "dummy-10")
-    assert tomato.status(jobid) == "qw"
-    tomato.ketchup("load", "later", "dummy-10")
-    assert tomato.wait_status(jobid, "c")["pipeline"] == "dummy-10"
+def test_a_job_waits_qw_for_its_sample_then_runs(lab):
+    jobid = lab.submit(payload(time=0.3, sample="later"))
+    assert lab.status(jobid) == "qw"
+    lab.ketchup("ready", "dummy-10")
+    assert lab.status(jobid) == "qw"
+    lab.ketchup("load", "later", "dummy-10")
+    assert lab.wait_status(jobid, "c")["pipeline"] == "dummy-10"
 
 
-def test_cancel_a_queued_job_is_immediate(tomato):
-    jobid = tomato.submit(payload())
-    out = tomato.json("cancel", str(jobid))
+def test_cancel_a_queued_job_is_immediate(lab):
+    jobid = lab.submit(payload())
+    out = lab.json("cancel", str(jobid))
     assert out[0]["status"] == "cd"
-    assert tomato.status(jobid) == "cd"
-    tomato.prepare("dummy-5", "s1")
-    assert tomato.status(jobid) == "cd"
+    assert lab.status(jobid) == "cd"
+    lab.prepare("dummy-5", "s1")
+    assert lab.status(jobid) == "cd"
 
 
-def test_cancel_a_running_job_stops_the_device_and_stays_cd(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", time=30, delay=0.1))
-    tomato.wait_status(jobid, "r")
-    until(lambda: tomato.data_files(jobid) and len(read_csv(tomato.data_files(jobid)[0])) >= 3,
+def test_cancel_a_running_job_stops_the_device_and_stays_cd(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", time=30, delay=0.1))
+    lab.wait_status(jobid, "r")
+    until(lambda: lab.data_files(jobid) and len(read_csv(lab.data_files(jobid)[0])) >= 3,
           10, "data to arrive")
-    tomato.ketchup("cancel", str(jobid))
-    job = tomato.wait_status(jobid, "cd", "ce", "c", timeout=10)
+    lab.ketchup("cancel", str(jobid))
+    job = lab.wait_status(jobid, "cd", "ce", "c", timeout=10)
     assert job["status"] == "cd", job
     # The device stopped within 1 s of the cancel reaching the job: no point after that.
-    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text().splitlines()
+    log = (lab.jobdir(jobid) / "jobdata.log").read_text().splitlines()
     [line] = [x for x in log if "cancel requested" in x]
     asked = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-    assert read_csv(tomato.data_files(jobid)[0])[-1][0] < asked + 1.0
-    status = tomato.run("tomato", "status").stdout
+    assert read_csv(lab.data_files(jobid)[0])[-1][0] < asked + 1.0
+    status = lab.run("tomato", "status").stdout
     assert '"5": "stopped"' in status
-    rows = read_csv(tomato.data_files(jobid)[0])
+    rows = read_csv(lab.data_files(jobid)[0])
     assert [v for _, v in rows] == list(range(1, len(rows) + 1))
     # Nothing more arrives and the status stays cd.
     time.sleep(0.5)
-    assert len(read_csv(tomato.data_files(jobid)[0])) == len(rows)
-    assert tomato.status(jobid) == "cd"
-    assert tomato.pipelines()["dummy-5"]["ready"] is False
-    assert tomato.pipelines()["dummy-5"]["jobid"] is None
+    assert len(read_csv(lab.data_files(jobid)[0])) == len(rows)
+    assert lab.status(jobid) == "cd"
+    assert lab.pipelines()["dummy-5"]["ready"] is False
+    assert lab.pipelines()["dummy-5"]["jobid"] is None
 
 
 def test_search_finds_jobs_by_name(tomato):
@@ -165,22 +165,22 @@ def test_search_finds_jobs_by_name(tomato):
     assert [j["jobid"] for j in tomato.json("search", "calib", "-c")] == [a]
 
 
-def test_piped_tables_give_scripts_every_value_whole(tomato):
+def test_piped_tables_give_scripts_every_value_whole(lab):
     name = "a_rather_long_running_calibration_of_the_second_cycler"
-    jobid = tomato.submit(payload(sample="sample_with_a_long_name"), name)
+    jobid = lab.submit(payload(sample="sample_with_a_long_name"), name)
     for args in (("status", "queue"), ("search", "calibration")):
-        lines = tomato.ketchup(*args).stdout.splitlines()  # captured: not a terminal
+        lines = lab.ketchup(*args).stdout.splitlines()  # captured: not a terminal
         assert lines[0].split("\t")[:4] == ["jobid", "jobname", "status", "sample"]
         assert lines[1].split("\t")[:4] == [str(jobid), name, "qw", "sample_with_a_long_name"]
         assert all(line == line.rstrip() for line in lines)
-    pipelines = tomato.ketchup("status").stdout.splitlines()
+    pipelines = lab.ketchup("status").stdout.splitlines()
     assert pipelines[0].startswith("pipeline\tsample\tready")
     assert any(line.startswith("dummy-5\t-\tno\t-\t") for line in pipelines)
 
 
-def test_status_of_jobs_is_the_seed_yaml(tomato):
-    jobid = tomato.submit(payload(), "named")
-    out = tomato.ketchup("status", str(jobid)).stdout
+def test_status_of_jobs_is_the_seed_yaml(lab):
+    jobid = lab.submit(payload(), "named")
+    out = lab.ketchup("status", str(jobid)).stdout
     for key in ("- jobid: ", "  jobname: named", "  status: qw", "  submitted: ", "  executed: ",
                 "  completed: ", "  pipeline: "):
         assert key in out, out

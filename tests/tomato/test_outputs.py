@@ -11,15 +11,15 @@ import pytest
 from conftest import EXAMPLES, LEAN, open_datagram, payload, read_csv, tmpfs, until
 
 
-def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("random", 2, 0.1), "dg")
-    job = tomato.wait_status(jobid, "c", "ce")
+def test_the_datagram_holds_every_point_with_units_and_uncertainty(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("random", 2, 0.1), "dg")
+    job = lab.wait_status(jobid, "c", "ce")
     assert job["status"] == "c", job
-    nc, archive = tomato.root / f"results.{jobid}.nc", tomato.root / f"results.{jobid}.zip"
+    nc, archive = lab.root / f"results.{jobid}.nc", lab.root / f"results.{jobid}.zip"
     assert sorted(job["outputs"]) == sorted([str(nc), str(archive)])
     tree = open_datagram(nc)
-    [raw] = tomato.data_files(jobid)
+    [raw] = lab.data_files(jobid)
     assert list(tree.children) == ["worker"]  # one group per component role, as in 2.x
     step = tree["worker"]
     assert step.sizes["uts"] == len(read_csv(raw)) == 20
@@ -41,124 +41,124 @@ def test_the_datagram_holds_every_point_with_units_and_uncertainty(tomato):
         assert sorted(zf.namelist()) == sorted([raw.name, "jobdata.json", "jobdata.log"])
 
 
-def test_sequential_values_read_back_from_the_datagram(tomato):
-    tomato.prepare("dummy-10", "s1")
-    jobid = tomato.submit(payload("sequential", 1, 0.1))
-    tomato.wait_status(jobid, "c")
-    tree = open_datagram(tomato.root / f"results.{jobid}.nc")
+def test_sequential_values_read_back_from_the_datagram(lab):
+    lab.prepare("dummy-10", "s1")
+    jobid = lab.submit(payload("sequential", 1, 0.1))
+    lab.wait_status(jobid, "c")
+    tree = open_datagram(lab.root / f"results.{jobid}.nc")
     [node] = [tree[name] for name in tree.children]
     assert list(node["value"].values) == list(range(1, 11))
 
 
-def test_custom_prefix_and_relative_output_path(tomato):
-    tomato.prepare("dummy-5", "sample_a")
-    tomato.prepare("dummy-10", "sample_a")
-    first = tomato.submit(EXAMPLES / "random_2_2.yml")
-    sub = tomato.root / "sub"
+def test_custom_prefix_and_relative_output_path(lab):
+    lab.prepare("dummy-5", "sample_a")
+    lab.prepare("dummy-10", "sample_a")
+    first = lab.submit(EXAMPLES / "random_2_2.yml")
+    sub = lab.root / "sub"
     sub.mkdir()
     (sub / "p.yml").write_text(json.dumps(payload(
         time=0.3, sample="sample_a", output={"path": "out/deeper", "prefix": "run_b"})))
-    second = tomato.json("submit", "p.yml", cwd=sub)["jobid"]
-    tomato.wait_status(first, "c")
-    tomato.wait_status(second, "c")
-    assert (tomato.root / "random_2_2.nc").exists() and (tomato.root / "random_2_2.zip").exists()
+    second = lab.json("submit", "p.yml", cwd=sub)["jobid"]
+    lab.wait_status(first, "c")
+    lab.wait_status(second, "c")
+    assert (lab.root / "random_2_2.nc").exists() and (lab.root / "random_2_2.zip").exists()
     assert (sub / "out" / "deeper" / "run_b.nc").exists()
     assert (sub / "out" / "deeper" / "run_b.zip").exists()
 
 
-def test_absolute_output_path(tomato, tmp_path):
+def test_absolute_output_path(lab, tmp_path):
     target = tmp_path / "elsewhere"
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload(time=0.3, output={"path": str(target)}))
-    tomato.wait_status(jobid, "c")
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload(time=0.3, output={"path": str(target)}))
+    lab.wait_status(jobid, "c")
     assert (target / f"results.{jobid}.nc").exists()
 
 
-def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(tomato, tmp_path):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 4, 0.1))
-    tomato.wait_status(jobid, "r")
-    tomato.wait_points(jobid, 5)
+def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(lab, tmp_path):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 4, 0.1))
+    lab.wait_status(jobid, "r")
+    lab.wait_points(jobid, 5)
     here = tmp_path / "caller"
     here.mkdir()
-    out = tomato.ketchup("snapshot", str(jobid), cwd=here)
+    out = lab.ketchup("snapshot", str(jobid), cwd=here)
     assert out.returncode == 0 and out.stderr == ""
     snap = open_datagram(here / f"snapshot.{jobid}.nc")
     assert (here / f"snapshot.{jobid}.zip").exists()
-    tomato.wait_status(jobid, "c")
-    final = open_datagram(tomato.root / f"results.{jobid}.nc")
+    lab.wait_status(jobid, "c")
+    final = open_datagram(lab.root / f"results.{jobid}.nc")
     [name] = final.children
     assert 5 <= snap[name].sizes["uts"] < final[name].sizes["uts"] == 40
     assert list(snap[name]["value"].values) == list(range(1, snap[name].sizes["uts"] + 1))
     # On a finished job: a warning, and the files are still written (overwritten).
-    again = tomato.ketchup("snapshot", str(jobid), cwd=here)
+    again = lab.ketchup("snapshot", str(jobid), cwd=here)
     assert again.returncode == 0 and "warning: job" in again.stderr
     assert open_datagram(here / f"snapshot.{jobid}.nc")[name].sizes["uts"] == 40
     # Where the snapshot cannot be written: exit 9, naming the file.
     blocked = tmp_path / "blocked"
     (blocked / f"snapshot.{jobid}.nc").mkdir(parents=True)
-    failed = tomato.ketchup("snapshot", str(jobid), cwd=blocked, check=False)
+    failed = lab.ketchup("snapshot", str(jobid), cwd=blocked, check=False)
     assert failed.returncode == 9 and f"snapshot.{jobid}.nc" in failed.stderr, failed
 
 
-def test_snapshot_of_a_queued_job_is_refused(tomato):
-    jobid = tomato.submit(payload())
-    result = tomato.ketchup("snapshot", str(jobid), check=False)
+def test_snapshot_of_a_queued_job_is_refused(lab):
+    jobid = lab.submit(payload())
+    result = lab.ketchup("snapshot", str(jobid), check=False)
     assert result.returncode == 5 and "has not started" in result.stderr
-    assert not list(tomato.root.glob("snapshot.*"))
+    assert not list(lab.root.glob("snapshot.*"))
 
 
-def test_periodic_snapshots_are_written_while_the_job_runs(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 4, 0.1,
+def test_periodic_snapshots_are_written_while_the_job_runs(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 4, 0.1,
                                   snapshot={"frequency": 1, "path": "snaps"}))
-    path = tomato.root / "snaps" / f"snapshot.{jobid}.nc"
+    path = lab.root / "snaps" / f"snapshot.{jobid}.nc"
     until(path.exists, 10, "the first periodic snapshot")  # at ~1 s of a 4 s job
-    assert tomato.status(jobid) == "r"
+    assert lab.status(jobid) == "r"
     snap = open_datagram(path)
     [name] = snap.children
     assert 0 < snap[name].sizes["uts"] < 40
-    tomato.wait_status(jobid, "c")
+    lab.wait_status(jobid, "c")
 
 
-def test_outputs_are_written_after_cancel(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 30, 0.1))
-    tomato.wait_points(jobid, 3)
-    tomato.ketchup("cancel", str(jobid))
-    job = tomato.wait_status(jobid, "cd", "ce")
+def test_outputs_are_written_after_cancel(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 30, 0.1))
+    lab.wait_points(jobid, 3)
+    lab.ketchup("cancel", str(jobid))
+    job = lab.wait_status(jobid, "cd", "ce")
     assert job["status"] == "cd"
-    tree = open_datagram(tomato.root / f"results.{jobid}.nc")
+    tree = open_datagram(lab.root / f"results.{jobid}.nc")
     [name] = tree.children
-    assert tree[name].sizes["uts"] == len(read_csv(tomato.data_files(jobid)[0])) >= 3
+    assert tree[name].sizes["uts"] == len(read_csv(lab.data_files(jobid)[0])) >= 3
     assert tree.attrs["status"] == "cd"
 
 
-def test_an_output_path_that_is_a_file_ends_ce_and_keeps_the_data(tomato):
-    (tomato.root / "occupied").write_text("a file, not a folder")
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload(time=0.3, output={"path": "occupied"}))
-    job = tomato.wait_status(jobid, "c", "ce")
+def test_an_output_path_that_is_a_file_ends_ce_and_keeps_the_data(lab):
+    (lab.root / "occupied").write_text("a file, not a folder")
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload(time=0.3, output={"path": "occupied"}))
+    job = lab.wait_status(jobid, "c", "ce")
     assert job["status"] == "ce" and "outputs in" in job["reason"], job
-    assert len(read_csv(tomato.data_files(jobid)[0])) == 3
-    assert job["jobpath"] == str(tomato.root / "jobs" / str(jobid))
-    out = tomato.ketchup("status", str(jobid)).stdout
+    assert len(read_csv(lab.data_files(jobid)[0])) == 3
+    assert job["jobpath"] == str(lab.jobdir(jobid))
+    out = lab.ketchup("status", str(jobid)).stdout
     assert "jobpath:" in out and "reason:" in out
-    assert tomato.ketchup("watch", str(jobid), check=False).returncode == 10  # ended ce
+    assert lab.ketchup("watch", str(jobid), check=False).returncode == 10  # ended ce
 
 
-def test_yadg_failing_on_the_raw_data_ends_ce_and_still_delivers_the_archive(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 2, 0.1))
-    until(lambda: tomato.data_files(jobid), 10, "the raw data file")
-    with tomato.data_files(jobid)[0].open("a") as f:  # a corrupted line in the raw data
+def test_yadg_failing_on_the_raw_data_ends_ce_and_still_delivers_the_archive(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 2, 0.1))
+    until(lambda: lab.data_files(jobid), 10, "the raw data file")
+    with lab.data_files(jobid)[0].open("a") as f:  # a corrupted line in the raw data
         f.write("not-a-number,garbage\n")
-    job = tomato.wait_status(jobid, "c", "ce")
+    job = lab.wait_status(jobid, "c", "ce")
     assert job["status"] == "ce"
     assert "could not convert string to float" in job["reason"]
-    assert (tomato.root / f"results.{jobid}.zip").exists()
-    assert not (tomato.root / f"results.{jobid}.nc").exists()
-    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
+    assert (lab.root / f"results.{jobid}.zip").exists()
+    assert not (lab.root / f"results.{jobid}.nc").exists()
+    log = (lab.jobdir(jobid) / "jobdata.log").read_text()
     assert "could not convert string to float" in log
 
 

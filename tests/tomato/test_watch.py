@@ -12,10 +12,10 @@ import msgpack
 from conftest import Terminal, payload, read_csv, records, until, watch_json
 
 
-def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("random", 4, 0.2), "looked-at")
-    term = Terminal(tomato, "watch", str(jobid))
+def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("random", 4, 0.2), "looked-at")
+    term = Terminal(lab, "watch", str(jobid))
     first = term.wait_for(lambda t: "status r" in t and "value=" in t and "━" in t,
                           what="status, progress bar and a value")
     assert f"job {jobid} looked-at" in first and "pipeline dummy-5" in first
@@ -30,11 +30,11 @@ def test_watching_a_job_in_a_terminal_shows_it_run_to_the_end(tomato):
     assert term.exit_code() == 0
 
 
-def test_watching_all_pipelines_in_a_terminal_and_leaving_with_ctrl_c(tomato):
-    tomato.prepare("dummy-10", "s1")
-    term = Terminal(tomato, "watch")
+def test_watching_all_pipelines_in_a_terminal_and_leaving_with_ctrl_c(lab):
+    lab.prepare("dummy-10", "s1")
+    term = Terminal(lab, "watch")
     term.wait_for(lambda t: "dummy-5" in t and "dummy-10" in t, what="the pipelines")
-    jobid = tomato.submit(payload("sequential", 3, 0.1))
+    jobid = lab.submit(payload("sequential", 3, 0.1))
     row = term.wait_for(lambda t: any(line.startswith(" dummy-10") and f" {jobid} " in line
                                       and " r " in line and "value=" in line
                                       for line in t.splitlines()), what="the running job")
@@ -44,10 +44,10 @@ def test_watching_all_pipelines_in_a_terminal_and_leaving_with_ctrl_c(tomato):
     assert "Traceback" not in term.history
 
 
-def test_watch_json_gives_every_point_in_order_and_ends_with_the_status(tomato):
-    jobid = tomato.submit(payload("sequential", 1, 0.05))
-    watcher = watch_json(tomato, str(jobid))
-    tomato.prepare("dummy-5", "s1")
+def test_watch_json_gives_every_point_in_order_and_ends_with_the_status(lab):
+    jobid = lab.submit(payload("sequential", 1, 0.05))
+    watcher = watch_json(lab, str(jobid))
+    lab.prepare("dummy-5", "s1")
     lines, code = records(watcher)
     assert code == 0
     assert lines[0]["event"] == "state"
@@ -59,12 +59,12 @@ def test_watch_json_gives_every_point_in_order_and_ends_with_the_status(tomato):
     assert f"results.{jobid}.nc" in " ".join(lines[-1]["outputs"])
 
 
-def test_watch_of_a_cancelled_job_exits_non_zero(tomato):
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 30, 0.1))
-    watcher = watch_json(tomato, str(jobid))
-    until(lambda: tomato.data_files(jobid), 10, "data")
-    tomato.ketchup("cancel", str(jobid))
+def test_watch_of_a_cancelled_job_exits_non_zero(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 30, 0.1))
+    watcher = watch_json(lab, str(jobid))
+    until(lambda: lab.data_files(jobid), 10, "data")
+    lab.ketchup("cancel", str(jobid))
     lines, code = records(watcher)
     assert code == 11
     assert lines[-1]["status"] == "cd"
@@ -84,20 +84,20 @@ def test_watch_says_when_tomato_stops_and_follows_it_when_it_is_back(tomato):
     assert code == 0
 
 
-def test_twenty_watchers_one_stuck_leave_the_job_unaffected(tomato):
+def test_twenty_watchers_one_stuck_leave_the_job_unaffected(lab):
     stuck = socket.socket(socket.AF_UNIX)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.connect(str(tomato.socket))
+    stuck.connect(str(lab.socket))
     frame = msgpack.packb([1, "sub", 1, "NoneType", None])
     stuck.sendall(struct.pack(">I", len(frame)) + frame)  # subscribes, then never reads
-    watchers = [watch_json(tomato) for _ in range(19)]
+    watchers = [watch_json(lab) for _ in range(19)]
     for w in watchers:
         assert json.loads(w.stdout.readline())["event"] == "state"
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 3, 0.01))
-    job = tomato.wait_status(jobid, "c", "ce")
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 3, 0.01))
+    job = lab.wait_status(jobid, "c", "ce")
     assert job["status"] == "c"
-    rows = read_csv(tomato.data_files(jobid)[0])
+    rows = read_csv(lab.data_files(jobid)[0])
     assert [v for _, v in rows] == list(range(1, 301))
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(rows)]
     # Generous bounds (two cores, a parallel test): a job held up by watchers shows seconds.
@@ -110,18 +110,18 @@ def test_twenty_watchers_one_stuck_leave_the_job_unaffected(tomato):
         values = [r["values"]["value"] for r in lines
                   if r["event"] == "point" and r["jobid"] == jobid]
         assert values == list(range(1, 301)), (len(values), code)
-    assert tomato.process.poll() is None
+    assert lab.process.poll() is None
     stuck.close()
-    assert len(tomato.json("status")) == 2
+    assert len(lab.json("status")) == 2
 
 
 
-def test_the_pipeline_is_released_when_data_collection_ends_before_outputs(tomato):
-    watcher = watch_json(tomato)
+def test_the_pipeline_is_released_when_data_collection_ends_before_outputs(lab):
+    watcher = watch_json(lab)
     assert json.loads(watcher.stdout.readline())["event"] == "state"
-    tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 0.3, 0.1, unlock_when_done=True))
-    tomato.wait_status(jobid, "c")
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 0.3, 0.1, unlock_when_done=True))
+    lab.wait_status(jobid, "c")
     watcher.send_signal(signal.SIGINT)
     lines, _ = records(watcher)
     released = next(i for i, r in enumerate(lines) if r["event"] == "PipelineChanged"

@@ -23,9 +23,9 @@ def column(screen: list[str], header: str, following: str) -> str:
 
 
 @pytest.mark.parametrize("cols", [60, 200])
-def test_the_queue_in_a_terminal_shows_long_names_whole(tomato, cols):
-    jobid = tomato.submit(payload(sample=SAMPLE), NAME)
-    term = Terminal(tomato, "status", "queue", cols=cols, rows=40)
+def test_the_queue_in_a_terminal_shows_long_names_whole(lab, cols):
+    jobid = lab.submit(payload(sample=SAMPLE), NAME)
+    term = Terminal(lab, "status", "queue", cols=cols, rows=40)
     assert term.exit_code() == 0
     screen = term.screen.display
     assert column(screen, "jobid", "jobname") == str(jobid)
