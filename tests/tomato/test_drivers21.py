@@ -24,7 +24,7 @@ def records(path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize(("steps", "points"), [
-    ([(1, 0.1)], 10), ([(5, 0.2)], 25), ([(1, 0.1), (1, 0.2)], 15)])
+    ([(1, 0.1)], 10), ([(2, 0.2)], 10), ([(1, 0.1), (1, 0.2)], 15)])
 def test_counter_counts_as_in_tomato_2_2(multi, steps, points):
     lab = multi
     lab.prepare("pip-multi", "s1")
@@ -95,8 +95,8 @@ def run(lab, body: dict, pipeline: str = "pip-multi") -> dict:
 
 def test_a_step_starts_with_the_step_it_names(multi):
     job = run(multi, payload22(step("psutil", "mem_info", 1, 0.5),
-                               step("psutil", "mem_info", 2, 0.5, task_name="trigger"),
-                               step("counter", "count", 2, 0.2,
+                               step("psutil", "mem_info", 1, 0.5, task_name="trigger"),
+                               step("counter", "count", 1, 0.1,
                                     start_with_task_name="trigger")))
     psutil_steps = [records(f) for f in multi.data_files(job["jobid"]) if "psutil" in f.name]
     [counter] = [records(f) for f in multi.data_files(job["jobid"]) if "counter" in f.name]

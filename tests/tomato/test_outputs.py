@@ -76,7 +76,7 @@ def test_absolute_output_path(lab, tmp_path):
 
 def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(lab, tmp_path):
     lab.prepare("dummy-5", "s1")
-    jobid = lab.submit(payload("sequential", 4, 0.1))
+    jobid = lab.submit(payload("sequential", 2, 0.05))
     lab.wait_status(jobid, "r")
     lab.wait_points(jobid, 5)
     here = tmp_path / "caller"
@@ -110,14 +110,14 @@ def test_snapshot_of_a_queued_job_is_refused(lab):
 
 def test_periodic_snapshots_are_written_while_the_job_runs(lab):
     lab.prepare("dummy-5", "s1")
-    jobid = lab.submit(payload("sequential", 4, 0.1,
+    jobid = lab.submit(payload("sequential", 2.5, 0.1,
                                   snapshot={"frequency": 1, "path": "snaps"}))
     path = lab.root / "snaps" / f"snapshot.{jobid}.nc"
-    until(path.exists, 10, "the first periodic snapshot")  # at ~1 s of a 4 s job
+    until(path.exists, 10, "the first periodic snapshot")  # at ~1 s of a 2.5 s job
     assert lab.status(jobid) == "r"
     snap = open_datagram(path)
     [name] = snap.children
-    assert 0 < snap[name].sizes["uts"] < 40
+    assert 0 < snap[name].sizes["uts"] < 25
     lab.wait_status(jobid, "c")
 
 

@@ -44,7 +44,7 @@ def test_a_killed_device_process_is_restarted(tomato):
 
 def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
     tomato.prepare("dummy-5", "s1")
-    jobid = tomato.submit(payload("sequential", 5, 0.1))
+    jobid = tomato.submit(payload("sequential", 3, 0.1))
     tomato.wait_points(jobid, 5)
     [device] = service_status(tomato)["devices"]
     os.kill(device["pid"], signal.SIGKILL)
@@ -54,9 +54,9 @@ def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
     [data] = tomato.data_files(jobid)
     rows = read_csv(data)
     assert [value for _, value in rows[:5]] == [1, 2, 3, 4, 5]
-    assert 5 < len(rows) < 50  # before the crash, and after it, for the step's last seconds
+    assert 5 < len(rows) < 30  # before the crash, and after it, for the step's last seconds
     times = [uts for uts, _ in rows]
-    assert times == sorted(times) and times[-1] - times[0] < 5.2
+    assert times == sorted(times) and times[-1] - times[0] < 3.2
     log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
     assert "lost its device on worker" in log
 

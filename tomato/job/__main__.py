@@ -16,7 +16,7 @@ from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
 from ..messages import JobCollected, JobSpec, NextJob
 from .actor import JobActor, report
-from .reporter import Reporter
+from .reporter import DRAIN_TIMEOUT, Reporter
 
 JOB_LOGGER = "tomato.job"
 """The logger whose records (this package's) go to the job log."""
@@ -59,7 +59,9 @@ async def _main(args: argparse.Namespace) -> None:
                 finally:
                     logging.getLogger(JOB_LOGGER).removeHandler(handler)
                     handler.close()
-                await reporter.drain()  # the supervisor hears the last points before the end
+                # The supervisor hears the last points before the end; if it is gone, this
+                # waits no longer than the service's processes wait for it.
+                await reporter.drain(min(DRAIN_TIMEOUT, args.orphan_grace))
                 # From here this process may be handed its next job (the supervisor makes
                 # this one's outputs).
                 reply = await report(args.supervisor, JobCollected(spec.jobid, status, reason),
