@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import BIN, payload, read_csv, until
@@ -275,6 +276,9 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
     rundir = str(tomato.socket.parent).encode()
     until(lambda: pids_of(b"tomato.outputs", rundir) and len(pids_of(b"tomato.job", rundir)) == 2,
           20, "an output server and two standby job processes")
+    for pid in pids_of(b"tomato.outputs", rundir) | pids_of(b"tomato.job", rundir):
+        # one BLAS thread each: they do no linear algebra
+        assert b"OPENBLAS_NUM_THREADS=1\0" in Path(f"/proc/{pid}/environ").read_bytes()
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", 1.5, 0.1))
     tomato.wait_points(jobid, 5)
