@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from clusterlab import wait_known
 from conftest import BIN, LEAN, payload
 from tomato.actors import connect
 
@@ -93,3 +94,24 @@ def test_members_of_the_group_use_the_shared_socket_and_cancel_only_their_jobs(
     assert [j["jobid"] for j in json.loads(listed.stdout)] == [mine]
     # The service's own socket stays its user's alone.
     assert lab.socket.stat().st_mode & 0o777 == 0o600
+
+
+def test_through_another_tomato_of_the_cluster_members_cancel_only_their_own_jobs(
+        cluster, shared_folder):
+    """Across PCs, the owner is known by user name: a uid of one PC need not be the same
+    person on another."""
+    sharing = f'[sharing]\nsocket = "{shared_folder}/%s.sock"\ngroup = "nogroup"\n'
+    a = cluster("pc-a", settings=LEAN + sharing % "a")
+    b = cluster("pc-b", settings=LEAN + sharing % "b")
+    path = a.root / "theirs.yml"
+    path.write_text(json.dumps(payload(sample="theirs")))
+    theirs = as_nobody(shared_folder / "a.sock", SubmitJob(read_payload(path), "theirs.yml",
+                                                           str(shared_folder)))["ok"]["jobid"]
+    mine = a.submit(payload(sample="mine"))
+    wait_known(b, theirs)
+    wait_known(b, mine)
+    refused = as_nobody(shared_folder / "b.sock", CancelJobs((mine,)))
+    assert f"job {mine} is not yours" in refused["error"], refused
+    assert "error" not in as_nobody(shared_folder / "b.sock", CancelJobs((theirs,)))
+    assert a.wait_status(theirs, "cd")["owner_name"] == "nobody"
+    assert a.status(mine) == "qw"

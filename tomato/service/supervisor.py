@@ -323,7 +323,7 @@ def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses, store: Store)
                                 "runs tomato) or root may")
         if isinstance(msg, CancelJobs) and (theirs := [
                 j for j in msg.jobids if (job := store.job(j)) is not None
-                and job.owner != ctx.uid]):
+                and not _owned_by(job, store.where(j)[0], store.host, ctx.uid)]):
             raise ConflictError(f"job {theirs[0]} is not yours: only its owner, "
                                 f"{_user_name(os.getuid())} or root may cancel it")
     if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
@@ -331,6 +331,14 @@ def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses, store: Store)
             and not jobprocs.is_ours(ctx.pid))):
         raise ActorError(f"{type(msg).__name__} is accepted from tomato's own processes only "
                          f"(not from pid {ctx.pid})")
+
+
+def _owned_by(job: JobInfo, home: str | None, here: str | None, uid: int) -> bool:
+    """Whether the user `uid` of this PC owns `job`: by uid if it was submitted here; by
+    user name if on another PC of the cluster, whose uids need not be this PC's."""
+    if home in (None, here):
+        return job.owner == uid
+    return job.owner_name is not None and job.owner_name == _user_name(uid)
 
 
 def _user_name(uid: int) -> str:
