@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from conftest import LEAN, Tomato, new_service, private_env, stop_all, until
 
@@ -104,16 +105,18 @@ def nats(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 def cluster(tmp_path: Path, runtime_base: Path, nats: NatsServer
             ) -> Iterator[Callable[..., Tomato]]:
-    """cluster(host, devices=None, settings=LEAN): a tomato of its own (folder, home,
-    devices file) joined to the test's NATS server as `host`."""
+    """cluster(host, devices=None, settings=LEAN, more=""): a tomato of its own (folder,
+    home, devices file) joined to the test's NATS server as `host` (`more`: lines of its
+    [cluster] table)."""
     made: list[Tomato] = []
 
-    def join(host: str, devices: str | None = None, settings: str = LEAN) -> Tomato:
+    def join(host: str, devices: str | None = None, settings: str = LEAN,
+             more: str = "") -> Tomato:
         root = tmp_path / host
         env = private_env(tmp_path / f"{host}-env", runtime_base) \
             if (tmp_path / f"{host}-env").mkdir() is None else {}
         t = new_service(root, env, devices, f'{settings}[cluster]\nurl = "{nats.url}"\n'
-                        f'host = "{host}"\n')
+                        f'host = "{host}"\n{more}')
         made.append(t)
         return t.start()
 
@@ -131,6 +134,25 @@ def wait_known(t: Tomato, jobid: int, timeout: float = 10) -> None:
         return True
 
     until(known, timeout, f"job {jobid} on {t.root.name}")
+
+
+def bucket_keys(url: str, bucket: str = "tomato_jobs") -> set[str]:
+    """The keys of a bucket of the NATS server at `url`, as nats-py reads them."""
+    import nats
+    from nats.js.errors import NoKeysError
+
+    async def keys() -> set[str]:
+        nc = await nats.connect(url)
+        try:
+            kv = await nc.jetstream().key_value(bucket)
+            try:
+                return set(await kv.keys())
+            except NoKeysError:
+                return set()
+        finally:
+            await nc.close()
+
+    return anyio.run(keys)
 
 
 def free_ports(n: int) -> list[int]:

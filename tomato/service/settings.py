@@ -71,6 +71,8 @@ class _Cluster(_Section):
     tls_key: str | None = None
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     """Copies JetStream keeps of tomato's buckets (3 on a 3-node cluster)."""
+    keep_finished: Annotated[float, Field(gt=0, le=3650)] = 7.0
+    """Days a finished job's entry stays in the cluster (each tomato keeps its copy)."""
 
 
 _EXPECTED = {("cluster", "url"): "one or more nats:// or tls:// URLs, comma-separated",
@@ -102,6 +104,8 @@ class ClusterSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     replicas: int = 1
+    keep_finished: float = 7.0
+    """Days a finished job's entry stays in the cluster, once its results are home."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ def _cluster(section: _Cluster | None, resolve: Callable[[str], Path], where: Pa
         urls=tuple(u.strip() for u in section.url.split(",")), host=host,
         credentials=path(section.credentials), tls_ca=path(section.tls_ca),
         tls_cert=path(section.tls_cert), tls_key=path(section.tls_key),
-        replicas=section.replicas)
+        replicas=section.replicas, keep_finished=section.keep_finished)
 
 
 def _explain(path: Path, text: str, error: Any) -> str:

@@ -103,6 +103,12 @@ def can_move(old: str, new: str) -> bool:
     return new in _NEXT.get(old, set())
 
 
+def moves(old: str, new: str) -> bool:
+    """Whether a copy of a job (in a cluster) moves from `old` to `new`: a queued one may
+    have ended elsewhere; statuses never go backwards."""
+    return old != new and (can_move(old, new) or (old in PENDING and new in FINISHED))
+
+
 class Store:
     """Jobs, pipelines, devices and an event log in one SQLite file."""
 

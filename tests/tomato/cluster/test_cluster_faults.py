@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clusterlab import pc_a_and_pc_b, wait_known
+from clusterlab import BENCH, RANDOM_ONLY, bucket_keys, pc_a_and_pc_b, wait_known
 from conftest import payload, read_csv, until
 
 from tomato.messages import GetJobs
@@ -73,3 +73,35 @@ def test_while_a_home_is_away_its_queue_can_be_cancelled_and_its_results_wait(cl
     assert a.wait_status(waiting, "cd", timeout=20)["status"] == "cd"
     until(lambda: a.job(running)["outputs"], 20, "the results on pc-a")
     assert (a.root / f"results.{running}.nc").exists()
+
+
+def test_a_finished_job_leaves_the_cluster_only_once_its_results_are_home(cluster, nats):
+    keep = "keep_finished = 0.00002\n"  # days: 1.7 s
+    a, b = cluster("pc-a", RANDOM_ONLY, more=keep), cluster("pc-b", BENCH, more=keep)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    b.prepare("bench-7", "s-b")
+    jobid = a.submit(payload("sequential", 1, 0.1, sample="s-b"))
+    wait_known(b, jobid)
+    b.wait_status(jobid, "r", timeout=20)
+    queued = b.submit(payload(sample="nowhere"))  # never finishes: stays
+    a.stop()  # its home away: the results wait for it, and so does the entry
+    b.wait_status(jobid, "c")
+    until(lambda: f"job {jobid} stays until pc-a takes its results".encode()
+          in b.log.read_bytes(), 20, "pc-b to keep the entry")
+    assert {f"job.{jobid}", f"payload.{jobid}"} <= bucket_keys(nats.url)
+    a.start()
+    until(lambda: a.job(jobid)["outputs"], 20, "the results on pc-a")
+    until(lambda: f"job.{jobid}" not in bucket_keys(nats.url), 20, "the entry pruned")
+    assert f"payload.{jobid}" not in bucket_keys(nats.url)
+    # Each tomato keeps its copy; a restart writes no pruned entry again.
+    b.stop()
+    b.start()
+    b.prepare("bench-7", "s-b")
+    again = a.submit(payload("sequential", 0.2, 0.1, sample="s-b"))
+    assert a.wait_status(again, "c", timeout=20)["status"] == "c"
+    for t in (a, b):
+        assert t.job(jobid)["status"] == "c"
+    assert (a.root / f"results.{jobid}.nc").exists()
+    keys = bucket_keys(nats.url)
+    assert f"job.{jobid}" not in keys and {f"job.{queued}", f"payload.{queued}"} <= keys
+    assert b.log.read_text().count(f"cluster: job {jobid} pruned") == 1

@@ -30,9 +30,9 @@ from ...messages import (
 )
 from ..payload import job_spec
 from ..settings import ClusterSettings
-from ..store import FINISHED, PENDING
+from ..store import FINISHED, PENDING, moves
 from . import events, results, rpc
-from .jobs import PASS, Claimed, ClusterJobs, Copy, LinkBack, moves
+from .jobs import PASS, Claimed, ClusterJobs, Copy, LinkBack
 from .link import Link
 from .view import ClusterView
 

@@ -6,7 +6,10 @@ Who writes an entry: the tomato the job was submitted on (its home) until a toma
 it; then that one (its host) alone. A job starts only once claimed: a compare-and-set on
 its entry, which exactly one tomato wins. Without a link nothing new is claimed; what runs
 goes on, and what changed meanwhile is written when the link is back (the watch that
-starts then compares every entry with this store)."""
+starts then compares every entry with this store).
+
+An entry goes once its job finished `keep_finished` days ago and its results are home: its
+writer purges it (every tomato keeps its copy of the job)."""
 
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ from typing import Any
 import anyio
 
 from ...errors import ConflictError
-from ..store import FINISHED, PENDING, Store, can_move, now
+from ..store import FINISHED, PENDING, Store, moves, now
 from .link import Link, pack, unpack
-from .results import fetch, send
+from .results import fetch, send, waiting
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ class ClusterJobs:
         """Jobs run here for another tomato: the names of their results in the store."""
         self._fetched: dict[int, list[str]] = {}
         """Jobs of this tomato run by another: where their results were written."""
+        self._keep = timedelta(days=link.settings.keep_finished)
+        self._pruned: set[int] = set()
+        self._held: set[int] = set()  # entries waiting for their home to take the results
         block = store.meta("jobids")
         self._block = tuple(map(int, block.split(","))) if block else None
 
@@ -121,6 +127,7 @@ class ClusterJobs:
         self._tg = tg
         tg.start_soon(self.link.while_up, "writing jobs", self._write_entries)
         tg.start_soon(self.link.while_up, "watching jobs", self._watch)
+        tg.start_soon(self.link.while_up, "pruning jobs", self._prune)
 
     async def _bucket(self) -> Any:
         return await self.link.bucket(JOBS, history=1)
@@ -189,7 +196,7 @@ class ClusterJobs:
         if job is not None and job.status in FINISHED and home != host == self.host \
                 and jobid not in self._sent:  # run here for another: its results go first
             self._sent[jobid] = await send(self.link, str(jobid), job.outputs or [])
-        while self.writes(jobid):
+        while self.writes(jobid) and jobid not in self._pruned:
             record = self.record(jobid)
             try:
                 if jobid in self._revisions:
@@ -226,8 +233,9 @@ class ClusterJobs:
         try:
             async for entry in watcher:
                 if entry is None:  # every entry seen once: write what only this store knows
-                    for job in self.store.jobs(local=True):
-                        if job.jobid not in seen and self.writes(job.jobid):
+                    for job in self.store.jobs(local=True):  # (not what was pruned)
+                        if job.jobid not in seen and self.writes(job.jobid) \
+                                and not self._prunable(job):
                             self._dirty.add(job.jobid)
                     self._wake.set()
                     continue
@@ -271,6 +279,45 @@ class ClusterJobs:
                  ("status", "pipeline", "executed", "completed", "reason")) or \
                 self.store.where(jobid) != (record.get("home"), record.get("host")):
             await self._tell(Copy(record))
+
+    def _prunable(self, job: Any) -> bool:
+        """Whether the job finished `keep_finished` days ago."""
+        since = (datetime.now(UTC) - self._keep).isoformat(sep=" ")
+        return job.status in FINISHED and (job.completed or since) < since
+
+    async def _prune(self) -> None:
+        """Purge the entries this tomato writes of jobs finished `keep_finished` days ago
+        whose results are home; every hour (or keep_finished / 4, if sooner)."""
+        from nats.js.errors import KeyNotFoundError
+
+        kv = await self._bucket()
+        while True:
+            for job in self.store.jobs(FINISHED, local=True):
+                jobid = job.jobid
+                if jobid in self._pruned or jobid in self._dirty or not self.writes(jobid) \
+                        or not self._prunable(job):
+                    continue
+                try:
+                    record = unpack((await kv.get(f"job.{jobid}")).value)
+                except KeyNotFoundError:  # pruned by an earlier run
+                    self._pruned.add(jobid)
+                    continue
+                if await waiting(self.link, record.get("results") or []):
+                    if jobid not in self._held:
+                        self._held.add(jobid)
+                        logger.debug("cluster: job %d stays until %s takes its results",
+                                     jobid, record.get("home"))
+                    continue
+                self._pruned.add(jobid)  # first: a write of it from now on is dropped
+                try:
+                    await kv.purge(f"job.{jobid}")
+                    await kv.purge(f"payload.{jobid}")
+                except BaseException:
+                    self._pruned.discard(jobid)
+                    raise
+                self._revisions.pop(jobid, None)
+                logger.info("cluster: job %d pruned (finished %s)", jobid, job.completed)
+            await anyio.sleep(min(3600.0, self._keep.total_seconds() / 4))
 
     async def _fetch(self, jobid: int, record: dict[str, Any]) -> None:
         from nats.js.errors import ObjectNotFoundError
@@ -350,8 +397,3 @@ class ClusterJobs:
             await self._tell(Claimed(jobid, pipeline, False, f"{type(exc).__name__}: {exc}"))
             return
         await self._tell(Claimed(jobid, pipeline, True))
-
-
-def moves(old: str, new: str) -> bool:
-    """Whether a copy moves from `old` to `new` (statuses never go backwards)."""
-    return old != new and (can_move(old, new) or (old in PENDING and new in FINISHED))

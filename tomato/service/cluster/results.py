@@ -27,6 +27,20 @@ async def send(link: Link, prefix: str, paths: list[str] | tuple[str, ...]) -> l
     return names
 
 
+async def waiting(link: Link, names: list[str]) -> bool:
+    """Whether any of the results `names` is still in the store (its home has not taken it)."""
+    from nats.js.errors import ObjectNotFoundError
+
+    store = await link.objects(RESULTS)
+    for name in names:
+        try:
+            await store.get_info(name)
+        except ObjectNotFoundError:
+            continue
+        return True
+    return False
+
+
 async def fetch(link: Link, names: list[str], place: Place) -> list[str]:
     """Write the files `names` of the store into `place`'s folder (each whole, or not at
     all), then delete them there; returns the paths written."""
