@@ -44,6 +44,8 @@ def test_values_and_driver_settings_are_read(tmp_path):
     ('[cluster]\nurl = "nats://lab"\nhost = "pc 17"\n', "settings.toml:3: [cluster] host: a name"),
     ('[cluster]\nhost = "pc-17"\n', "settings.toml:1: [cluster] url: field required"),
     ('[cluster]\nurl = "nats://lab"\nreplicas = 7\n', "settings.toml:3: [cluster] replicas: "),
+    ('[cluster]\nurl = "nats://lab"\nkeep_finished = 0\n',
+     "settings.toml:3: [cluster] keep_finished: "),
     ('[cluster]\nurl = "nats://lab"\ncredentials = "no.creds"\n',
      "settings.toml: [cluster] no.creds: no such file"),
     ('[sharing]\nsocket = "/no/such/folder/lab.sock"\ngroup = "root"\n',
@@ -67,4 +69,5 @@ def test_a_cluster_table_is_read_with_paths_from_the_settings_folder(tmp_path):
     assert s.cluster.urls == ("nats://a:4222", "tls://b")
     assert s.cluster.credentials == (tmp_path / "lab.creds").resolve()
     assert s.cluster.host and s.cluster.replicas == 1  # the host name, one copy
+    assert s.cluster.keep_finished == 7  # days
     assert settings(tmp_path, "").cluster is None
