@@ -81,7 +81,6 @@ class ClusterJobs:
         self._fetched: dict[int, list[str]] = {}
         """Jobs of this tomato run by another: where their results were written."""
         self._keep = timedelta(days=link.settings.keep_finished)
-        self._pruned: set[int] = set()
         self._held: set[int] = set()  # entries waiting for their home to take the results
         block = store.meta("jobids")
         self._block = tuple(map(int, block.split(","))) if block else None
@@ -196,7 +195,7 @@ class ClusterJobs:
         if job is not None and job.status in FINISHED and home != host == self.host \
                 and jobid not in self._sent:  # run here for another: its results go first
             self._sent[jobid] = await send(self.link, str(jobid), job.outputs or [])
-        while self.writes(jobid) and jobid not in self._pruned:
+        while self.writes(jobid) and not self._pruned(jobid):
             record = self.record(jobid)
             try:
                 if jobid in self._revisions:
@@ -233,9 +232,8 @@ class ClusterJobs:
         try:
             async for entry in watcher:
                 if entry is None:  # every entry seen once: write what only this store knows
-                    for job in self.store.jobs(local=True):  # (not what was pruned)
-                        if job.jobid not in seen and self.writes(job.jobid) \
-                                and not self._prunable(job):
+                    for job in self.store.jobs(local=True):
+                        if job.jobid not in seen and self.writes(job.jobid):
                             self._dirty.add(job.jobid)
                     self._wake.set()
                     continue
@@ -280,27 +278,29 @@ class ClusterJobs:
                 self.store.where(jobid) != (record.get("home"), record.get("host")):
             await self._tell(Copy(record))
 
-    def _prunable(self, job: Any) -> bool:
-        """Whether the job finished `keep_finished` days ago."""
-        since = (datetime.now(UTC) - self._keep).isoformat(sep=" ")
-        return job.status in FINISHED and (job.completed or since) < since
+    def _pruned(self, jobid: int) -> bool:
+        """Whether this tomato purged the job's entry (said in its store, for good)."""
+        return bool(self.store.meta(f"pruned.{jobid}"))
 
     async def _prune(self) -> None:
-        """Purge the entries this tomato writes of jobs finished `keep_finished` days ago
-        whose results are home; every hour (or keep_finished / 4, if sooner)."""
+        """Purge the entries this tomato writes of jobs finished `keep_finished` days ago,
+        once an entry says so and the job's results are home; every hour (or
+        keep_finished / 4, if sooner)."""
         from nats.js.errors import KeyNotFoundError
 
         kv = await self._bucket()
         while True:
+            since = (datetime.now(UTC) - self._keep).isoformat(sep=" ")
             for job in self.store.jobs(FINISHED, local=True):
                 jobid = job.jobid
-                if jobid in self._pruned or jobid in self._dirty or not self.writes(jobid) \
-                        or not self._prunable(job):
+                if (job.completed or since) >= since or jobid in self._dirty \
+                        or not self.writes(jobid) or self._pruned(jobid):
                     continue
                 try:
                     record = unpack((await kv.get(f"job.{jobid}")).value)
-                except KeyNotFoundError:  # pruned by an earlier run
-                    self._pruned.add(jobid)
+                except KeyNotFoundError:  # not written yet (its writer was away): later
+                    continue
+                if record.get("status") not in FINISHED:  # its end is being written
                     continue
                 if await waiting(self.link, record.get("results") or []):
                     if jobid not in self._held:
@@ -308,12 +308,12 @@ class ClusterJobs:
                         logger.debug("cluster: job %d stays until %s takes its results",
                                      jobid, record.get("home"))
                     continue
-                self._pruned.add(jobid)  # first: a write of it from now on is dropped
+                self.store.set_meta(f"pruned.{jobid}", "1")  # first: no write of it from now
                 try:
                     await kv.purge(f"job.{jobid}")
                     await kv.purge(f"payload.{jobid}")
                 except BaseException:
-                    self._pruned.discard(jobid)
+                    self.store.set_meta(f"pruned.{jobid}", "")
                     raise
                 self._revisions.pop(jobid, None)
                 logger.info("cluster: job %d pruned (finished %s)", jobid, job.completed)
