@@ -43,6 +43,7 @@ def test_without_nats_running_jobs_finish_and_all_agree_when_it_is_back(cluster,
     running = a.submit(payload("sequential", 1.5, 0.1, sample="s-b"))
     wait_known(b, running)
     b.wait_status(running, "r", timeout=10)
+    a.wait_status(running, "r", timeout=10)  # pc-a has heard it runs: NATS may go now
     nats.stop()
     assert b.wait_status(running, "c", timeout=20)["status"] == "c"  # finished without NATS
     later = a.submit(payload("sequential", 0.5, 0.1, sample="s-b"))  # queued on pc-a alone
