@@ -137,13 +137,20 @@ def wait_known(t: Tomato, jobid: int, timeout: float = 10) -> None:
 
 
 def bucket_keys(url: str, bucket: str = "tomato_jobs") -> set[str]:
-    """The keys of a bucket of the NATS server at `url`, as nats-py reads them."""
+    """The keys of a bucket of the NATS server at `url` (or, for the object store
+    `tomato_results`, the names of the objects in it), as nats-py reads them."""
     import nats
-    from nats.js.errors import NoKeysError
+    from nats.js.errors import NoKeysError, NotFoundError
 
     async def keys() -> set[str]:
         nc = await nats.connect(url)
         try:
+            if bucket == "tomato_results":
+                store = await nc.jetstream().object_store(bucket)
+                try:
+                    return {info.name for info in await store.list(ignore_deletes=True)}
+                except NotFoundError:
+                    return set()
             kv = await nc.jetstream().key_value(bucket)
             try:
                 return set(await kv.keys())

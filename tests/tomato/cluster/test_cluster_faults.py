@@ -100,6 +100,8 @@ def test_a_finished_job_leaves_the_cluster_only_once_its_results_are_home(cluste
     b.prepare("bench-7", "s-b")
     again = a.submit(payload("sequential", 0.2, 0.1, sample="s-b"))
     assert a.wait_status(again, "c", timeout=20)["status"] == "c"
+    until(lambda: a.job(again)["outputs"], 20, "the next job's results on pc-a")
+    assert bucket_keys(nats.url, "tomato_results") == set()  # none sent again
     for t in (a, b):
         assert t.job(jobid)["status"] == "c"
     assert (a.root / f"results.{jobid}.nc").exists()

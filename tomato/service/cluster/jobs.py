@@ -189,6 +189,8 @@ class ClusterJobs:
     async def _write(self, kv: Any, jobid: int) -> None:
         from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
+        if self._pruned(jobid):  # gone for good: neither entry nor results go again
+            return
         key = f"job.{jobid}"
         job = self.store.job(jobid)
         home, host = self.store.where(jobid)
@@ -283,9 +285,8 @@ class ClusterJobs:
         return bool(self.store.meta(f"pruned.{jobid}"))
 
     async def _prune(self) -> None:
-        """Purge the entries this tomato writes of jobs finished `keep_finished` days ago,
-        once an entry says so and the job's results are home; every hour (or
-        keep_finished / 4, if sooner)."""
+        """Purge the entries this tomato writes of jobs that finished `keep_finished` days
+        ago, once the entry says so and the results are home; every min(1 h, keep / 4)."""
         from nats.js.errors import KeyNotFoundError
 
         kv = await self._bucket()
