@@ -268,8 +268,11 @@ class Terminal:
         return until(check, timeout, what)
 
     def exit_code(self, timeout: float = 20) -> int:
+        # Read while it runs (a full terminal would block it), and once more after its exit:
+        # what it printed just before it ended is read too.
         until(lambda: self.pump() is not None and not self.child.isalive(), timeout,
-              "watch to exit")
+              "the command to exit")
+        self.pump()
         self.child.close()
         return self.child.exitstatus
 
