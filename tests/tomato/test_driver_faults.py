@@ -42,7 +42,7 @@ def lab(tmp_path, env):
 def job(technique: str, role: str = "probe") -> dict:
     return {"version": "2.2", "sample": {"identifier": "s1"}, "user": {"identifier": "lab"},
             "method": [{"component_role": role, "technique_name": technique,
-                        "max_duration": 1, "sampling_interval": 0.1}]}
+                        "max_duration": 0.5, "sampling_interval": 0.1}]}
 
 
 def device(lab, name: str = "dev-faulty"):

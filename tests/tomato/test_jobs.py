@@ -8,7 +8,7 @@ import pwd
 import time
 from datetime import datetime
 
-from conftest import EXAMPLES, payload, read_csv, until
+from conftest import EXAMPLES, WARM, payload, read_csv, until
 
 THREE = """
 devices:
@@ -22,7 +22,7 @@ pipelines:
 
 
 def test_point_counts_follow_time_and_delay(tomato_factory):
-    lab = tomato_factory(THREE)
+    lab = tomato_factory(THREE, settings=WARM)  # three outputs: one server makes them all
     cases = {"p-1": (1, 0.1, 10), "p-2": (1, 0.4, 3), "p-3": (1, 0.05, 20)}
     jobs = {}
     for pipeline, (time_, delay, _) in cases.items():
