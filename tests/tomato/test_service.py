@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, payload, read_csv, until
+from conftest import BIN, WARM, payload, read_csv, until
 
 from tomato.messages import GetPipelines, GetServiceStatus, SetReady
 
@@ -246,7 +246,9 @@ def assert_pipeline_runs_a_job_again(tomato):
     assert tomato.wait_status(tomato.submit(payload(time=0.3)), "c", "ce")["status"] == "c"
 
 
-def test_a_killed_job_process_ends_its_job_ce_with_its_outputs_and_stops_its_task(tomato):
+def test_a_killed_job_process_ends_its_job_ce_with_its_outputs_and_stops_its_task(
+        tomato_factory):
+    tomato = tomato_factory(settings=WARM)  # two jobs' outputs: one server makes both
     jobid, pid = running_job(tomato)
     os.kill(pid, signal.SIGKILL)
     job = tomato.wait_status(jobid, "c", "ce", "cd")

@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import BIN, LEAN, payload, tmpfs, until
+from conftest import BIN, LEAN, WARM, payload, tmpfs, until
 
 from tomato.messages import GetJobs
 
@@ -41,7 +41,7 @@ def fill(disk) -> None:
 
 def test_a_full_state_disk_delays_the_record_of_a_job_end_and_refuses_new_work(
         tomato_factory, state_disk):
-    lab = tomato_factory(THREE, settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
+    lab = tomato_factory(THREE, settings=f'{WARM}[paths]\nstate = "{state_disk}/tomato.db"\n')
     lab.prepare("dummy-5", "s1")
     lab.prepare("dummy-10", "s2")
     jobid = lab.submit(payload("sequential", 1, 0.1))
