@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 
 import pytest
@@ -60,13 +61,27 @@ def test_a_full_state_disk_delays_the_record_of_a_job_end_and_refuses_new_work(
     assert [j.jobid for j in lab.ask(GetJobs((), True))] == [jobid, long]
     # Stopping an experiment works on a full disk too (its record follows).
     lab.ketchup("cancel", str(long))
-    # The job's end waits in memory and is written once there is room.
-    (state_disk / "filler").unlink()
+    # Both jobs end while the disk is full: what the service answers says so at once...
     job = lab.wait_status(jobid, "c", "ce", "cd")
     assert job["status"] == "c" and job["outputs"]
     cancelled = lab.wait_status(long, "cd", "ce", "c")
     assert cancelled["status"] == "cd" and cancelled["outputs"]
+    assert [j.jobid for j in lab.ask(GetJobs())] == []  # none shown as unfinished
+    assert recorded(state_disk, jobid, long) == ["r", "r"]  # ...while their ends wait
+    (state_disk / "filler").unlink()
+    until(lambda: recorded(state_disk, jobid, long) == ["c", "cd"], 20,
+          "the records to be written once there is room")
     assert lab.process.poll() is None
+
+
+def recorded(disk, *jobids: int) -> list[str]:
+    """The jobs' statuses as the state database's file holds them."""
+    db = sqlite3.connect(f"file:{disk}/tomato.db?mode=ro", uri=True)
+    try:
+        return [db.execute("SELECT status FROM jobs WHERE jobid = ?", (j,)).fetchone()[0]
+                for j in jobids]
+    finally:
+        db.close()
 
 
 def test_tomato_does_not_start_on_a_full_state_disk_and_says_why(tomato_factory, state_disk):

@@ -95,6 +95,17 @@ def _is_full(exc: sqlite3.OperationalError) -> bool:
         "full" in str(exc)
 
 
+def _commit(db: sqlite3.Connection, statements: list[tuple[str, Any]]) -> None:
+    """Run `statements` in one transaction (rolled back if one fails)."""
+    with db:  # committed on exit
+        db.execute("BEGIN IMMEDIATE")
+        for sql, args in statements:
+            if isinstance(args, list):  # rows
+                db.executemany(sql, args)
+            else:
+                db.execute(sql, args)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(sep=" ")
 
@@ -119,6 +130,9 @@ class Store:
         is a copy of one that runs there (`local` leaves those out)."""
         self._strict = 1  # until the service runs: a start on a full disk fails, saying so
         self._backlog: list[list[tuple[str, Any]]] = []
+        self._memory: sqlite3.Connection | None = None
+        """While records wait for room: the database with them, in memory (reads go here,
+        so answers and the supervisor's decisions never lag behind what happened)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
         try:
@@ -137,7 +151,12 @@ class Store:
                                  "free on its disk)") from None
 
     def close(self) -> None:
+        if not self.flush():
+            logger.error("%d records never reached %s: its disk is still full as tomato "
+                         "stops", len(self._backlog), self.path)
         self._db.close()
+        if self._memory is not None:
+            self._memory.close()
 
     # Writes. A full disk fails what a client is told is done (`strict`: nothing changes,
     # the client hears why); the service's own records wait in memory, in order, and are
@@ -160,16 +179,14 @@ class Store:
         if not (self.flush() and self._committed(statements)):
             self._full(statements)
 
+    @property
+    def _reads(self) -> sqlite3.Connection:
+        return self._db if self._memory is None else self._memory
+
     def _committed(self, statements: list[tuple[str, Any]]) -> bool:
         """Commit `statements` in one transaction; False if the disk is full."""
         try:
-            with self._db:  # committed on exit
-                self._db.execute("BEGIN IMMEDIATE")
-                for sql, args in statements:
-                    if isinstance(args, list):  # rows
-                        self._db.executemany(sql, args)
-                    else:
-                        self._db.execute(sql, args)
+            _commit(self._db, statements)
         except sqlite3.OperationalError as exc:
             if not _is_full(exc):
                 raise
@@ -179,10 +196,13 @@ class Store:
     def _full(self, statements: list[tuple[str, Any]]) -> None:
         if self._strict:
             self._refuse()
-        if not self._backlog:
+        if self._memory is None:
             logger.error("cannot record in %s: its disk is full; the service's records wait "
                          "in memory until there is room", self.path)
+            self._memory = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.backup(self._memory)
         self._backlog.append(statements)
+        _commit(self._memory, statements)
 
     def _refuse(self) -> NoReturn:
         raise StateFullError(f"cannot record in {self.path}: its disk is full; nothing was "
@@ -199,7 +219,9 @@ class Store:
             if not self._committed(self._backlog[0]):
                 return False
             self._backlog.pop(0)
-            if not self._backlog:
+            if not self._backlog and self._memory is not None:
+                self._memory.close()
+                self._memory = None
                 logger.warning("%s has room again: every record is written", self.path)
         return True
 
@@ -243,7 +265,7 @@ class Store:
 
     def spec(self, jobid: int) -> JobSpec:
         """The job's spec (raises KeyError for an unknown job)."""
-        row = self._db.execute("SELECT spec FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        row = self._reads.execute("SELECT spec FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
         if row is None or row[0] is None:
             raise KeyError(jobid)
         return cast(JobSpec, CODEC.decode(row[0]))
@@ -256,24 +278,24 @@ class Store:
         self._write(f"UPDATE jobs SET {names} WHERE jobid = ?", (*fields.values(), jobid))
 
     def job(self, jobid: int) -> JobInfo | None:
-        row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE jobid = ?",
+        row = self._reads.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE jobid = ?",
                                (jobid,)).fetchone()
         return _job_info(row) if row else None
 
     def job_pid(self, jobid: int) -> int | None:
-        row = self._db.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        row = self._reads.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
         return row[0] if row else None
 
     def collected(self, jobid: int) -> tuple[str, str | None] | None:
         """(status, reason) with which the job's data collection ended, if it has."""
-        row = self._db.execute("SELECT detail FROM events WHERE kind = 'job collected' AND "
+        row = self._reads.execute("SELECT detail FROM events WHERE kind = 'job collected' AND "
                                "subject = ? ORDER BY id DESC LIMIT 1", (str(jobid),)).fetchone()
         return tuple(json.loads(row[0])) if row else None  # type: ignore[return-value]
 
     def record(self, jobid: int) -> dict[str, Any]:
         """What the user's record of a job holds (`jobdata.json`): ids, times, payload."""
         job = self.job(jobid)
-        payload, cwd = self._db.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
+        payload, cwd = self._reads.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
                                         (jobid,)).fetchone()
         assert job is not None
         return {"jobid": jobid, "jobname": job.jobname, "sample": job.sample,
@@ -295,13 +317,14 @@ class Store:
         if name is not None:
             sql += " AND instr(lower(coalesce(jobname, '')), lower(?)) > 0"
             args.append(name)
-        return [_job_info(row) for row in self._db.execute(sql + " ORDER BY jobid", args)]
+        return [_job_info(row) for row in self._reads.execute(sql + " ORDER BY jobid", args)]
 
     # The cluster's jobs: copies of those other tomatos run or were submitted on.
     def where(self, jobid: int) -> tuple[str | None, str | None]:
         """(home, host) of a job: where it was submitted, where it runs (None: alone, not
         claimed yet, or an unknown job)."""
-        row = self._db.execute("SELECT home, host FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
+        row = self._reads.execute("SELECT home, host FROM jobs WHERE jobid = ?",
+                                  (jobid,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     def copy_job(self, record: dict[str, Any], payload: dict[str, Any], cwd: str,
@@ -317,10 +340,10 @@ class Store:
         sql, args = "SELECT max(jobid) FROM jobs", tuple[Any, ...]()
         if below is not None:
             sql, args = sql + " WHERE jobid < ?", (below,)
-        return self._db.execute(sql, args).fetchone()[0] or 0
+        return self._reads.execute(sql, args).fetchone()[0] or 0
 
     def meta(self, name: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        row = self._reads.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, name: str, value: str) -> None:
@@ -334,7 +357,7 @@ class Store:
         statements = [("INSERT OR IGNORE INTO pipelines (name) VALUES (?)", [(n,) for n in names]),
                       (f"DELETE FROM pipelines WHERE name NOT IN ({marks})", tuple(names))]
         self._record(statements)
-        rows = self._db.execute("SELECT name, sample, ready, jobid FROM pipelines")
+        rows = self._reads.execute("SELECT name, sample, ready, jobid FROM pipelines")
         return {name: (sample, bool(ready), jobid) for name, sample, ready, jobid in rows}
 
     def set_pipeline(self, name: str, **fields: Any) -> None:
@@ -348,5 +371,5 @@ class Store:
                     (name, driver, pid, state, restarts, reason))
 
     def device_pids(self) -> list[int]:
-        return [pid for (pid,) in self._db.execute(
+        return [pid for (pid,) in self._reads.execute(
             "SELECT pid FROM devices WHERE pid IS NOT NULL")]
