@@ -279,7 +279,7 @@ class Store:
 
     def job(self, jobid: int) -> JobInfo | None:
         row = self._reads.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE jobid = ?",
-                               (jobid,)).fetchone()
+                                  (jobid,)).fetchone()
         return _job_info(row) if row else None
 
     def job_pid(self, jobid: int) -> int | None:
@@ -288,15 +288,16 @@ class Store:
 
     def collected(self, jobid: int) -> tuple[str, str | None] | None:
         """(status, reason) with which the job's data collection ended, if it has."""
-        row = self._reads.execute("SELECT detail FROM events WHERE kind = 'job collected' AND "
-                               "subject = ? ORDER BY id DESC LIMIT 1", (str(jobid),)).fetchone()
+        row = self._reads.execute("SELECT detail FROM events WHERE kind = 'job collected' "
+                                  "AND subject = ? ORDER BY id DESC LIMIT 1",
+                                  (str(jobid),)).fetchone()
         return tuple(json.loads(row[0])) if row else None  # type: ignore[return-value]
 
     def record(self, jobid: int) -> dict[str, Any]:
         """What the user's record of a job holds (`jobdata.json`): ids, times, payload."""
         job = self.job(jobid)
         payload, cwd = self._reads.execute("SELECT payload, cwd FROM jobs WHERE jobid = ?",
-                                        (jobid,)).fetchone()
+                                           (jobid,)).fetchone()
         assert job is not None
         return {"jobid": jobid, "jobname": job.jobname, "sample": job.sample,
                 "submitted": job.submitted, "owner": job.owner,
