@@ -95,3 +95,37 @@ def test_tomato_does_not_start_on_a_full_state_disk_and_says_why(tomato_factory,
     (state_disk / "filler").unlink()
     lab.start()
     assert lab.pipelines()["dummy-5"]["sample"] is None
+
+
+def test_records_waiting_for_room_when_tomato_stops_are_written_at_its_next_start(
+        tomato_factory, state_disk):
+    lab = tomato_factory(settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload("sequential", 0.5, 0.1))
+    lab.wait_status(jobid, "r")
+    fill(state_disk)
+    assert lab.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
+    kept = lab.socket.parent / "unwritten-records"
+    lab.stop()
+    assert recorded(state_disk, jobid) == ["r"]  # the end never reached the disk...
+    assert f"records wait in {kept}, to be written at the next start" in lab.log.read_text()
+    assert kept.stat().st_mode & 0o077 == 0  # ...it waits where only its user reads it
+    records = kept.read_bytes()
+
+    def start() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "tomato"), "-t"], cwd=lab.root, env=lab.env,
+                              capture_output=True, text=True, timeout=30)
+
+    failed = start()  # still full: refused, the records still kept
+    assert failed.returncode == 1 and "disk is full" in failed.stderr, failed.stderr
+    assert kept.read_bytes() == records
+    (state_disk / "filler").unlink()
+    kept.write_bytes(b"\x93garbage")  # not what tomato kept: refused, naming the file
+    failed = start()
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert failed.stderr.startswith(f"error: {kept}: not records kept by tomato")
+    assert recorded(state_disk, jobid) == ["r"]
+    kept.write_bytes(records)
+    lab.start()
+    assert recorded(state_disk, jobid) == ["c"] and lab.status(jobid) == "c"
+    assert not kept.exists() and "records kept in" in lab.log.read_text()

@@ -55,7 +55,8 @@ async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK
         lab = load_lab(settings.devices_file)
         check_drivers(lab)
         store = Store(settings.state_db,
-                      settings.cluster.host if settings.cluster is not None else None)
+                      settings.cluster.host if settings.cluster is not None else None,
+                      rundir / "unwritten-records")
         try:
             await _run(settings, lab, store, task_status)
         finally:

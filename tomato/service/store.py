@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from ..codec import CODEC
-from ..errors import StateFullError
+from ..errors import StateFullError, TomatoError
 from ..messages import JobInfo, JobSpec
+from . import unwritten as unwritten_records
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +124,12 @@ def moves(old: str, new: str) -> bool:
 class Store:
     """Jobs, pipelines, devices and an event log in one SQLite file."""
 
-    def __init__(self, path: Path, host: str | None = None) -> None:
+    def __init__(self, path: Path, host: str | None = None, unwritten: Path | None = None
+                 ) -> None:
         self.path = path
+        self._unwritten = unwritten
+        """Where records still waiting for room when tomato stops are kept until its next
+        start (none: they are lost, and logged)."""
         self.host = host
         """This tomato's name in its cluster (None: alone). A job whose `host` is another
         is a copy of one that runs there (`local` leaves those out)."""
@@ -149,11 +154,23 @@ class Store:
             room = shutil.disk_usage(path.parent).free
             raise StateFullError(f"cannot open the state database {path}: {exc} ({room} bytes "
                                  "free on its disk)") from None
+        if unwritten is not None:
+            try:
+                unwritten_records.replay(unwritten, self._committed, path)
+            except TomatoError:
+                self._db.close()
+                raise
 
     def close(self) -> None:
         if not self.flush():
-            logger.error("%d records never reached %s: its disk is still full as tomato "
-                         "stops", len(self._backlog), self.path)
+            if self._unwritten is None:
+                logger.error("%d records never reached %s: its disk is still full as tomato "
+                             "stops", len(self._backlog), self.path)
+            else:
+                unwritten_records.keep(self._unwritten, self._backlog)
+                logger.error("%s: its disk is still full as tomato stops: %d records wait in "
+                             "%s, to be written at the next start", self.path,
+                             len(self._backlog), self._unwritten)
         self._db.close()
         if self._memory is not None:
             self._memory.close()
