@@ -97,8 +97,9 @@ def test_tomato_does_not_start_on_a_full_state_disk_and_says_why(tomato_factory,
     assert lab.pipelines()["dummy-5"]["sample"] is None
 
 
-def test_records_waiting_for_room_when_tomato_stops_are_written_at_its_next_start(
-        tomato_factory, state_disk):
+@pytest.mark.parametrize("how", ["stops", "crashes"])
+def test_records_waiting_for_room_when_tomato_ends_are_written_at_its_next_start(
+        tomato_factory, state_disk, how):
     lab = tomato_factory(settings=f'{LEAN}[paths]\nstate = "{state_disk}/tomato.db"\n')
     lab.prepare("dummy-5", "s1")
     jobid = lab.submit(payload("sequential", 0.5, 0.1))
@@ -106,9 +107,13 @@ def test_records_waiting_for_room_when_tomato_stops_are_written_at_its_next_star
     fill(state_disk)
     assert lab.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
     kept = lab.socket.parent / "unwritten-records"
-    lab.stop()
+    if how == "stops":
+        lab.stop()
+        assert f"records wait in {kept}, to be written at the next start" in lab.log.read_text()
+    else:
+        lab.process.kill()
+        lab.process.wait()
     assert recorded(state_disk, jobid) == ["r"]  # the end never reached the disk...
-    assert f"records wait in {kept}, to be written at the next start" in lab.log.read_text()
     assert kept.stat().st_mode & 0o077 == 0  # ...it waits where only its user reads it
     records = kept.read_bytes()
 
@@ -128,4 +133,4 @@ def test_records_waiting_for_room_when_tomato_stops_are_written_at_its_next_star
     kept.write_bytes(records)
     lab.start()
     assert recorded(state_disk, jobid) == ["c"] and lab.status(jobid) == "c"
-    assert not kept.exists() and "records kept in" in lab.log.read_text()
+    assert not kept.exists() and f"records kept in {kept}" in lab.log.read_text()

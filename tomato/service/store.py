@@ -15,7 +15,7 @@ from typing import Any, NoReturn, cast
 from ..codec import CODEC
 from ..errors import StateFullError, TomatoError
 from ..messages import JobInfo, JobSpec
-from . import unwritten as unwritten_records
+from .unwritten import Kept
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +127,8 @@ class Store:
     def __init__(self, path: Path, host: str | None = None, unwritten: Path | None = None
                  ) -> None:
         self.path = path
-        self._unwritten = unwritten
-        """Where records still waiting for room when tomato stops are kept until its next
-        start (none: they are lost, and logged)."""
+        self._kept = Kept(unwritten)
+        """Records waiting for room, kept in `unwritten` too (None: in memory only)."""
         self.host = host
         """This tomato's name in its cluster (None: alone). A job whose `host` is another
         is a copy of one that runs there (`local` leaves those out)."""
@@ -154,23 +153,17 @@ class Store:
             room = shutil.disk_usage(path.parent).free
             raise StateFullError(f"cannot open the state database {path}: {exc} ({room} bytes "
                                  "free on its disk)") from None
-        if unwritten is not None:
-            try:
-                unwritten_records.replay(unwritten, self._committed, path)
-            except TomatoError:
-                self._db.close()
-                raise
+        try:
+            self._kept.replay(self._committed, self.meta, path)
+        except TomatoError:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         if not self.flush():
-            if self._unwritten is None:
-                logger.error("%d records never reached %s: its disk is still full as tomato "
-                             "stops", len(self._backlog), self.path)
-            else:
-                unwritten_records.keep(self._unwritten, self._backlog)
-                logger.error("%s: its disk is still full as tomato stops: %d records wait in "
-                             "%s, to be written at the next start", self.path,
-                             len(self._backlog), self._unwritten)
+            logger.error("%s: its disk is still full as tomato stops: %d records wait in %s, "
+                         "to be written at the next start", self.path, len(self._backlog),
+                         self._kept.path or "memory (lost)")
         self._db.close()
         if self._memory is not None:
             self._memory.close()
@@ -218,6 +211,7 @@ class Store:
                          "in memory until there is room", self.path)
             self._memory = sqlite3.connect(":memory:", isolation_level=None)
             self._db.backup(self._memory)
+        statements = self._kept.add(statements)
         self._backlog.append(statements)
         _commit(self._memory, statements)
 
@@ -239,6 +233,7 @@ class Store:
             if not self._backlog and self._memory is not None:
                 self._memory.close()
                 self._memory = None
+                self._kept.done()
                 logger.warning("%s has room again: every record is written", self.path)
         return True
 
