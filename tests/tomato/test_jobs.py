@@ -187,6 +187,8 @@ def test_status_of_jobs_is_the_seed_yaml(lab):
     # Who submitted it: the uid and the user name it had then (here and in the record).
     me = pwd.getpwuid(os.getuid()).pw_name
     assert f"  owner: {os.getuid()}\n" in out and f"  owner_name: {me}\n" in out, out
+    pipelines = lab.ketchup("status", "-y").stdout  # as tomato 2.2's scripts ask
+    assert pipelines == lab.ketchup("status", "--yaml").stdout and "- name: dummy-5" in pipelines
 
 
 def test_queue_hides_finished_jobs_unless_asked(tomato):

@@ -85,7 +85,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     """A ketchup command: --json/--yaml options, errors as one line and an exit code."""
 
     @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
-    @click.option("--yaml", "as_yaml", is_flag=True, help="Output YAML.")
+    @click.option("-y", "--yaml", "as_yaml", is_flag=True, help="Output YAML.")
     @click.pass_obj
     @wraps(fn)
     async def wrapper(obj: tuple[bool, Path | None], *args: Any, as_json: bool, as_yaml: bool,
