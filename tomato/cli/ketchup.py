@@ -139,14 +139,29 @@ async def _pipeline_command(ctx: Ctx, msg: Any) -> None:
 
 
 @cli.command()
-@click.argument("jobid", type=int)
+@click.argument("jobids", metavar="JOBID...", type=int, nargs=-1, required=True)
 @command
-async def snapshot(ctx: Ctx, jobid: int) -> None:
-    """Write snapshot.JOBID.{nc,zip} of a running job's data so far into this folder."""
-    taken = await ctx.ask(TakeSnapshot(jobid, str(Path.cwd())))
-    if taken.warning:
-        click.echo(f"warning: {taken.warning}", err=True)
-    ctx.emit({"files": list(taken.files)}, lambda: "\n".join(taken.files))
+async def snapshot(ctx: Ctx, jobids: tuple[int, ...]) -> None:
+    """Write snapshot.JOBID.{nc,zip} of each job's data so far into this folder.
+
+    Each job is tried; one that fails is said, and the exit code is the first failure's."""
+    files: list[str] = []
+    failed: ActorError | None = None
+    for jobid in jobids:
+        try:
+            taken = await ctx.ask(TakeSnapshot(jobid, str(Path.cwd())))
+        except ActorError as exc:
+            if len(jobids) == 1:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            failed = failed or exc
+            continue
+        if taken.warning:
+            click.echo(f"warning: {taken.warning}", err=True)
+        files.extend(taken.files)
+    ctx.emit({"files": files}, lambda: "\n".join(files))
+    if failed is not None:
+        sys.exit(exit_code_of(failed))
 
 
 @cli.command()
