@@ -208,7 +208,8 @@ class Store:
             self._refuse()
         if self._memory is None:
             logger.error("cannot record in %s: its disk is full; the service's records wait "
-                         "in memory until there is room", self.path)
+                         "in memory (kept in %s) until there is room", self.path,
+                         self._kept.path or "no file")
             self._memory = sqlite3.connect(":memory:", isolation_level=None)
             self._db.backup(self._memory)
         statements = self._kept.add(statements)
