@@ -43,7 +43,7 @@ from ..messages import (
     TakeSnapshot,
 )
 from .children import child_event
-from .cluster.jobs import PASS
+from .cluster.local import PASS
 from .components import Components
 from .devices import Devices, stop_tasks
 from .jobprocs import JobProcesses

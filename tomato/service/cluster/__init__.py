@@ -32,8 +32,9 @@ from ..payload import job_spec
 from ..settings import ClusterSettings
 from ..store import FINISHED, PENDING, moves
 from . import events, results, rpc
-from .jobs import PASS, Claimed, ClusterJobs, Copy, LinkBack
+from .jobs import ClusterJobs
 from .link import Link
+from .local import PASS, Claimed, Copy, LinkBack
 from .view import ClusterView
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ writer purges it (every tomato keeps its copy of the job)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ import anyio
 from ...errors import ConflictError
 from ..store import FINISHED, PENDING, Store, moves, now
 from .link import Link, pack, unpack
+from .local import Claimed, Copy, LinkBack
 from .results import fetch, send, waiting
 
 logger = logging.getLogger(__name__)
@@ -33,36 +33,6 @@ BLOCK = 1000
 """Jobids a tomato takes from the cluster at once: it can give them out without a link."""
 STATE = ("jobid", "home", "host", "status", "jobname", "sample", "submitted", "executed",
          "completed", "pipeline", "reason", "owner", "owner_name")
-
-
-PASS = object()
-"""What Cluster.handle returns for a message that is not the cluster's."""
-
-
-@dataclass(frozen=True)
-class Copy:
-    """Local message: the entry of a job this tomato does not write, to copy into its store
-    (with its payload and submit folder if the store has no copy yet)."""
-
-    record: dict[str, Any]
-    payload: dict[str, Any] | None = None
-    cwd: str = ""
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """Local message: how the claim of `jobid` for `pipeline` went."""
-
-    jobid: int
-    pipeline: str
-    won: bool
-    why: str = ""
-    record: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class LinkBack:
-    """Local message: the link is up again: what waited for a claim may be planned."""
 
 
 class ClusterJobs:
