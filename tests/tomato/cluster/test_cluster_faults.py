@@ -108,3 +108,23 @@ def test_a_finished_job_leaves_the_cluster_only_once_its_results_are_home(cluste
     keys = bucket_keys(nats.url)
     assert f"job.{jobid}" not in keys and {f"job.{queued}", f"payload.{queued}"} <= keys
     assert b.log.read_text().count(f"cluster: job {jobid} pruned") == 1
+
+
+def test_a_tomato_away_while_a_queued_job_ended_and_left_the_cluster_does_not_run_it(
+        cluster, nats):
+    keep = "keep_finished = 0.00002\n"  # days: 1.7 s
+    a, b = cluster("pc-a", RANDOM_ONLY, more=keep), cluster("pc-b", BENCH, more=keep)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    jobid = a.submit(payload("sequential", 0.2, 0.1, sample="s-b"))  # bench-7 is not ready
+    wait_known(b, jobid)
+    b.stop()  # away for longer than keep_finished: the job ends and leaves the cluster
+    a.ketchup("cancel", str(jobid))
+    until(lambda: f"job.{jobid}" not in bucket_keys(nats.url), 20, "the entry pruned")
+    b.start()
+    b.prepare("bench-7", "s-b")  # pc-b's copy still says queued, and bench-7 would match
+    job = b.wait_status(jobid, "c", "ce", "cd", timeout=20)
+    assert job["status"] == "ce" and "left the cluster" in job["reason"], job
+    until(lambda: b.pipelines()["bench-7"]["jobid"] is None, 10,
+          "bench-7 free again (held while pc-b tried to claim the job)")
+    assert not b.data_files(jobid) and b.status(jobid) == "ce"
+    assert a.job(jobid)["status"] == "cd"

@@ -209,7 +209,8 @@ class ClusterJobs:
                             self._dirty.add(job.jobid)
                     self._wake.set()
                     continue
-                if entry.operation in ("DEL", "PURGE"):
+                if entry.operation in ("DEL", "PURGE"):  # pruned by its writer
+                    await self._left(entry.key.removeprefix("job."))
                     continue
                 try:
                     record = unpack(entry.value)
@@ -249,6 +250,19 @@ class ClusterJobs:
                  ("status", "pipeline", "executed", "completed", "reason")) or \
                 self.store.where(jobid) != (record.get("home"), record.get("host")):
             await self._tell(Copy(record))
+
+    async def _left(self, key: str) -> None:
+        """A job's entry has left the cluster: if this tomato's copy still says it waits or
+        runs (it was away meanwhile), it ends; how the job ended is known where it ran."""
+        jobid = int(key) if key.isdigit() else 0
+        job = self.store.job(jobid)
+        if job is None or job.status in FINISHED or self.writes(jobid):
+            return
+        record = self.record(jobid)
+        record.update(status="ce", completed=now(), reason=(
+            "its entry left the cluster while this tomato was away: see "
+            f"{record.get('host') or record.get('home')} for how it ended"))
+        await self._tell(Copy(record))
 
     def _pruned(self, jobid: int) -> bool:
         """Whether this tomato purged the job's entry (said in its store, for good)."""
@@ -350,8 +364,12 @@ class ClusterJobs:
             kv = await self._bucket()
             try:
                 entry = await kv.get(f"job.{jobid}")
-            except KeyNotFoundError:  # submitted here an instant ago: not written yet
-                await self._create(kv, jobid, record)
+            except KeyNotFoundError:
+                if record.get("home") != self.host:  # a copy whose entry has gone
+                    await self._tell(Claimed(jobid, pipeline, False,
+                                             "its entry is not in the cluster"))
+                    return
+                await self._create(kv, jobid, record)  # submitted here an instant ago
             else:
                 theirs = unpack(entry.value)
                 mine = theirs.get("host") in (None, self.host)  # this one's, before a crash
