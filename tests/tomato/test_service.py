@@ -222,6 +222,25 @@ def test_outputs_wait_for_an_output_server_rather_than_start_a_process_of_their_
     assert "one-off output process" not in tomato.log.read_text()
 
 
+def test_an_output_server_killed_while_it_makes_a_job_s_outputs_is_restarted_and_makes_them(
+        tomato_factory):
+    tomato = tomato_factory(settings=WARM)
+    rundir = str(tomato.socket.parent).encode()
+    until(lambda: b"outputs-0 started" in tomato.log.read_bytes(), 30, "the output server")
+    [server] = pids_of(b"tomato.outputs", rundir)
+    os.kill(server, signal.SIGSTOP)  # it takes the job's request, and answers nothing
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("sequential", 0.5, 0.1))
+    until(lambda: f"job {jobid}: outputs asked of outputs-0".encode() in
+          tomato.log.read_bytes(), 20, "the request sent")
+    os.kill(server, signal.SIGKILL)
+    job = tomato.wait_status(jobid, "c", "ce", "cd")
+    assert job["status"] == "c" and job["outputs"], job
+    assert_outputs_hold_the_raw_data(tomato, jobid)
+    assert pids_of(b"tomato.outputs", rundir) - {server}  # made by the restarted server
+    assert "one-off output process" not in tomato.log.read_text()
+
+
 def running_job(tomato, seconds=20):
     """A sequential job on dummy-5 with a few points written; (jobid, its process's pid)."""
     tomato.prepare("dummy-5", "s1")

@@ -70,6 +70,8 @@ class Outputs:
                 for server in (*self._socks[k:], *self._socks[:k]):
                     try:
                         async with connect(server, CODEC) as conn:
+                            logger.debug("job %d: outputs asked of %s", request.spec.jobid,
+                                         server.stem)
                             made = await conn.ask(request, timeout=OUTPUT_TIMEOUT)
                         return list(made.files)
                     except OutputError:
