@@ -109,6 +109,8 @@ class _Child:
     process: Process | Adopted | None = None
     restarts: int = 0
     stopping: bool = False
+    killed: str = ""
+    """Why the liveness check killed its process (said in the "exited" event)."""
     history: deque[float] = field(default_factory=deque)
     done: anyio.Event = field(default_factory=anyio.Event)
 
@@ -258,7 +260,8 @@ class ProcessSupervisor:
     async def _watch(self, child: _Child) -> None:
         while child.process is not None:
             rc = await self._wait_alive(child)
-            await self._emit(child, "exited", returncode=rc)
+            await self._emit(child, "exited", returncode=rc, reason=child.killed)
+            child.killed = ""
             if child.stopping:
                 await self._emit(child, "stopped", returncode=rc)
                 break
@@ -295,6 +298,7 @@ class ProcessSupervisor:
             except (TimeoutError, ActorError) as exc:
                 logger.error("%s (pid %s) did not answer a ping (%s): killing it",
                              spec.id, process.pid, exc)
+                child.killed = f"did not answer a ping within {spec.ping_timeout:g} s"
                 process.kill()
                 return
 

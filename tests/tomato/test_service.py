@@ -276,6 +276,17 @@ def test_a_killed_job_process_ends_its_job_ce_with_its_outputs_and_stops_its_tas
     assert_pipeline_runs_a_job_again(tomato)
 
 
+def test_a_hung_job_process_is_killed_and_its_job_ends_ce_with_its_outputs(tomato):
+    jobid, pid = running_job(tomato)
+    os.kill(pid, signal.SIGSTOP)  # hangs: it answers nothing, and writes nothing
+    job = tomato.wait_status(jobid, "c", "ce", "cd", timeout=30)
+    assert job["status"] == "ce", job
+    assert "job process did not answer a ping within 5 s: killed" in job["reason"], job
+    assert not os.path.exists(f"/proc/{pid}")
+    assert_outputs_hold_the_raw_data(tomato, jobid)
+    assert_pipeline_runs_a_job_again(tomato)
+
+
 def test_a_service_restarted_after_its_job_process_died_too_ends_the_job_ce_with_outputs(
         tomato):
     jobid, pid = running_job(tomato)

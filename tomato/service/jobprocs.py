@@ -48,7 +48,8 @@ class JobProcesses:
             "--supervisor", str(socket_path(s.runtime_dir, "tomato")),
             "--poll-interval", str(s.poll_interval), "--log-level", s.log_level,
             "--orphan-grace", str(s.orphan_grace))
-        return ChildSpec(id=child, argv=argv, group="job", restart="temporary", socket=sock)
+        return ChildSpec(id=child, argv=argv, group="job", restart="temporary", socket=sock,
+                         ping_interval=5.0)  # a hung one is killed: its job ends, its data kept
 
     async def _start(self) -> str:
         """Start a job process (it waits for RunJob); raises ActorError."""
