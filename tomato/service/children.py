@@ -21,10 +21,10 @@ def child_event(sup: Supervisor, ev: ChildEvent) -> None:
         jobid = sup.jobprocs.job_of(ev)
         if jobid is not None and ev.kind == "exited" and jobid in sup.running:
             cancelling = (job := sup.store.job(jobid)) is not None and job.status == "rd"
-            why = (f"job process {ev.reason}: killed" if ev.reason else
+            end = (f"job process {ev.reason}: killed" if ev.reason else
                    f"job process exited with code {ev.returncode}")
             sup.lost(sup.running[jobid], "cd" if cancelling else "ce",
-                     f"{why} before it reported an end")
+                     f"{end} before it reported an end")
     elif ev.group == "device":
         device, reason = sup.devices.record(ev)
         if ev.kind in ("failed", "started"):  # started: after `tomato restart` too
