@@ -297,7 +297,7 @@ class ProcessSupervisor:
                         await conn.ask(Ping(), timeout=spec.ping_timeout)
             except (TimeoutError, ActorError) as exc:
                 logger.error("%s (pid %s) did not answer a ping (%s): killing it",
-                             spec.id, process.pid, exc)
+                             spec.id, process.pid, str(exc) or type(exc).__name__)
                 child.killed = f"did not answer a ping within {spec.ping_timeout:g} s"
                 process.kill()
                 return

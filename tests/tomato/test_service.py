@@ -254,8 +254,10 @@ def assert_outputs_hold_the_raw_data(tomato, jobid):
     import xarray as xr
 
     [raw] = tomato.data_files(jobid)
+    values = [v for _, v in read_csv(raw)]  # a sequential job's: none lost, none twice
+    assert values == list(range(1, len(values) + 1))
     with xr.open_datatree(tomato.root / f"results.{jobid}.nc") as tree:
-        assert tree["worker"].sizes["uts"] == len(read_csv(raw)) >= 5
+        assert tree["worker"].sizes["uts"] == len(values) >= 5
 
 
 def assert_pipeline_runs_a_job_again(tomato):
@@ -276,13 +278,17 @@ def test_a_killed_job_process_ends_its_job_ce_with_its_outputs_and_stops_its_tas
     assert_pipeline_runs_a_job_again(tomato)
 
 
-def test_a_hung_job_process_is_killed_and_its_job_ends_ce_with_its_outputs(tomato):
+def test_a_hung_job_process_is_killed_and_its_job_ends_ce_with_every_point(tomato):
     jobid, pid = running_job(tomato)
     os.kill(pid, signal.SIGSTOP)  # hangs: it answers nothing, and writes nothing
+    written = len(read_csv(tomato.data_files(jobid)[0]))
     job = tomato.wait_status(jobid, "c", "ce", "cd", timeout=30)
     assert job["status"] == "ce", job
     assert "job process did not answer a ping within 5 s: killed" in job["reason"], job
     assert not os.path.exists(f"/proc/{pid}")
+    # What the device measured meanwhile (5 s or more at 0.1 s) is saved, in order.
+    values = [v for _, v in read_csv(tomato.data_files(jobid)[0])]
+    assert values == list(range(1, len(values) + 1)) and len(values) > written + 40
     assert_outputs_hold_the_raw_data(tomato, jobid)
     assert_pipeline_runs_a_job_again(tomato)
 

@@ -36,7 +36,7 @@ from ..messages import (
     StepSpec,
     StepStarted,
 )
-from .rawdata import DataFile, RecordFile
+from ..rawdata import DataFile, RecordFile
 from .reporter import Reporter, Wake
 
 logger = logging.getLogger(__name__)

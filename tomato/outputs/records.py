@@ -1,4 +1,4 @@
-"""Reading a free-form step's raw data (JSON Lines, see tomato.job.rawdata) into a Dataset."""
+"""Reading a free-form step's raw data (JSON Lines, see tomato.rawdata) into a Dataset."""
 
 from __future__ import annotations
 

@@ -11,12 +11,21 @@ from typing import TYPE_CHECKING
 import anyio
 
 from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
-from tomato.drivers import Describe, DeviceInfo, GetDeviceStatus, StopTask, Technique, driver_names
+from tomato.drivers import (
+    Describe,
+    DeviceInfo,
+    GetDeviceStatus,
+    ReadData,
+    StopTask,
+    Technique,
+    driver_names,
+)
 
 from ..codec import CODEC
 from ..errors import ConfigError, ConflictError, NotFoundError
-from ..messages import DeviceInfoRow, JobSpec
+from ..messages import ComponentSpec, DeviceInfoRow, JobSpec
 from ..paths import device_socket, lock_path, socket_path
+from ..rawdata import DataFile, RecordFile, whole_points
 from .devicesfile import DeviceSpec, Lab
 from .settings import Settings
 from .store import Store
@@ -124,6 +133,43 @@ async def stop_tasks(spec: JobSpec) -> None:
     async with anyio.create_task_group() as tg:
         for c in spec.components:
             tg.start_soon(stop, c.socket, c.channel)
+
+
+async def salvage(spec: JobSpec, jobdir: Path) -> None:
+    """After the job's process died (its tasks stopped): append to the job's raw data files
+    the points its devices still hold, read from them but never written (a device keeps a
+    task's points until they are read past, and its last task's until the next starts)."""
+    async def save(c: ComponentSpec) -> None:
+        try:
+            with anyio.fail_after(STOP_TIMEOUT):
+                async with connect(Path(c.socket), CODEC) as conn:
+                    batch = await conn.ask(ReadData(c.channel, 0), timeout=STOP_TIMEOUT)
+        except (ActorError, TimeoutError) as exc:
+            logger.warning("job %d: could not read what %s:%s holds: %s", spec.jobid,
+                           c.device, c.channel, exc)
+            return
+        prefix, _, index = (batch.task_id or "").partition(".")
+        if prefix != str(spec.jobid) or not index.isdigit() or int(index) >= len(spec.steps):
+            return  # its last task is not this job's
+        step = spec.steps[int(index)]
+        path = jobdir / step.datafile
+        written = whole_points(path, step.free_form)
+        if written < batch.first:
+            logger.error("job %d: points %d to %d of step %d are lost (read from %s but not "
+                         "written)", spec.jobid, written + 1, batch.first, step.index, c.device)
+        rest = batch.points[max(written - batch.first, 0):]
+        if rest:
+            out = RecordFile(path) if step.free_form else DataFile(path, step.columns)
+            try:
+                out.append(rest)
+            finally:
+                out.close()
+            logger.warning("job %d: %d points of step %d its process had not written are "
+                           "saved from %s", spec.jobid, len(rest), step.index, c.device)
+
+    async with anyio.create_task_group() as tg:
+        for c in spec.components:
+            tg.start_soon(save, c)
 
 
 class Devices:

@@ -45,7 +45,7 @@ from ..messages import (
 from .children import child_event
 from .cluster.local import PASS
 from .components import Components
-from .devices import Devices, stop_tasks
+from .devices import Devices, salvage, stop_tasks
 from .jobprocs import JobProcesses
 from .outputs import Outputs
 from .payload import LATEST, check_method, check_names, job_spec, normalise_payload
@@ -249,6 +249,11 @@ class Supervisor(Actor):
 
         async def stop_then_collect() -> None:
             await stop_tasks(spec)
+            try:
+                await salvage(spec, self._jobdir(spec.jobid))
+            except (OSError, ValueError) as exc:  # a raw file unreadable or on a full disk
+                logger.error("job %d: the points left on its devices were not saved: %s",
+                             spec.jobid, exc)
             await self.ref.tell(JobCollected(spec.jobid, status, reason))
 
         self.tg.start_soon(stop_then_collect)

@@ -1,5 +1,6 @@
 """Raw data files, one per step, appended as points arrive: CSV for rows of columns, JSON
-Lines for free-form records (any shape: spectra, strings)."""
+Lines for free-form records (any shape: spectra, strings). Written by the job process; by
+the service for the points a job process that died left on its devices."""
 
 from __future__ import annotations
 
@@ -79,3 +80,19 @@ class DataFile(_AppendOnly):
             lines.append(",".join(cells) + "\n")
         self._write("".join(lines))
         self.count += len(points)
+
+
+def whole_points(path: Path, free_form: bool) -> int:
+    """The points a raw data file holds (0 if there is none yet), after cutting off a torn
+    last line (its writer was killed mid-line), so that what is appended next stays whole."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    whole = data[:data.rfind(b"\n") + 1]
+    if len(whole) < len(data):
+        os.truncate(path, len(whole))
+    lines = whole.decode(errors="replace").splitlines()
+    if not free_form:
+        return max(len(lines) - 2, 0)  # the names and units rows first
+    return sum(1 for line in lines if '"uts"' in line and "uts" in json.loads(line))
