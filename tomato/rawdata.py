@@ -90,9 +90,11 @@ def whole_points(path: Path, free_form: bool) -> int:
     except FileNotFoundError:
         return 0
     whole = data[:data.rfind(b"\n") + 1]
+    lines = whole.decode(errors="replace").splitlines()
+    if not free_form and len(lines) < 2:  # its header is not whole: written again
+        whole, lines = b"", []
     if len(whole) < len(data):
         os.truncate(path, len(whole))
-    lines = whole.decode(errors="replace").splitlines()
     if not free_form:
         return max(len(lines) - 2, 0)  # the names and units rows first
     return sum(1 for line in lines if '"uts"' in line and "uts" in json.loads(line))
