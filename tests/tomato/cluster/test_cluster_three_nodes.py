@@ -29,6 +29,9 @@ def test_one_node_of_three_killed_mid_run_the_queue_goes_on(tmp_path, runtime_ba
             made.append(t.start())
         a, b = made
         until(lambda: "pc-b:bench-7" in a.pipelines(), 30, "pc-b's pipeline on pc-a")
+        # A new three-node JetStream forms its groups slowly: pc-a gives jobids once it
+        # has leased a block (before, a submit is refused, saying so).
+        until(lambda: b"are this tomato's" in a.log.read_bytes(), 30, "pc-a's block of jobids")
         b.prepare("bench-7", "s-b")
         first = a.submit(payload("sequential", 2, 0.1, sample="s-b", unlock_when_done=True))
         wait_known(b, first)
