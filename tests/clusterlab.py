@@ -118,7 +118,10 @@ def cluster(tmp_path: Path, runtime_base: Path, nats: NatsServer
         t = new_service(root, env, devices, f'{settings}[cluster]\nurl = "{nats.url}"\n'
                         f'host = "{host}"\n{more}')
         made.append(t)
-        return t.start()
+        t.start()
+        # Joined: it has leased its jobids (a submit before is refused, saying so).
+        until(lambda: b"are this tomato's" in t.log.read_bytes(), 20, f"{host}'s jobids")
+        return t
 
     yield join
     stop_all(made)
