@@ -12,6 +12,7 @@ import anyio
 
 from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 from tomato.drivers import (
+    DataBatch,
     Describe,
     DeviceInfo,
     GetDeviceStatus,
@@ -118,58 +119,53 @@ def techniques_of(lab: Lab, device: DeviceSpec, info: DeviceInfo | None
     return {name: offered[name] for name in wanted}
 
 
-async def stop_tasks(spec: JobSpec) -> None:
-    """Stop whatever runs on the channels of the job's components (bounded; a device that
-    does not answer is logged: its supervision deals with it)."""
-    async def stop(sock: str, channel: str) -> None:
-        with anyio.move_on_after(STOP_TIMEOUT):
-            try:
-                async with connect(Path(sock), CODEC) as conn:
-                    await conn.ask(StopTask(channel), timeout=STOP_TIMEOUT)
-                return
-            except ActorError as exc:
-                logger.warning("job %d: could not stop %s: %s", spec.jobid, channel, exc)
-
-    async with anyio.create_task_group() as tg:
-        for c in spec.components:
-            tg.start_soon(stop, c.socket, c.channel)
-
-
-async def salvage(spec: JobSpec, jobdir: Path) -> None:
-    """After the job's process died (its tasks stopped): append to the job's raw data files
-    the points its devices still hold, read from them but never written (a device keeps a
-    task's points until they are read past, and its last task's until the next starts)."""
-    async def save(c: ComponentSpec) -> None:
+async def stop_and_save(spec: JobSpec, jobdir: Path) -> None:
+    """After the job's process died: stop whatever runs on its components' channels, then
+    append to its raw data files the points their devices still hold, read from them but
+    never written (a device keeps a task's points until they are read past, and its last
+    task's until the next starts). Bounded; a device that does not answer, or a file that
+    cannot be written, is logged (the job is collected all the same)."""
+    async def one(c: ComponentSpec) -> None:
         try:
-            with anyio.fail_after(STOP_TIMEOUT):
+            with anyio.fail_after(2 * STOP_TIMEOUT):
                 async with connect(Path(c.socket), CODEC) as conn:
+                    await conn.ask(StopTask(c.channel), timeout=STOP_TIMEOUT)
                     batch = await conn.ask(ReadData(c.channel, 0), timeout=STOP_TIMEOUT)
         except (ActorError, TimeoutError) as exc:
-            logger.warning("job %d: could not read what %s:%s holds: %s", spec.jobid,
-                           c.device, c.channel, exc)
+            logger.warning("job %d: could not stop %s:%s and read what it holds: %s",
+                           spec.jobid, c.device, c.channel, str(exc) or type(exc).__name__)
             return
-        prefix, _, index = (batch.task_id or "").partition(".")
-        if prefix != str(spec.jobid) or not index.isdigit() or int(index) >= len(spec.steps):
-            return  # its last task is not this job's
-        step = spec.steps[int(index)]
-        path = jobdir / step.datafile
-        written = whole_points(path, step.free_form)
-        if written < batch.first:
-            logger.error("job %d: points %d to %d of step %d are lost (read from %s but not "
-                         "written)", spec.jobid, written + 1, batch.first, step.index, c.device)
-        rest = batch.points[max(written - batch.first, 0):]
-        if rest:
-            out = RecordFile(path) if step.free_form else DataFile(path, step.columns)
-            try:
-                out.append(rest)
-            finally:
-                out.close()
-            logger.warning("job %d: %d points of step %d its process had not written are "
-                           "saved from %s", spec.jobid, len(rest), step.index, c.device)
+        try:
+            _save(spec, jobdir, batch, c.device)
+        except (OSError, ValueError) as exc:  # a raw file unreadable, or on a full disk
+            logger.error("job %d: the points left on %s were not saved: %s", spec.jobid,
+                         c.device, exc)
 
     async with anyio.create_task_group() as tg:
         for c in spec.components:
-            tg.start_soon(save, c)
+            tg.start_soon(one, c)
+
+
+def _save(spec: JobSpec, jobdir: Path, batch: DataBatch, device: str) -> None:
+    """Append the points of `batch` past the last one its step's raw data file holds."""
+    prefix, _, index = (batch.task_id or "").partition(".")
+    if prefix != str(spec.jobid) or not index.isdigit() or int(index) >= len(spec.steps):
+        return  # the channel's last task is not this job's
+    step = spec.steps[int(index)]
+    path = jobdir / step.datafile
+    written = whole_points(path, step.free_form)
+    if written < batch.first:
+        logger.error("job %d: points %d to %d of step %d are lost (read from %s but not "
+                     "written)", spec.jobid, written + 1, batch.first, step.index, device)
+    rest = batch.points[max(written - batch.first, 0):]
+    if rest:
+        out = RecordFile(path) if step.free_form else DataFile(path, step.columns)
+        try:
+            out.append(rest)
+        finally:
+            out.close()
+        logger.warning("job %d: %d points of step %d its process had not written are "
+                       "saved from %s", spec.jobid, len(rest), step.index, device)
 
 
 class Devices:

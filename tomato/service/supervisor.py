@@ -45,7 +45,7 @@ from ..messages import (
 from .children import child_event
 from .cluster.local import PASS
 from .components import Components
-from .devices import Devices, salvage, stop_tasks
+from .devices import Devices, stop_and_save
 from .jobprocs import JobProcesses
 from .outputs import Outputs
 from .payload import LATEST, check_method, check_names, job_spec, normalise_payload
@@ -242,18 +242,13 @@ class Supervisor(Actor):
 
     def lost(self, spec: JobSpec, status: str, reason: str) -> None:
         """The job's process is gone before it reported: stop what it left running on its
-        devices, then collect it as it would have (its pipeline freed, its outputs made
-        with what was written)."""
+        devices and save the points they still hold, then collect it as it would have (its
+        pipeline freed, its outputs made with what was written)."""
         logger.error("job %d: %s", spec.jobid, reason)
         self.running[spec.jobid] = spec
 
         async def stop_then_collect() -> None:
-            await stop_tasks(spec)
-            try:
-                await salvage(spec, self._jobdir(spec.jobid))
-            except (OSError, ValueError) as exc:  # a raw file unreadable or on a full disk
-                logger.error("job %d: the points left on its devices were not saved: %s",
-                             spec.jobid, exc)
+            await stop_and_save(spec, self._jobdir(spec.jobid))
             await self.ref.tell(JobCollected(spec.jobid, status, reason))
 
         self.tg.start_soon(stop_then_collect)
