@@ -161,9 +161,10 @@ class Store:
 
     def close(self) -> None:
         if not self.flush():
-            logger.error("%s: its disk is still full as tomato stops: %d records wait in %s, "
-                         "to be written at the next start", self.path, len(self._backlog),
-                         self._kept.path or "memory (lost)")
+            kept = (f"wait in {self._kept.path}, to be written at the next start"
+                    if self._kept.whole else "are lost, not all kept in a file")
+            logger.error("%s: its disk is still full as tomato stops: %d records %s",
+                         self.path, len(self._backlog), kept)
         self._db.close()
         if self._memory is not None:
             self._memory.close()

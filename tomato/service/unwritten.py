@@ -78,6 +78,11 @@ class Kept:
                              "wait in memory only", self.path, exc.strerror)
         return marked
 
+    @property
+    def whole(self) -> bool:
+        """Whether the file holds every group that waits."""
+        return self.path is not None and not self._failed
+
     def done(self) -> None:
         """Nothing waits any more."""
         if self.path is not None:
