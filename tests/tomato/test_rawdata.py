@@ -9,24 +9,28 @@ from tomato.rawdata import DataFile, RecordFile, whole_points
 VALUE = (Column("value", "V"),)
 
 
-def test_a_torn_last_row_is_cut_off_before_more_are_appended(tmp_path):
-    path = tmp_path / "00-worker-sequential.csv"
-    path.write_text("uts,value\ns,V\n1.0,1\n2.0,2\n3.0,")
-    assert whole_points(path, free_form=False) == 2
+def append_after(path, text: str, point: list[float]) -> tuple[int, list[str]]:
+    """`path` holding `text` as a killed writer left it: the points counted in it, then its
+    lines once `point` is appended as the service does."""
+    path.write_text(text)
+    counted = whole_points(path, free_form=False)
     out = DataFile(path, VALUE)
-    out.append([[3.0, 3.0]])
+    out.append([point])
     out.close()
-    assert path.read_text().splitlines()[2:] == ["1.0,1", "2.0,2", "3.000000,3.000000"]
+    return counted, path.read_text().splitlines()
+
+
+def test_a_torn_last_row_is_cut_off_before_more_are_appended(tmp_path):
+    counted, lines = append_after(tmp_path / "00-worker-sequential.csv",
+                                  "uts,value\ns,V\n1.0,1\n2.0,2\n3.0,", [3.0, 3.0])
+    assert counted == 2
+    assert lines[2:] == ["1.0,1", "2.0,2", "3.000000,3.000000"]
 
 
 def test_a_torn_header_is_written_again(tmp_path):
-    path = tmp_path / "00-worker-sequential.csv"
-    path.write_text("uts,val")
-    assert whole_points(path, free_form=False) == 0
-    out = DataFile(path, VALUE)
-    out.append([[1.0, 1.0]])
-    out.close()
-    assert path.read_text().splitlines()[:2] == ["uts,value", "s,V"]
+    counted, lines = append_after(tmp_path / "00-worker-sequential.csv", "uts,val", [1.0, 1.0])
+    assert counted == 0
+    assert lines[:2] == ["uts,value", "s,V"]
 
 
 def test_records_count_points_not_layout_lines(tmp_path):
