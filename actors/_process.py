@@ -111,6 +111,8 @@ class _Child:
     stopping: bool = False
     killed: str = ""
     """Why the liveness check killed its process (said in the "exited" event)."""
+    failure: str = ""
+    """Why it could not start (when it failed to)."""
     history: deque[float] = field(default_factory=deque)
     done: anyio.Event = field(default_factory=anyio.Event)
 
@@ -136,6 +138,11 @@ class ProcessSupervisor:
         """The pids of the children now running (started or adopted)."""
         return [c.process.pid for c in self._children.values()
                 if c.process is not None and c.process.returncode is None]
+
+    def failure(self, child_id: str) -> str:
+        """Why the child could not start ("" if it did, or is unknown)."""
+        child = self._children.get(child_id)
+        return child.failure if child is not None else ""
 
     def pid(self, child_id: str) -> int | None:
         child = self._children.get(child_id)
@@ -164,7 +171,7 @@ class ProcessSupervisor:
         try:
             return await self.start(spec)
         except ChildStartError as exc:
-            child = _Child(spec)
+            child = _Child(spec, failure=str(exc))
             child.done.set()
             self._children[spec.id] = child
             await self._emit(child, "failed", reason=str(exc))
@@ -185,14 +192,25 @@ class ProcessSupervisor:
         self._tg.start_soon(self._watch, child)
         await self._emit(child, "adopted")
 
-    async def restart(self, child_id: str) -> int:
+    async def restart(self, child_id: str, *, running: bool = False) -> int:
         """Start again a child that has failed (its restart budget spent), with a fresh
-        budget; returns its pid. Raises ActorError if it has not failed."""
+        budget; returns its pid. `running`: a child that runs is stopped first (a new
+        process of the same spec). Raises ActorError if it has not failed (and is not
+        `running`); ChildStartError if it fails again: it stays failed (a `failed` event
+        says why), to be restarted later."""
         child = self._children.get(child_id)
-        if child is None or not child.done.is_set() or child.stopping:
-            raise ActorError(f"child {child_id!r} has not failed: nothing to restart")
-        del self._children[child_id]
-        return await self.start(child.spec)
+        if child is None or child.stopping:
+            raise ActorError(f"child {child_id!r} is not supervised: nothing to restart")
+        if not child.done.is_set():
+            if not running:
+                raise ActorError(f"child {child_id!r} has not failed: nothing to restart")
+            await self.remove(child_id)
+        else:
+            del self._children[child_id]
+        pid = await self.try_start(child.spec)
+        if pid is None:
+            raise ChildStartError(self._children[child_id].failure)
+        return pid
 
     async def stop(self, child_id: str) -> None:
         """Stop a child for good: SIGTERM, then SIGKILL after its stop timeout."""

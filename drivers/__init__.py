@@ -10,9 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    SETTINGS_REFUSED,
     ChannelBusyError,
     DriverError,
     ParameterError,
+    SettingsError,
     UnknownChannelError,
     UnknownDriverError,
 )
@@ -28,7 +30,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         point_count,
         record_scalars,
     )
-    from ._registry import DriverHost, driver_names, load_driver
+    from ._registry import DriverHost, driver_fingerprint, driver_names, load_driver
     from .messages import (
         COMPONENT_REQUESTS,
         AttrInfo,
@@ -97,6 +99,7 @@ _LAZY = {
     "point_count": "._interface",
     "record_scalars": "._interface",
     "IdleData": ".messages",
+    "driver_fingerprint": "._registry",
     "driver_names": "._registry",
     "load_driver": "._registry",
 }
@@ -111,6 +114,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "COMPONENT_REQUESTS",
     "DEVICE_CODEC",
+    "SETTINGS_REFUSED",
     "AttrInfo",
     "AttrValues",
     "ChannelBusyError",
@@ -141,6 +145,7 @@ __all__ = [
     "RegisterComponent",
     "ResetComponent",
     "SetAttr",
+    "SettingsError",
     "StartTask",
     "StopTask",
     "Task",
@@ -149,6 +154,7 @@ __all__ = [
     "UnknownDriverError",
     "check_task",
     "coerce_param",
+    "driver_fingerprint",
     "driver_names",
     "load_driver",
     "point_count",

@@ -60,6 +60,8 @@ class _Channel:
     notified: bool = False
     """A DataReady went out since the last read."""
     done: anyio.Event = field(default_factory=anyio.Event)
+    notices: list[str] = field(default_factory=list)
+    """What the driver said for the task's job, not yet read."""
 
     def status(self) -> ChannelStatus:
         return ChannelStatus(self.name, self.state, self.task_id, self.error,
@@ -107,6 +109,7 @@ class DeviceActor(Actor):
         self._tg = tg
         self._owner = owner or Owner(None)
         self._channels = {ch: _Channel(ch) for ch in driver.channels}
+        driver.notice = self._notice
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         if not self._owner.accepts(ctx.pid):
@@ -182,7 +185,7 @@ class DeviceActor(Actor):
             raise DriverError(f"driver {self.driver.name!r} has no technique {task.technique!r}")
         check_task(technique, task)
         ch.state, ch.task_id, ch.error = "running", task_id, None
-        ch.points, ch.first, ch.done = [], 0, anyio.Event()
+        ch.points, ch.first, ch.done, ch.notices = [], 0, anyio.Event(), []
         ch.scope = anyio.CancelScope()
         self._tg.start_soon(self._run, ch, task, ch.scope)
         logger.info("%s:%s started %s (%s)", self.name, ch.name, task.technique, task_id)
@@ -210,6 +213,14 @@ class DeviceActor(Actor):
             self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
             logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
 
+    def _notice(self, channel: str, text: str) -> None:
+        """The driver tells the job on `channel` something (a fault it recovered from)."""
+        logger.warning("%s:%s: %s", self.name, channel, text)
+        ch = self._channels[channel]
+        if ch.state == "running":
+            ch.notices.append(text)
+            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
+
     def _emit(self, ch: _Channel, point: list[Any]) -> None:
         ch.points.append(point)
         ch.last = point
@@ -231,4 +242,6 @@ class DeviceActor(Actor):
         if drop:
             del ch.points[:drop]
             ch.first += drop
-        return DataBatch(ch.name, ch.task_id, ch.first, list(ch.points), ch.state, ch.error)
+        notices, ch.notices = tuple(ch.notices), []
+        return DataBatch(ch.name, ch.task_id, ch.first, list(ch.points), ch.state, ch.error,
+                         notices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
@@ -38,6 +39,9 @@ class Driver:
         self.address = address
         self.channels = channels
         self.settings = dict(settings or {})
+        self.notice: Callable[[str, str], None] = _log_notice
+        """Tell the job running on a channel something it should know (a fault the
+        driver recovered from): `notice(channel, text)`. The device actor sets it."""
 
     async def start(self) -> None:
         """Connect to the instrument before the device serves; raise DriverError if it
@@ -78,6 +82,10 @@ class Driver:
                          report: Callable[[str, list[Any]], None]) -> None:
         """Runs beside the device while it serves, e.g. measuring idle channels: each point
         goes to `report(channel, point)`."""
+
+
+def _log_notice(channel: str, text: str) -> None:
+    logging.getLogger(__name__).warning("%s: %s", channel, text)
 
 
 def check_task(technique: Technique, task: Task) -> None:
@@ -137,6 +145,9 @@ def _shown(value: Any) -> str:
 def _typed(param: Param, value: Any) -> Any:
     types = _TYPES.get(param.type, (object,))
     if (isinstance(value, bool) and param.type != "bool") or not isinstance(value, types):
+        if param.coerce and param.type == "bool" and value in (0, 1) and \
+                isinstance(value, int):
+            return bool(value)
         if param.coerce and not isinstance(value, bool) and param.type in ("float", "int", "str"):
             try:
                 converted = {"float": float, "int": int, "str": str}[param.type](value)

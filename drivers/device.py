@@ -36,6 +36,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                         help="the supervisor's socket: stop when it is gone and no task runs")
     parser.add_argument("--orphan-grace", type=float, default=60.0,
                         help="seconds the supervisor may be gone before that")
+    parser.add_argument("--check", action="store_true",
+                        help="only load the driver and make it with its settings: exit 0, or "
+                             "print why not (FAILED ...) and exit 1")
     parser.add_argument("--owner-pidfile", type=Path, default=None,
                         help="take commands only from the process whose pid this file holds "
                              "and from its children (default: from any process of this user)")
@@ -47,9 +50,15 @@ async def _serve(args: argparse.Namespace) -> None:
         driver_cls = load_driver(args.driver)
         driver = driver_cls(args.address, tuple(args.channels.split(",")),
                             json.loads(args.settings))
+        if args.check:
+            return
         await driver.start()
     except DriverError as exc:
         signal_failed(str(exc))
+        sys.exit(1)
+    except Exception as exc:  # a driver's own code: whatever it raised is the reason
+        logging.getLogger(__name__).exception("driver %r could not start", args.driver)
+        signal_failed(f"driver {args.driver!r} could not start: {type(exc).__name__}: {exc}")
         sys.exit(1)
     async with task_group() as tg:
         actor = DeviceActor(args.name, driver, tg, Owner(args.owner_pidfile))

@@ -26,6 +26,19 @@ class ParameterError(DriverError):
     code = "bad_parameter"
 
 
+class SettingsError(DriverError):
+    """Raised when a driver refuses its settings (`[drivers.<name>]`): the message starts
+    with SETTINGS_REFUSED, so a supervisor that reads it as text knows it for what it is."""
+
+    code = "bad_settings"
+
+    def __init__(self, driver: str, why: str) -> None:
+        super().__init__(f"{SETTINGS_REFUSED}{driver}]: {why}")
+
+
+SETTINGS_REFUSED = "settings [drivers."
+
+
 class ChannelBusyError(DriverError):
     """Raised when a task is started on a channel that is already running one."""
 
@@ -40,4 +53,5 @@ class UnknownChannelError(DriverError):
 
 ERRORS: tuple[type[ActorError], ...] = (
     DriverError, UnknownDriverError, ParameterError, ChannelBusyError, UnknownChannelError,
+    SettingsError,
 )

@@ -126,6 +126,9 @@ class DataBatch(Message):
     points: list[list[Any]]
     state: str
     error: str | None = None
+    notices: tuple[str, ...] = ()
+    """What the driver told the task's job since the last read (a fault it recovered
+    from)."""
 
 
 # Components (a channel of the device: what tomato 2.x calls a component).

@@ -62,6 +62,14 @@ class AlreadyRunningError(TomatoError):
     exit_code = 8
 
 
+class DeviceFailedError(TomatoError):
+    """Raised when a command needs a device that has failed (it did not start, or its
+    restart budget is spent); says the driver's reason."""
+
+    code = "device_failed"
+    exit_code = 12
+
+
 class OutputError(TomatoError):
     """Raised when the datagram or archive of a job could not be written; says why."""
 
@@ -71,7 +79,7 @@ class OutputError(TomatoError):
 
 ERRORS: tuple[type[ActorError], ...] = (
     TomatoError, PayloadError, NotFoundError, ConflictError, ConfigError, NotRunningError,
-    AlreadyRunningError, OutputError, StateFullError,
+    AlreadyRunningError, OutputError, StateFullError, DeviceFailedError,
 )
 
 

@@ -71,9 +71,12 @@ class SnapshotTaken(Message):
 
 
 class RestartDevice(Message):
-    """Start a failed device's process again, with a fresh restart budget."""
+    """Start a device's process again, with a fresh restart budget: a failed one, or a
+    running one (its driver loaded anew); `force`: even under a running job (which waits
+    for it, as after a crash)."""
 
     device: str
+    force: bool = False
 
 
 class ListComponents(Message):

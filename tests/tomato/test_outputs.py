@@ -25,12 +25,14 @@ def test_the_datagram_holds_every_point_with_units_and_uncertainty(lab):
     assert step.sizes["uts"] == len(read_csv(raw)) == 20
     assert [round(v, 6) for v in step["value"].values] == [r[1] for r in read_csv(raw)]
     assert list(step["step"].values) == [0] * 20
+    assert step["uts"].attrs["units"] == "s"  # Unix time, for native drivers too
     assert step["value"].attrs["ancillary_variables"] == "value_uncertainty"
     assert "units" in step["value"].attrs
     assert list(step["value_uncertainty"].values) == pytest.approx([1e-6] * 20)
     component = json.loads(step.attrs["tomato_Component"])
     assert component == {"role": "worker", "device": "dummy_device", "driver": "dummy",
-                         "address": None, "channel": "5", "capabilities": component[
+                         "address": None, "channel": "5", "name": "dummy::5",
+                         "capabilities": component[
                              "capabilities"]} and "random" in component["capabilities"]
     attrs = tree.attrs
     assert attrs["jobid"] == jobid and attrs["jobname"] == "dg" and attrs["sample"] == "s1"

@@ -79,11 +79,17 @@ async def status(obj: tuple[Path, Path | None, str]) -> None:
 
 @cli.command()
 @click.argument("device")
+@click.option("--force", is_flag=True,
+              help="Even if a running job uses it: the job waits for it and goes on, as "
+                   "after a crash (points in between may be missing).")
 @click.pass_obj
-async def restart(obj: tuple[Path, Path | None, str], device: str) -> None:
-    """Start a failed DEVICE again (its restart budget was spent), with a fresh budget."""
+async def restart(obj: tuple[Path, Path | None, str], device: str, force: bool) -> None:
+    """Start DEVICE's process again, with a fresh restart budget: a failed device (once its
+    instrument or driver is mended), or a running one (its driver as installed now).
+    Refused (exit 5) while a running job uses it, unless --force; exit 12 with the driver's
+    reason if it fails again."""
     try:
-        row = await request(obj[0], RestartDevice(device), start=obj[2])
+        row = await request(obj[0], RestartDevice(device, force), start=obj[2])
     except TomatoError as exc:
         _fail(exc)
     click.echo(f"device {row.name} is {row.state} (pid {row.pid})")

@@ -5,18 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pint
-
-from tomato.drivers import Param, ParameterError, coerce_param
-
+from ..hosting import coerce, described
 from ..models import Reply
-
-if TYPE_CHECKING:
-    from ._model import Attr
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +56,6 @@ def log_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def described(exc: BaseException) -> str:
-    """An error of the driver's in one line, with where it was raised (its file and line:
-    what the driver's author needs, without a traceback in tomato's log)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" \
-        if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 def coerce_val(func: Callable[..., Any]) -> Callable[..., Any]:
     """Check and convert `val` by the attr's declaration before `set_attr` sees it.
     Raises AttributeError (unknown or read-only attr) or ValueError (the value)."""
@@ -82,28 +66,3 @@ def coerce_val(func: Callable[..., Any]) -> Callable[..., Any]:
             raise AttributeError(f"unknown attr: {attr!r}")
         return func(self, attr=attr, val=coerce(attr, val, attrs[attr]), **kwargs)
     return wrapper
-
-
-def coerce(name: str, val: Any, props: Attr) -> Any:
-    """`val` as the type `props` declares, checked against its options, units and bounds.
-    Raises ValueError naming the attr."""
-    try:
-        return coerce_param(param_of(name, props), val)
-    except ParameterError as exc:
-        raise ValueError(f"attr {name!r}: {exc.message}") from None
-
-
-def param_of(name: str, attr: Attr) -> Param:
-    """The task parameter an attr makes (DriverInterface 2.1's rules: values coerced)."""
-    kind = ("quantity" if attr.type is pint.Quantity else
-            attr.type.__name__ if attr.type in (float, int, str, bool) else "any")
-
-    def magnitude(bound: Any) -> float | None:
-        if isinstance(bound, pint.Quantity):
-            return float(bound.to(attr.units).m if attr.units else bound.m)
-        return None if bound is None else float(bound)
-
-    return Param(name, kind, attr.units or "", magnitude(attr.minimum),
-                 maximum=magnitude(attr.maximum),
-                 options=None if attr.options is None else tuple(sorted(attr.options, key=str)),
-                 coerce=True)

@@ -10,43 +10,35 @@ free-form points with their units and extra coordinates (e.g. a spectrum's absci
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import anyio
-import anyio.to_thread
 
 from tomato.drivers import (
     AttrValues,
     ComponentInfo,
-    Driver,
     DriverError,
     Emit,
-    ParameterError,
     Task,
     Technique,
 )
 
-from ..models import Reply
+from ..hosting import HostedDriver, Layout, attr_info, last_point, param_of, plain, units_of
 from ..models import Task as Task21
 from ._model import ModelInterface
-from .decorators import param_of
-from .values import attr_info, plain, units_of
 
 logger = logging.getLogger(__name__)
 
 REGISTER_ATTEMPTS = 3
 REGISTER_PAUSE = 1.0
-DRIVER_DIED = 70
-"""The exit code of a device process whose 2.1 driver died (EX_SOFTWARE)."""
 MEASURE_TIMEOUT = 30.0
 POLL = (0.05, 1.0)
 """Bounds of the interval at which a running task's data is fetched (its sampling interval
 within them)."""
 
 
-class Driver21(Driver):
+class Driver21(HostedDriver):
     """A DriverInterface 2.1 driver as a native one: one component per channel."""
 
     interface: ClassVar[type[ModelInterface]]
@@ -56,36 +48,6 @@ class Driver21(Driver):
         super().__init__(address, channels, settings)
         self.techniques = {}
         self.model = self.interface(settings=self.settings)
-
-    async def call(self, method: str, **kwargs: Any) -> Reply:
-        """One driver call, in a worker thread. The 2.1 contract: a ValueError or an
-        AttributeError fails the call (ParameterError: the request was wrong); anything else
-        is the driver's end, and so the device process's (it is restarted, its components
-        registered again)."""
-        bound: Callable[..., Reply] = getattr(self.model, method)
-
-        def guarded() -> Reply | SystemExit:
-            try:
-                return bound(**kwargs)
-            except SystemExit as exc:
-                return exc
-
-        try:
-            reply = await anyio.to_thread.run_sync(guarded)
-        except (ValueError, AttributeError) as exc:
-            raise ParameterError(f"{self.name}: {exc}") from None
-        if isinstance(reply, SystemExit):  # as a crash: the process ends, and is restarted
-            logger.critical("the driver died in %s; the device process ends", method)
-            logging.shutdown()
-            os._exit(DRIVER_DIED)
-        return reply
-
-    async def checked(self, method: str, **kwargs: Any) -> Any:
-        """A driver call's data; DriverError with its message if it failed."""
-        reply = await self.call(method, **kwargs)
-        if not reply.success:
-            raise DriverError(f"{self.name}: {reply.msg}")
-        return reply.data
 
     def key(self, channel: str) -> dict[str, Any]:
         return {"address": self.address, "channel": channel}
@@ -103,6 +65,7 @@ class Driver21(Driver):
                     await anyio.sleep(REGISTER_PAUSE)
             else:
                 raise DriverError(f"{reply.msg} ({REGISTER_ATTEMPTS} attempts)")
+        self.starting = False
         attrs = (await self.call("cmp_attrs", **self.key(self.channels[0]))).data
         capabilities = (await self.call("cmp_capabilities", **self.key(self.channels[0]))).data
         params = tuple(param_of(name, attr) for name, attr in attrs.items() if attr.rw)
@@ -118,7 +81,7 @@ class Driver21(Driver):
         if not reply.success:
             raise DriverError(reply.msg)
         poll = min(max(task.sampling_interval, POLL[0]), POLL[1])
-        layout = _Layout(emit)
+        layout = Layout(emit)
         try:
             while True:
                 status = (await self.call("task_status", **key)).data
@@ -175,11 +138,7 @@ class Driver21(Driver):
 
     async def last_data(self, channel: str) -> list[Any] | None:
         reply = await self.call("cmp_last_data", **self.key(channel))
-        if not reply.success:
-            return None
-        points: list[list[Any]] = []
-        _Layout(points.append).emit(reply.data)
-        return points[-1] if points else None
+        return last_point(reply.data) if reply.success else None
 
     async def register(self, channel: str) -> None:
         await self.checked("cmp_register", **self.key(channel))
@@ -206,28 +165,5 @@ class Driver21(Driver):
                     report(channel, point)
 
 
-class _Layout:
-    """Turns Datasets into free-form points; a point carries the layout (units, dims,
-    coords) when it differs from the last one's."""
-
-    def __init__(self, emit: Emit) -> None:
-        self._emit = emit
-        self._last: dict[str, Any] | None = None
-
-    def emit(self, ds: Any) -> None:
-        uts = ds["uts"].values.tolist()
-        values = {name: var.values.tolist() for name, var in ds.data_vars.items()}
-        layout = {
-            "units": {name: str(var.attrs["units"]) for name, var in ds.variables.items()
-                      if "units" in var.attrs and name != "uts"},
-            "dims": {name: list(var.dims[1:]) for name, var in ds.data_vars.items()
-                     if var.dims[1:]},
-            "coords": {name: var.values.tolist() for name, var in ds.coords.items()
-                       if name != "uts"},
-        }
-        for i, t in enumerate(uts):
-            point: list[Any] = [float(t), {name: v[i] for name, v in values.items()}]
-            if layout != self._last:
-                point.append(layout)
-                self._last = layout
-            self._emit(point)
+Hosted = Driver21
+"""What `hosting.PackageHost` runs a 2.1 driver as."""

@@ -246,6 +246,9 @@ class _Reader:
         batch = await self.device.ask(ReadData(self.channel, self.after), timeout=timeout)
         points = batch.points
         self.run.out.append(points)
+        for text in batch.notices:
+            self.job.notes.append(f"step {step.index}: {text}")
+            logger.warning("%s", self.job.notes[-1])
         self.after = batch.first + len(points)
         if points:
             names, units, rows = ((self.names, self.units, points) if not step.free_form

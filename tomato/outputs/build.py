@@ -77,6 +77,7 @@ def _write_datagram(request: MakeOutputs, steps: list[StepSpec], frozen: dict[st
     spec = request.spec
     for role, parts in groups.items():
         ds = along_uts(parts)
+        ds["uts"].attrs["units"] = "s"  # Unix time, whatever the driver
         ds.attrs = {"role": role, "tomato_Component": _component(spec, role),
                     "tomato_Steps": json.dumps([_step(s) for s in spec.steps if s.role == role])}
         tree[role] = xr.DataTree(ds)
@@ -126,12 +127,14 @@ def _tables(steps: list[StepSpec], frozen: dict[str, Path]) -> dict[int, Any]:
 
 
 def _component(spec: JobSpec, role: str) -> str:
-    """The component of `role` as tomato 2.x describes it (JSON)."""
+    """The component of `role` as tomato 2.x describes it, and its name as 3.0 gives it
+    (`driver:address:channel`), in JSON."""
     c = next((c for c in spec.components if c.role == role), None)
     if c is None:
         return "{}"
     return json.dumps({"role": role, "device": c.device, "driver": c.driver,
                        "address": c.address, "channel": c.channel,
+                       "name": f"{c.driver}:{c.address or ''}:{c.channel}",
                        "capabilities": list(c.capabilities)})
 
 

@@ -44,10 +44,18 @@ def _dataset(layout: dict[str, Any], points: list[dict[str, Any]]) -> Any:
     units, dims = layout.get("units", {}), layout.get("dims", {})
     names = list(dict.fromkeys(k for p in points for k in p if k != "uts"))
     data_vars = {
-        name: (["uts", *dims.get(name, ())], [p.get(name) for p in points],
+        name: (["uts", *dims.get(name, ())], _storable([p.get(name) for p in points]),
                {"units": units[name]} if name in units else {})
         for name in names}
     coords: dict[str, Any] = {"uts": ("uts", [p["uts"] for p in points], {"units": "s"})}
     for name, values in layout.get("coords", {}).items():
         coords[name] = (name, values, {"units": units[name]} if name in units else {})
     return xr.Dataset(data_vars, coords)
+
+
+def _storable(values: list[Any]) -> list[Any]:
+    """Values NetCDF can hold: a variable of records (a driver's pydantic model, e.g. a
+    sweep's settings) as their JSON text, "" where there is none."""
+    if any(isinstance(v, dict) for v in values):
+        return ["" if v is None else json.dumps(v) for v in values]
+    return values

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from tomato.actors import ActorError, connect
+from tomato.actors import ActorDeadError, ActorError, connect
 from tomato.drivers import (
     COMPONENT_REQUESTS,
     IdleData,
@@ -26,7 +26,7 @@ from tomato.drivers import (
 )
 
 from ..codec import CODEC
-from ..errors import ConflictError, NotFoundError, TomatoError
+from ..errors import ConflictError, DeviceFailedError, NotFoundError, TomatoError
 from ..messages import ComponentData, ComponentRow, ForComponent
 from ..paths import device_socket
 from .devices import Devices
@@ -107,8 +107,15 @@ class Components:
         if isinstance(request, CHANGES) and jobid is not None and not msg.force:
             raise ConflictError(f"component {msg.component} is used by running job {jobid}; "
                                 "use --force to change it anyway")
-        async with connect(device_socket(self._rundir, device), CODEC) as conn:
-            return await conn.ask(replace(request, channel=channel), timeout=TIMEOUT)
+        self._devices.refuse_if_failed(device)
+        try:
+            async with connect(device_socket(self._rundir, device), CODEC) as conn:
+                return await conn.ask(replace(request, channel=channel), timeout=TIMEOUT)
+        except ActorDeadError as exc:  # it died, or is being restarted
+            self._devices.refuse_if_failed(device)
+            raise DeviceFailedError(f"device {device} does not answer ({exc}); it is "
+                                    f"{self._devices.states().get(device, 'unknown')}"
+                                    ) from None
 
     def _resolve(self, name: str) -> tuple[str, str]:
         """`DEVICE:CHANNEL`, or tomato 2.x's `DRIVER:(ADDRESS,CHANNEL)`."""

@@ -10,8 +10,17 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
+from tomato.actors import (
+    ActorError,
+    ChildEvent,
+    ChildSpec,
+    ChildStartError,
+    ProcessSupervisor,
+    connect,
+    python_argv,
+)
 from tomato.drivers import (
+    SETTINGS_REFUSED,
     DataBatch,
     Describe,
     DeviceInfo,
@@ -19,16 +28,17 @@ from tomato.drivers import (
     ReadData,
     StopTask,
     Technique,
+    driver_fingerprint,
     driver_names,
 )
 
 from ..codec import CODEC
-from ..errors import ConfigError, ConflictError, NotFoundError
+from ..errors import ConfigError, ConflictError, DeviceFailedError, NotFoundError
 from ..messages import ComponentSpec, DeviceInfoRow, JobSpec
 from ..paths import device_socket, lock_path, socket_path
 from ..rawdata import DataFile, RecordFile, whole_points
 from .devicesfile import DeviceSpec, Lab
-from .settings import Settings
+from .settings import SETTINGS_FILE, Settings
 from .store import Store
 from .takeover import adopt_device
 
@@ -84,7 +94,24 @@ async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
     async with anyio.create_task_group() as tg:
         for device in lab.devices:
             tg.start_soon(start, device)
+    for device in lab.devices:  # a key the driver does not know: settings.toml is wrong
+        refusal = procs.failure(f"dev-{device.name}").removeprefix(f"dev-{device.name}: ")
+        if refusal.startswith(SETTINGS_REFUSED):
+            raise ConfigError(f"{settings.config_dir / SETTINGS_FILE}: "
+                              f"{refusal.removeprefix('settings ')}")
     return {d.name: techniques_of(lab, d, infos[d.name]) for d in lab.devices}
+
+
+async def check_settings(device: DeviceSpec, settings: Settings) -> None:
+    """Raise ConfigError (naming settings.toml and the key) if `device`'s driver refuses
+    its settings, found by loading it in a process of its own (nothing else starts)."""
+    argv = (*child_spec(device, settings).argv, "--check")
+    result = await anyio.run_process(argv, check=False, stderr=None)
+    line = result.stdout.decode(errors="replace").strip()
+    if result.returncode != 0 and (why := line.removeprefix("FAILED ")).startswith(
+            SETTINGS_REFUSED):
+        raise ConfigError(f"{settings.config_dir / SETTINGS_FILE}: "
+                          f"{why.removeprefix('settings ')}")
 
 
 async def start_device(procs: ProcessSupervisor, device: DeviceSpec, settings: Settings
@@ -179,13 +206,25 @@ class Devices:
         self._state: dict[str, tuple[str, int | None, int, str | None]] = {}
         self._names = {f"dev-{d.name}": d for d in lab.devices}
         """child id → device."""
+        self._installed = {d.name: driver_fingerprint(d.driver) for d in lab.devices}
+        """What each device's driver package was on disk when the device started."""
+
+    def upgraded(self, device: DeviceSpec) -> bool:
+        """Whether `device`'s driver package changed on disk (installed, upgraded, removed)
+        since the device started."""
+        return self._installed.get(device.name) != driver_fingerprint(device.driver)
+
+    def started(self, device: DeviceSpec) -> None:
+        """`device` was (re)started: its driver as it is on disk now."""
+        self._installed[device.name] = driver_fingerprint(device.driver)
 
     def record(self, ev: ChildEvent) -> tuple[str, str | None]:
         """Record a supervision event of a device; returns the device and the reason the
         event gives, if any."""
         device = self._names[ev.id]
         state = _STATES[ev.kind]
-        reason = ev.reason or (f"exited with code {ev.returncode}" if ev.returncode else None)
+        reason = ev.reason.removeprefix(f"{ev.id}: ") or (
+            f"exited with code {ev.returncode}" if ev.returncode else None)
         self._state[device.name] = (state, ev.pid, ev.restarts, reason)
         self._store.set_device(device.name, device.driver, ev.pid, state, ev.restarts, reason)
         self._store.log(f"device {ev.kind}", device.name, reason or "")
@@ -193,17 +232,29 @@ class Devices:
             logger.error("device %s failed: %s", device.name, reason)
         return device.name, reason
 
-    async def restart(self, name: str, pipelines: Pipelines) -> DeviceInfoRow:
-        """Start a failed device again (`tomato restart DEVICE`), and tell `pipelines` what
-        it offers; raises NotFoundError or ConflictError (it has not failed)."""
+    async def restart(self, name: str, pipelines: Pipelines, force: bool = False
+                      ) -> DeviceInfoRow:
+        """Start a device again (`tomato restart DEVICE`): a failed one, or a running one
+        (a new process: its driver as installed now); one a running job uses only with
+        `force` (the job waits for it, as after a crash). Tells `pipelines` what it offers.
+        Raises NotFoundError, ConflictError (a job uses it), DeviceFailedError (it failed
+        again: the driver's reason)."""
         known = {d.name for d in self._lab.devices}
         if name not in known:
             raise NotFoundError(f"no device named {name!r} (devices: {', '.join(known)})")
-        if self._state.get(name, ("",))[0] != "failed":
-            raise ConflictError(f"device {name!r} has not failed; it restarts by itself")
-        pid = await self._procs.restart(f"dev-{name}")
+        state = self._state.get(name, ("",))[0]
+        if state != "failed" and not force and (jobs := pipelines.jobs_using(name)):
+            raise ConflictError(f"device {name!r} is used by running job {jobs[0]}; "
+                                "--force restarts it under the job (which waits for it and "
+                                "goes on, as after a crash)")
+        try:
+            pid = await self._procs.restart(f"dev-{name}", running=True)
+        except ChildStartError:
+            raise DeviceFailedError(f"device {name} failed again: {self.reason(name)}"
+                                    ) from None
         self._state[name] = ("running", pid, 0, None)  # its `started` event says so too
         device = next(d for d in self._lab.devices if d.name == name)
+        self.started(device)
         pipelines.learn(name, techniques_of(self._lab, device, await describe(self._rundir,
                                                                              name)))
         return next(r for r in await self.rows() if r.name == name)
@@ -232,6 +283,13 @@ class Devices:
 
     def reason(self, name: str) -> str | None:
         return self._state.get(name, ("", None, 0, None))[3]
+
+    def refuse_if_failed(self, name: str) -> None:
+        """Raise DeviceFailedError, with the driver's reason, if `name` has failed."""
+        state, _, _, reason = self._state.get(name, ("", None, 0, None))
+        if state == "failed":
+            raise DeviceFailedError(f"device {name} has failed: {reason}; `tomato restart "
+                                    f"{name}` starts it again")
 
     def states(self) -> dict[str, str]:
         """Each device's state (running, failed, ...), by name."""

@@ -176,11 +176,13 @@ Roles = dict[str, dict[str, dict[str, Technique]]]
 """pipeline → role → technique name → technique."""
 
 
-def check_method(version: str, payload: dict[str, Any], filename: str, pipelines: Roles) -> None:
+def check_method(version: str, payload: dict[str, Any], filename: str, pipelines: Roles,
+                 failed: dict[str, str] | None = None) -> None:
     """Refuse a method that no pipeline can ever run: a role no pipeline has, a technique
     its component cannot do, a parameter its driver refuses, steps that need different
     pipelines, a trigger naming no step or waiting on itself. Raises PayloadError naming
-    the field as the user's version spells it."""
+    the field as the user's version spells it; a technique only a failed device (`failed`:
+    pipeline → why) might do is refused saying which and why."""
     method = payload["method"]
     if not method:
         raise PayloadError(f"{filename}: method: needs at least one step",
@@ -189,7 +191,7 @@ def check_method(version: str, payload: dict[str, Any], filename: str, pipelines
     able = set(pipelines)
     runs_on = []
     for i, step in enumerate(method):
-        runs_on.append(_able(version, filename, i, step, pipelines))
+        runs_on.append(_able(version, filename, i, step, pipelines, failed or {}))
         able &= runs_on[-1]
     if not able:
         where = "; ".join(f"step {i}: {', '.join(sorted(p))}" for i, p in enumerate(runs_on))
@@ -197,8 +199,8 @@ def check_method(version: str, payload: dict[str, Any], filename: str, pipelines
                            {"file": filename, "field": "method"})
 
 
-def _able(version: str, filename: str, i: int, step: dict[str, Any], pipelines: Roles
-          ) -> set[str]:
+def _able(version: str, filename: str, i: int, step: dict[str, Any], pipelines: Roles,
+          failed: dict[str, str]) -> set[str]:
     """The pipelines that can run step `i`; raises PayloadError if none can."""
     def refuse(key: str, why: str) -> PayloadError:
         where = field_name(version, ("method", i, key))
@@ -212,6 +214,9 @@ def _able(version: str, filename: str, i: int, step: dict[str, Any], pipelines: 
                                        f"(roles: {', '.join(known)})")
     with_technique = {p: ts[name] for p, ts in with_role.items() if name in ts}
     if not with_technique:
+        if down := sorted({failed[p] for p, ts in with_role.items() if p in failed and not ts}):
+            raise refuse("technique_name", f"no running device can do technique {name!r} as "
+                                           f"{role!r}: {'; '.join(down)}")
         known = sorted({t for ts in with_role.values() for t in ts})
         raise refuse("technique_name", f"no device can do technique {name!r} as {role!r} "
                                        f"(known: {', '.join(known)})")

@@ -144,11 +144,23 @@ class Pipelines:
                 if c.device == device:
                     p.capabilities[c.role] = frozenset(techniques)
 
+    def jobs_using(self, device: str) -> list[int]:
+        """The running jobs of the pipelines that use `device`."""
+        return [p.jobid for p in self.all.values() if p.jobid is not None
+                and any(c.device == device for c in p.spec.components)]
+
+    def failures(self) -> dict[str, str]:
+        """Why each failed pipeline is failed (its device's reason) and what starts it
+        again, by pipeline."""
+        return {p.name: f"{p.failed} (once mended: `tomato restart {device}`)"
+                for p in self.all.values() if p.failed is not None
+                for device in [p.failed.split()[1]]}
+
     def device_failed(self, device: str, reason: str | None) -> list[tuple[int, str]]:
         """Mark the pipelines using `device` failed (`reason` None: no longer); returns
         (jobid, why) of their jobs."""
         ended = []
-        why = f"device {device} failed: {reason}" if reason is not None else None
+        why = f"device {device} failed: {reason}" if reason is not None else None  # failures()
         for p in self.all.values():
             if any(c.device == device for c in p.spec.components) and p.failed != why:
                 self._set(p, failed=why)

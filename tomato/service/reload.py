@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ConflictError
 from ..messages import Reloaded
-from .devices import check_drivers, start_device, techniques_of
+from .devices import check_drivers, check_settings, start_device, techniques_of
 from .devicesfile import DeviceSpec, Lab, load_lab
 from .settings import SETTINGS_FILE, Settings, load_settings
 
@@ -32,10 +32,13 @@ async def reload_lab(sup: Supervisor) -> Reloaded:
     old = {d.name: d for d in sup.devices.lab.devices}
     new = {d.name: d for d in lab.devices}
     changed = [n for n in old.keys() & new.keys() if _differs(old[n], new[n], sup.settings,
-                                                                settings)]
+                                                                settings)
+               or sup.devices.upgraded(new[n])]
     removed = [n for n in old if n not in new]
     added = [n for n in new if n not in old]
     _refuse_if_in_use(sup, lab, {*changed, *removed})
+    for name in {new[n].driver: n for n in (*changed, *added)}.values():
+        await check_settings(new[name], settings)  # a key its driver refuses: nothing done
     for name in (*removed, *changed):  # no job starts on them while they change
         sup.pipelines.device_failed(name, "being reloaded")
     for name in (*removed, *changed):
@@ -47,6 +50,7 @@ async def reload_lab(sup: Supervisor) -> Reloaded:
     failed: list[str] = []
     for name in (*changed, *added):
         techniques[name] = await _start(sup, new[name], settings, failed)
+        sup.devices.started(new[name])
     sup.pipelines.use(lab, techniques)
     for name in changed:
         sup.pipelines.device_failed(name, None)

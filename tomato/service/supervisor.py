@@ -150,8 +150,8 @@ class Supervisor(Actor):
                 return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd))
             case StopService(force):
                 return request_stop(self, force)
-            case RestartDevice(name):
-                return Deferred(lambda: self.devices.restart(name, self.pipelines))
+            case RestartDevice(name, force):
+                return Deferred(lambda: self.devices.restart(name, self.pipelines, force))
             case GetServiceStatus():
                 return await service_status(self)
             case ListComponents():
@@ -171,7 +171,8 @@ class Supervisor(Actor):
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
         check_names(version, payload, msg.filename, msg.jobname)
-        check_method(version, payload, msg.filename, self.pipelines.roles(self.cluster))
+        check_method(version, payload, msg.filename, self.pipelines.roles(self.cluster),
+                     self.pipelines.failures())
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
