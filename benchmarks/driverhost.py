@@ -1,8 +1,10 @@
-"""A DriverInterface 2.1 driver (tomato-example-counter) in our device process, against our
-native dummy: time to start a device (registration included) and CPU per point."""
+"""DriverInterface 2.1 and 3.0 drivers (tomato-example-counter 2.1.1 and 3.0.0rc5) in our
+device process, against our native dummy: time to start a device (registration included)
+and CPU per point. The 3.0 release is installed into .drivers30/ (tests/drivers30)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -14,18 +16,27 @@ from _common import Figure, cpu_seconds, show
 from tomato.actors import connect
 from tomato.drivers import DEVICE_CODEC, ReadData, StartTask, Task
 
-DRIVERS = {"dummy": ("random", None), "example_counter": ("count", "bench-addr")}
+ROOT = Path(__file__).resolve().parent.parent
+DRIVERS = {"dummy": ("dummy", "random", None, False),
+           "example_counter (2.1)": ("example_counter", "count", "bench-addr", False),
+           "example_counter (3.0)": ("example_counter", "count", "bench-addr", True)}
+"""label: (driver, technique, address, whether the 3.0 release)"""
 
 
-def _spawn(driver: str, sock: Path) -> tuple[subprocess.Popen[bytes], float]:
+def _spawn(label: str, sock: Path) -> tuple[subprocess.Popen[bytes], float]:
     """A device process; returns it and the seconds until it said READY."""
-    address = DRIVERS[driver][1]
+    driver, _, address, v30 = DRIVERS[label]
+    env = dict(os.environ)
+    if v30:
+        folder = subprocess.run([sys.executable, str(ROOT / "tests/drivers30/install.py")],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, env.get("PYTHONPATH")]))
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "tomato.drivers.device", "--name", "bench", "--driver", driver,
          "--socket", str(sock), "--channels", "1",
          *(("--address", address) if address else ())],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line == b"READY\n", line
@@ -48,7 +59,7 @@ async def _run_task(sock: Path, technique: str, seconds: float, interval: float)
 
 def main(quick: bool) -> None:
     rounds, seconds, interval = (2, 0.5, 0.05) if quick else (5, 10.0, 0.01)
-    for driver, (technique, _) in DRIVERS.items():
+    for driver, (_, technique, _, _) in DRIVERS.items():
         starts, per_point = [], []
         for _ in range(rounds):
             with tempfile.TemporaryDirectory(prefix="tt-") as tmp:

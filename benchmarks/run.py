@@ -9,9 +9,9 @@ virtual environment of its own), then ours/reference ratios. Sections:
 4. scheduler scale: 1,000 pipelines x 10,000 queued jobs (pass time, idle CPU, RSS, dispatch).
 5. data path: 10^6 points from one job (CPU per process, RSS over time, bytes per point).
 6. actor runtime: asks per second and event fan-out, against a bare asyncio echo.
-Plus end-of-job outputs (10^3..10^5 points), `ketchup watch` latency, and drivers: a
-DriverInterface 2.1 package (tomato-example-counter) against our native dummy (device start,
-CPU per point), and the cluster (submit → r alone and through NATS, claims with three
+Plus end-of-job outputs (10^3..10^5 points), `ketchup watch` latency, and drivers:
+DriverInterface 2.1 and 3.0 packages (tomato-example-counter) against our native dummy
+(device start, CPU per point), and the cluster (submit → r alone and through NATS, claims with three
 tomatos competing, `ketchup status` over 3 x 100 pipelines). `--quick` runs every section
 on a tiny size (the test suite's smoke test); `--only SECTION` runs one section (cli,
 throughput, scale, datapath, actors, outputs, watch, drivers, cluster).

@@ -323,30 +323,15 @@ def runtime_base() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-DRIVERS_30 = ("tomato-example-counter==3.0.0rc5", "tomato-psutil==3.0.0rc2")
-"""The registry's DriverInterface 3.0 releases the tests run (beside the 2.1 releases the
-test extra installs: the same modules, so they live in a folder of their own)."""
-
-
 @pytest.fixture(scope="session")
 def drivers30() -> Path:
-    """A folder holding DRIVERS_30, installed from the package registry once per checkout
-    (without their dependencies: tomato is ours, psutil is installed); put it first on a
-    service's PYTHONPATH to run them."""
-    import fcntl
+    """A folder holding the registry's DriverInterface 3.0 releases the tests run
+    (tests/drivers30/requirements.txt; the 2.1 releases of the same modules are installed
+    by the test extra, so they live in a folder of their own), installed from the
+    registry once per checkout; put it first on a service's PYTHONPATH to run them."""
+    from drivers30.install import install
 
-    folder = Path(__file__).parent / ".drivers30"
-    stamp = folder / "installed.txt"
-    folder.mkdir(exist_ok=True)
-    with (folder.parent / ".drivers30.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the other test processes wait for the first
-        if not stamp.exists() or stamp.read_text().split() != list(DRIVERS_30):
-            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                            "--upgrade", "--target", str(folder), *DRIVERS_30],
-                           check=True, timeout=300)
-            compileall.compile_dir(folder, quiet=1)
-            stamp.write_text("\n".join(DRIVERS_30))
-    return folder
+    return install()
 
 
 def with_path(env: dict[str, str], *folders: Path) -> dict[str, str]:

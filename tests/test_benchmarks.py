@@ -22,8 +22,10 @@ FIGURES = {
     "actors": ("actor ask round trips", "event fan-out"),
     "outputs": ("outputs for 1000 points",),
     "watch": ("watch latency at 10 points/s on 2 pipelines",),
-    "drivers": ("device start with the example_counter driver",
-                "device CPU per point, example_counter driver"),
+    "drivers": ("device start with the example_counter (2.1) driver",
+                "device CPU per point, example_counter (2.1) driver",
+                "device start with the example_counter (3.0) driver",
+                "device CPU per point, example_counter (3.0) driver"),
     "cluster": ("submit → r, one tomato alone", "submit → r through the cluster",
                 "claims with three tomatos competing", "ketchup status, 3 tomatos x 5"),
 }

@@ -229,3 +229,36 @@ def test_a_component_that_keeps_stopping_fails_its_step(lab30):
     run(lab30, payload22(step("probe", "steady", 0.3, 0.1)), "pip-faulty")
     shown = component(lab30, "show", "dev-faulty:2")  # the device's other channel
     assert shown["status"] == {"level": 1.0, "connected": True, "state": "idle"}
+
+
+def test_a_driver_upgraded_from_2_1_to_3_0_while_tomato_runs_is_picked_up_by_reload(
+        tmp_path, env, drivers30):
+    import shutil
+
+    site = tmp_path / "site"  # where `pip install -U --pre` puts the upgrade
+    site.mkdir()
+    lab = new_service(tmp_path / "lab", with_path(env, site), LAB.split("  - {name: dev-psutil")[0]
+                      + "pipelines:\n  - name: pip-counter\n    components:\n"
+                      '      - {role: counter, device: dev-counter, channel: "1"}\n')
+    try:
+        lab.start()
+        assert "state" not in component(lab, "show", "dev-counter:1")["status"]  # 2.1
+        lab.prepare("pip-counter", "s1")
+        jobid = lab.submit(payload22(step("counter", "count", 60, 0.2)))
+        lab.wait_status(jobid, "r")
+        for found in drivers30.glob("tomato_example_counter*"):
+            shutil.copytree(found, site / found.name)
+        refused = lab.run("tomato", "reload", check=False)
+        assert refused.returncode == 5, refused.stderr
+        assert f"job {jobid} runs on it: device dev-counter would restart" in refused.stderr
+        assert lab.status(jobid) == "r"  # nothing changed
+        lab.ketchup("cancel", str(jobid))
+        lab.wait_status(jobid, "cd")
+        assert "devices restarted (changed): dev-counter" in lab.run("tomato", "reload").stdout
+        shown = component(lab, "show", "dev-counter:1")
+        assert shown["status"]["state"] == "idle"  # 3.0's Status
+        assert "dev-counter" not in lab.run("tomato", "reload").stdout  # once, not again
+        job = run(lab, payload22(step("counter", "count", 0.5, 0.1)), "pip-counter")
+        assert len(files_of(lab, job, "counter")[0]) == 5
+    finally:
+        stop_all([lab])
