@@ -144,6 +144,10 @@ class Tomato:
     def json(self, *args: str, cwd: Path | None = None) -> Any:
         return json.loads(self.ketchup(*args, "--json", cwd=cwd).stdout)
 
+    def json_of(self, exe: str, *args: str) -> Any:
+        """What `exe ARGS --json` prints, parsed."""
+        return json.loads(self.run(exe, *args, "--json").stdout)
+
     # What the tests do most.
     def submit(self, payload: dict[str, Any] | Path | str, jobname: str | None = None) -> int:
         """Submit as `ketchup submit` does (its payload reader, its message), in-process;

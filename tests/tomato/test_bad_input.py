@@ -313,7 +313,7 @@ def test_a_device_takes_commands_from_tomato_s_processes_only(tomato):
                 await conn.ask(StartTask("5", Task("sequential", 10, 0.1), "forged"))
 
     anyio.run(command_it)
-    assert '"5": "idle"' in tomato.run("tomato", "status").stdout  # nothing started
+    assert '"5": "idle"' in tomato.run("tomato", "status", "--json").stdout  # nothing started
     tomato.prepare("dummy-5", "s1")  # tomato's own jobs still run on it
     jobid = tomato.submit(payload("sequential", 0.3, 0.1))
     assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"

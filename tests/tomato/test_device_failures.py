@@ -57,7 +57,7 @@ def test_a_failed_device_says_why_in_every_view(lab):
     assert pipelines["pip-dummy"]["failed"] is None
     table = lab.ketchup("status").stdout
     assert IMPORT_FAILS in table and "dev-dev-" not in table
-    devices = {d["name"]: d for d in json.loads(lab.run("tomato", "status").stdout)["devices"]}
+    devices = {d["name"]: d for d in lab.json_of("tomato", "status", "devices")}
     assert devices["dev-broken"]["state"] == "failed"
     assert devices["dev-broken"]["reason"].startswith(IMPORT_FAILS)
     assert devices["dev-faulty"]["reason"] == NOT_ANSWERING
@@ -102,7 +102,7 @@ def test_a_running_device_is_restarted_under_a_job_only_by_force(lab):
     lab.plug.touch()
     lab.start()
     pid = lab.pipelines() and next(
-        d for d in json.loads(lab.run("tomato", "status").stdout)["devices"]
+        d for d in json.loads(lab.run("tomato", "status", "--json").stdout)["devices"]
         if d["name"] == "dev-faulty")["pid"]
     # Not in use: a new process (its driver as installed now).
     out = lab.run("tomato", "restart", "dev-faulty").stdout
@@ -135,7 +135,7 @@ def test_settings_a_driver_refuses_stop_the_start_and_a_reload_changes_nothing(t
         reload = service.run("tomato", "reload", check=False)
         assert reload.returncode == 6 and "unknown key 'plugd'" in reload.stderr
         until(lambda: service.pipelines(), 5, "the service")
-        assert [d["state"] for d in json.loads(service.run("tomato", "status").stdout)[
+        assert [d["state"] for d in json.loads(service.run("tomato", "status", "--json").stdout)[
             "devices"] if d["name"] == "dev-faulty"] == ["running"]  # nothing changed
     finally:
         stop_all([service])

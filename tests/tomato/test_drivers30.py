@@ -56,7 +56,7 @@ def files_of(lab, job: dict, role: str) -> list[list[dict]]:
 
 
 def test_the_drivers_are_hosted_by_their_interface(lab30):
-    devices = {d["name"]: d for d in json.loads(lab30.run("tomato", "status").stdout)["devices"]}
+    devices = {d["name"]: d for d in lab30.json_of("tomato", "status", "devices")}
     assert {d["state"] for d in devices.values()} == {"running"}, devices
     log = lab30.log.read_text()
     assert "Traceback" not in log
@@ -262,3 +262,45 @@ def test_a_driver_upgraded_from_2_1_to_3_0_while_tomato_runs_is_picked_up_by_rel
         assert len(files_of(lab, job, "counter")[0]) == 5
     finally:
         stop_all([lab])
+
+
+def test_tomato_2_2_and_3_0_spellings_of_status_pipeline_and_passata(lab30):
+    import yaml
+
+    lab30.reset()
+    service = yaml.safe_load(lab30.run("tomato", "status").stdout)  # YAML for a person
+    assert service["pid"] > 0 and len(service["devices"]) == 4
+    for view, key in (("pipelines", "name"), ("devices", "name"), ("drivers", "driver"),
+                      ("components", "name")):
+        as_json = lab30.json_of("tomato", "status", view)
+        assert yaml.safe_load(lab30.run("tomato", "status", view, "-y").stdout) == as_json
+        table = lab30.run("tomato", "status", view).stdout
+        assert all(row[key] in table for row in as_json), (view, table)
+    drivers = {d["driver"]: d["devices"] for d in lab30.json_of("tomato", "status", "drivers")}
+    assert drivers["example_trig"] == {"dev-trig": "running"} and len(drivers) == 4
+    # tomato pipeline load PIPELINE SAMPLE | eject | ready: ketchup's commands, 2.2's order.
+    assert lab30.json_of("tomato", "pipeline", "load", "pip-multi", "cell-7")["sample"] == \
+        "cell-7"
+    assert lab30.json_of("tomato", "pipeline", "ready", "pip-multi")["ready"] is True
+    assert lab30.json_of("tomato", "pipeline", "unready", "pip-multi")["ready"] is False
+    assert lab30.json_of("tomato", "pipeline", "eject", "pip-multi")["sample"] is None
+    # passata, with each generation's component names.
+    status = lab30.json_of("passata", "status", "example_counter:example-addr:1")
+    assert status["running"] is False and status["state"] == "idle"
+    assert lab30.json_of("passata", "status", "example_trig:(trig-addr,1)")["running"] is False
+    assert lab30.json_of("passata", "capabilities", "psutil::0") == [
+        "all_info", "cpu_info", "mem_info"]
+    assert lab30.json_of("passata", "constants", "dev-counter:1") == {
+        "example_meta": "example string"}
+    assert {a["name"] for a in lab30.json_of("passata", "attrs", "dev-counter:1")} >= {
+        "max", "min", "param", "choice"}
+    assert set(lab30.json_of("passata", "get", "dev-counter:1", "min", "max")["values"]) == {
+        "min", "max"}
+    got = lab30.json_of("passata", "get", "dev-faulty:2", "level")
+    assert got["values"] == {"level": 1.0} and got["units"] == {}
+    assert lab30.json_of("passata", "reset", "-f", "dev-faulty:2")["reset"] is True
+    assert lab30.json_of("passata", "register", "faulty30:bench-3:2")["registered"] is True
+    unknown = lab30.run("passata", "status", "nope:1", check=False)
+    assert unknown.returncode == 4 and "no component named 'nope:1'" in unknown.stderr
+    assert "ketchup component" in lab30.run("passata", "--help").stdout
+    assert "ketchup load" in lab30.run("tomato", "pipeline", "--help").stdout

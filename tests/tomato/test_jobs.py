@@ -143,7 +143,7 @@ def test_cancel_a_running_job_stops_the_device_and_stays_cd(lab):
     [line] = [x for x in log if "cancel requested" in x]
     asked = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
     assert read_csv(lab.data_files(jobid)[0])[-1][0] < asked + 1.0
-    status = lab.run("tomato", "status").stdout
+    status = lab.run("tomato", "status", "--json").stdout
     assert '"5": "stopped"' in status
     rows = read_csv(lab.data_files(jobid)[0])
     assert [v for _, v in rows] == list(range(1, len(rows) + 1))

@@ -16,7 +16,7 @@ from tomato.messages import GetPipelines, GetServiceStatus, SetReady
 
 
 def service_status(tomato):
-    return json.loads(tomato.run("tomato", "status").stdout)
+    return json.loads(tomato.run("tomato", "status", "--json").stdout)
 
 
 def test_first_run_writes_default_settings_in_test_mode(tomato_factory):

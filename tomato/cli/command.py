@@ -6,7 +6,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 import asyncclick as click
@@ -39,11 +38,17 @@ def first_sentence(text: str) -> str:
 
 
 class Ctx:
-    """What every command gets: the configuration and the output mode."""
+    """What every command gets: the configuration and the output mode. `obj`: what the
+    group put in click's context, (test mode, --config) for ketchup and passata, (config
+    dir, data dir, start command) for tomato."""
 
-    def __init__(self, test_mode: bool, config: Path | None, mode: str) -> None:
-        self.config_dir = config_dirs(test_mode, config)[0]
-        self.start = start_command(test_mode, config)
+    def __init__(self, obj: tuple[Any, ...], mode: str) -> None:
+        if len(obj) == 3:
+            self.config_dir, _, self.start = obj
+        else:
+            test_mode, config = obj
+            self.config_dir = config_dirs(test_mode, config)[0]
+            self.start = start_command(test_mode, config)
         self.mode = mode
 
     async def ask(self, msg: Any, codec: Codec = CLIENT_CODEC) -> Any:
@@ -88,16 +93,23 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("-y", "--yaml", "as_yaml", is_flag=True, help="Output YAML.")
     @click.pass_obj
     @wraps(fn)
-    async def wrapper(obj: tuple[bool, Path | None], *args: Any, as_json: bool, as_yaml: bool,
+    async def wrapper(obj: tuple[Any, ...], *args: Any, as_json: bool, as_yaml: bool,
                       **kwargs: Any) -> None:
-        test_mode, config = obj
         if as_json and as_yaml:
             raise click.UsageError("--json or --yaml: one of them")
         mode = "json" if as_json else "yaml" if as_yaml else "rich"
         try:
-            await fn(Ctx(test_mode, config, mode), *args, **kwargs)
+            await fn(Ctx(obj, mode), *args, **kwargs)
         except ActorError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exit_code_of(exc))
 
     return wrapper
+
+
+async def pipeline_command(ctx: Ctx, msg: Any) -> None:
+    """Load, eject, ready or unready a pipeline; shows it as it is then."""
+    from . import render
+
+    pipeline = await ctx.ask(msg)
+    ctx.emit(pipeline, lambda: render.pipelines_table([pipeline]))

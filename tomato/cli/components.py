@@ -1,5 +1,6 @@
 """`ketchup component ...`: a component (DEVICE:CHANNEL) reached directly, as tomato 2.x's
-`passata` does: its status and attrs, set an attr, measure once, register, reset."""
+`passata` does: its status and attrs, set an attr, measure once, register, reset. (`passata`
+itself is kept for 2.x's and 3.0's scripts: `passata.py`.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def component() -> None:
     reset."""
 
 
-async def _ask(ctx: Ctx, name: str, request: Any, force: bool = False) -> Any:
+async def ask_component(ctx: Ctx, name: str, request: Any, force: bool = False) -> Any:
+    """Send `request` to component NAME (through the service); its reply."""
     return await ctx.ask(ForComponent(name, request, force), component_codec())
 
 
@@ -39,7 +41,7 @@ async def show(ctx: Ctx, name: str) -> None:
     """NAME's status (running, status attrs), attrs, capabilities and constants."""
     from tomato.drivers.messages import GetComponent
 
-    ctx.emit(await _ask(ctx, name, GetComponent("")))
+    ctx.emit(await ask_component(ctx, name, GetComponent("")))
 
 
 @component.command()
@@ -50,7 +52,7 @@ async def get(ctx: Ctx, name: str, attrs: tuple[str, ...]) -> None:
     """The values of NAME's ATTRS (all of them if none is named)."""
     from tomato.drivers.messages import GetAttrs
 
-    ctx.emit(await _ask(ctx, name, GetAttrs("", attrs)))
+    ctx.emit(await ask_component(ctx, name, GetAttrs("", attrs)))
 
 
 @component.command("set", context_settings={"ignore_unknown_options": True})  # VALUE -0.5
@@ -63,7 +65,7 @@ async def set_(ctx: Ctx, name: str, attr: str, value: str, force: bool) -> None:
     """Set NAME's ATTR to VALUE (a number, or text such as '0.5 s'); the driver checks it."""
     from tomato.drivers.messages import SetAttr
 
-    ctx.emit(await _ask(ctx, name, SetAttr("", attr, _value(value)), force))
+    ctx.emit(await ask_component(ctx, name, SetAttr("", attr, _value(value)), force))
 
 
 @component.command()
@@ -73,7 +75,7 @@ async def data(ctx: Ctx, name: str) -> None:
     """NAME's last measured point."""
     from tomato.drivers.messages import GetLastData
 
-    ctx.emit(await _ask(ctx, name, GetLastData("")))
+    ctx.emit(await ask_component(ctx, name, GetLastData("")))
 
 
 @component.command()
@@ -83,7 +85,7 @@ async def measure(ctx: Ctx, name: str) -> None:
     """Measure once on NAME (refused while a task runs on it); prints the point."""
     from tomato.drivers.messages import Measure
 
-    ctx.emit(await _ask(ctx, name, Measure("")))
+    ctx.emit(await ask_component(ctx, name, Measure("")))
 
 
 @component.command()
@@ -94,7 +96,7 @@ async def register(ctx: Ctx, name: str, force: bool) -> None:
     """Connect to NAME's instrument again (after it failed to register)."""
     from tomato.drivers.messages import RegisterComponent
 
-    await _ask(ctx, name, RegisterComponent(""), force)
+    await ask_component(ctx, name, RegisterComponent(""), force)
     ctx.emit({"component": name, "registered": True}, lambda: f"{name} registered")
 
 
@@ -106,7 +108,7 @@ async def reset(ctx: Ctx, name: str, force: bool) -> None:
     """Stop whatever runs on NAME and bring it back to its idle state."""
     from tomato.drivers.messages import ResetComponent
 
-    await _ask(ctx, name, ResetComponent(""), force)
+    await ask_component(ctx, name, ResetComponent(""), force)
     ctx.emit({"component": name, "reset": True}, lambda: f"{name} reset")
 
 

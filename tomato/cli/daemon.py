@@ -12,9 +12,19 @@ import asyncclick as click
 
 from .. import __version__
 from ..errors import TomatoError, exit_code_of
-from ..messages import GetServiceStatus, Reload, RestartDevice, StopService
+from ..messages import (
+    EjectSample,
+    GetPipelines,
+    GetServiceStatus,
+    ListComponents,
+    LoadSample,
+    Reload,
+    RestartDevice,
+    SetReady,
+    StopService,
+)
 from .client import request
-from .command import Group
+from .command import Ctx, Group, command, pipeline_command
 from .config import config_dirs, start_command
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
@@ -66,15 +76,72 @@ async def stop(obj: tuple[Path, Path | None, str], force: bool) -> None:
     click.echo("tomato is stopping")
 
 
+STATUS_VIEWS = ("tomato", "pipelines", "drivers", "devices", "components")
+
+
 @cli.command()
-@click.pass_obj
-async def status(obj: tuple[Path, Path | None, str]) -> None:
-    """Show the service's pid, paths and devices (as JSON)."""
-    try:
-        reply = await request(obj[0], GetServiceStatus(), start=obj[2])
-    except TomatoError as exc:
-        _fail(exc)
-    click.echo(json.dumps(asdict(reply), indent=1))
+@click.argument("what", type=click.Choice(STATUS_VIEWS), default="tomato")
+@command
+async def status(ctx: Ctx, what: str) -> None:
+    """Show the service (pid, paths, devices, jobs), or its pipelines, drivers, devices or
+    components (tomato 2.2's and 3.0's spellings; `ketchup status` and `ketchup component
+    list` show the same)."""
+    from . import render
+
+    if what == "pipelines":
+        pipelines = await ctx.ask(GetPipelines())
+        ctx.emit(pipelines, lambda: render.pipelines_table(pipelines))
+    elif what == "components":
+        rows = await ctx.ask(ListComponents())
+        ctx.emit(rows, lambda: render.components_table(rows))
+    else:
+        reply = await ctx.ask(GetServiceStatus())
+        if what == "tomato":
+            ctx.emit(reply)
+        elif what == "devices":
+            ctx.emit(reply.devices, lambda: render.devices_table(reply.devices))
+        else:
+            drivers = render.drivers_of(reply.devices)
+            ctx.emit(drivers, lambda: render.drivers_table(drivers))
+
+
+@cli.group(cls=Group)
+def pipeline() -> None:
+    """Load, eject, ready or unready a pipeline: tomato 2.2's and 3.0's spellings of `ketchup
+    load|eject|ready|unready` (note the order: PIPELINE, then SAMPLE)."""
+
+
+@pipeline.command("load")
+@click.argument("pipeline_name", metavar="PIPELINE")
+@click.argument("sample")
+@command
+async def pipeline_load(ctx: Ctx, pipeline_name: str, sample: str) -> None:
+    """Load SAMPLE into an empty PIPELINE (as `ketchup load SAMPLE PIPELINE`)."""
+    await pipeline_command(ctx, LoadSample(pipeline_name, sample))
+
+
+@pipeline.command("eject")
+@click.argument("pipeline_name", metavar="PIPELINE")
+@command
+async def pipeline_eject(ctx: Ctx, pipeline_name: str) -> None:
+    """Eject the sample from PIPELINE (as `ketchup eject`)."""
+    await pipeline_command(ctx, EjectSample(pipeline_name))
+
+
+@pipeline.command("ready")
+@click.argument("pipeline_name", metavar="PIPELINE")
+@command
+async def pipeline_ready(ctx: Ctx, pipeline_name: str) -> None:
+    """Mark PIPELINE ready (as `ketchup ready`)."""
+    await pipeline_command(ctx, SetReady(pipeline_name, True))
+
+
+@pipeline.command("unready")
+@click.argument("pipeline_name", metavar="PIPELINE")
+@command
+async def pipeline_unready(ctx: Ctx, pipeline_name: str) -> None:
+    """Mark PIPELINE not ready (as `ketchup unready`)."""
+    await pipeline_command(ctx, SetReady(pipeline_name, False))
 
 
 @cli.command()

@@ -24,7 +24,7 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
-from .command import Ctx, Group, command
+from .command import Ctx, Group, command, pipeline_command
 from .components import component
 from .config import config_dirs
 
@@ -104,7 +104,7 @@ async def cancel(ctx: Ctx, jobids: tuple[str, ...]) -> None:
 @command
 async def load(ctx: Ctx, sample: str, pipeline: str) -> None:
     """Load SAMPLE into an empty PIPELINE."""
-    await _pipeline_command(ctx, LoadSample(pipeline, sample))
+    await pipeline_command(ctx, LoadSample(pipeline, sample))
 
 
 @cli.command()
@@ -112,7 +112,7 @@ async def load(ctx: Ctx, sample: str, pipeline: str) -> None:
 @command
 async def eject(ctx: Ctx, pipeline: str) -> None:
     """Eject the sample from PIPELINE (not while a job runs on it)."""
-    await _pipeline_command(ctx, EjectSample(pipeline))
+    await pipeline_command(ctx, EjectSample(pipeline))
 
 
 @cli.command()
@@ -120,7 +120,7 @@ async def eject(ctx: Ctx, pipeline: str) -> None:
 @command
 async def ready(ctx: Ctx, pipeline: str) -> None:
     """Mark PIPELINE ready: a matching queued job may start on it."""
-    await _pipeline_command(ctx, SetReady(pipeline, True))
+    await pipeline_command(ctx, SetReady(pipeline, True))
 
 
 @cli.command()
@@ -128,14 +128,7 @@ async def ready(ctx: Ctx, pipeline: str) -> None:
 @command
 async def unready(ctx: Ctx, pipeline: str) -> None:
     """Mark PIPELINE not ready (not while a job runs on it)."""
-    await _pipeline_command(ctx, SetReady(pipeline, False))
-
-
-async def _pipeline_command(ctx: Ctx, msg: Any) -> None:
-    from . import render
-
-    pipeline = await ctx.ask(msg)
-    ctx.emit(pipeline, lambda: render.pipelines_table([pipeline]))
+    await pipeline_command(ctx, SetReady(pipeline, False))
 
 
 @cli.command()

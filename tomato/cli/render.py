@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..messages import ComponentRow, JobInfo, PipelineInfo
+from ..messages import ComponentRow, DeviceInfoRow, JobInfo, PipelineInfo
 
 STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
                 "c": "green", "ce": "bold red", "cd": "red"}
@@ -100,4 +100,33 @@ def components_table(rows: Sequence[ComponentRow]) -> Table:
         state = Text(c.state, "green" if c.state == "running" else "bold red")
         table.add_row(c.name, c.driver, state, ", ".join(c.pipelines) or Text("-", "dim"),
                       str(c.jobid) if c.jobid is not None else Text("-", "dim"))
+    return table
+
+
+def devices_table(rows: Sequence[DeviceInfoRow]) -> Table:
+    table = Table(title="devices", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    _add_columns(table, ("device", "driver", "state", "pid", "restarts", "channels", "reason"))
+    for d in rows:
+        state = Text(d.state, "green" if d.state == "running" else "bold red")
+        table.add_row(d.name, d.driver, state, str(d.pid or "-"), str(d.restarts),
+                      ", ".join(f"{ch}: {s}" for ch, s in d.channels.items()) or "-",
+                      d.reason or "")
+    return table
+
+
+def drivers_of(rows: Sequence[DeviceInfoRow]) -> list[dict[str, Any]]:
+    """Each driver in use, with its devices and their states."""
+    drivers: dict[str, dict[str, str]] = {}
+    for d in rows:
+        drivers.setdefault(d.driver, {})[d.name] = d.state
+    return [{"driver": name, "devices": devices} for name, devices in drivers.items()]
+
+
+def drivers_table(drivers: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title="drivers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    _add_columns(table, ("driver", "devices"))
+    for d in drivers:
+        table.add_row(d["driver"], ", ".join(f"{n} ({s})" for n, s in d["devices"].items()))
     return table

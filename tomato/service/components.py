@@ -118,7 +118,8 @@ class Components:
                                     ) from None
 
     def _resolve(self, name: str) -> tuple[str, str]:
-        """`DEVICE:CHANNEL`, or tomato 2.x's `DRIVER:(ADDRESS,CHANNEL)`."""
+        """`DEVICE:CHANNEL`, tomato 2.x's `DRIVER:(ADDRESS,CHANNEL)`, or 3.0's
+        `DRIVER:ADDRESS:CHANNEL` (`DRIVER::CHANNEL` without an address)."""
         device, _, channel = name.rpartition(":")
         for d in self._lab.devices:
             if d.name == device and channel in d.channels:
@@ -126,9 +127,12 @@ class Components:
         driver, _, key = name.partition(":")
         if key.startswith("(") and key.endswith(")"):
             address, _, channel = key[1:-1].rpartition(",")
-            for d in self._lab.devices:
-                if d.driver == driver and str(d.address) == address and channel in d.channels:
-                    return d.name, channel
+        else:
+            address, _, channel = key.rpartition(":")
+        for d in self._lab.devices:
+            if d.driver == driver and channel in d.channels and address in (
+                    str(d.address), d.address or ""):
+                return d.name, channel
         known = ", ".join(f"{d.name}:{ch}" for d in self._lab.devices for ch in d.channels)
         raise NotFoundError(f"no component named {name!r} (components: {known})")
 

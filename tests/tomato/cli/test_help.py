@@ -12,6 +12,7 @@ import pytest
 from tomato.cli.command import first_sentence
 from tomato.cli.daemon import cli as tomato_cli
 from tomato.cli.ketchup import cli as ketchup_cli
+from tomato.cli.passata import cli as passata_cli
 
 BIN = Path(sys.executable).parent
 
@@ -20,6 +21,7 @@ BIN = Path(sys.executable).parent
 @pytest.mark.parametrize(("argv", "group"), [
     (["ketchup"], ketchup_cli), (["tomato"], tomato_cli),
     (["ketchup", "component"], ketchup_cli.commands["component"]),
+    (["tomato", "pipeline"], tomato_cli.commands["pipeline"]), (["passata"], passata_cli),
 ])
 def test_help_lists_each_command_with_its_whole_first_sentence(argv, group, columns, tmp_path):
     out = subprocess.run([str(BIN / argv[0]), *argv[1:], "--help"], cwd=tmp_path,
