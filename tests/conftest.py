@@ -328,11 +328,15 @@ def runtime_base() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def drivers30() -> Path:
+def drivers30(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the registry's DriverInterface 3.0 releases the tests run
     (tests/drivers30/requirements.txt; the 2.1 releases of the same modules are installed
     by the test extra, so they live in a folder of their own), installed from the
-    registry once per checkout; put it first on a service's PYTHONPATH to run them."""
+    registry once per checkout; put it first on a service's PYTHONPATH to run them.
+    With TOMATO_TEST_DRIVERS30=installed, an empty folder: the releases installed in the
+    environment run (CI, after upgrading the drivers as a lab would)."""
+    if os.environ.get("TOMATO_TEST_DRIVERS30") == "installed":
+        return tmp_path_factory.mktemp("no-drivers30")
     from drivers30.install import install
 
     return install()

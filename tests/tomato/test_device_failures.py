@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, LEAN, new_service, stop_all, until, watch_json, with_path
+from conftest import BIN, LEAN, Terminal, new_service, stop_all, until, watch_json, with_path
 
 FAKES = Path(__file__).parent.parent / "drivers30"
 IMPORT_FAILS = ("driver 'broken30' cannot be imported: ModuleNotFoundError: No module named "
@@ -68,6 +68,13 @@ def test_a_failed_device_says_why_in_every_view(lab):
         watch.terminate()
         watch.communicate(timeout=10)
     assert IMPORT_FAILS in {p["name"]: p for p in first["pipelines"]}["pip-broken"]["failed"]
+    term = Terminal(lab, "watch", cols=300)  # and to a person watching
+    row = term.wait_for(lambda t: any(line.startswith(" pip-broken") and "failed" in line and
+                                      "No module named" in line for line in t.splitlines()),
+                        what="pip-broken's reason")
+    assert "vendor_sdk_that_is_not_installed" in row
+    term.child.sendintr()
+    assert term.exit_code() == 0
 
     # A command on a failed device: why, and what starts it again; never "not running".
     shown = lab.ketchup("component", "show", "dev-broken:1", check=False)

@@ -27,6 +27,10 @@ def pipelines_view(model: Model, now: float, notice: str = "") -> Any:
         table.add_column(name, no_wrap=name != "latest")
     for p in model.pipelines.values():
         ready = Text("yes", "green") if p.ready else Text("no", "dim")
+        if p.failed and p.jobid is None:  # why, where the values would be
+            table.add_row(p.name, p.sample or "-", Text("failed", "bold red"), "-", "", "", "",
+                          Text(p.failed, "red"), "")
+            continue
         if p.jobid is None:
             idle = _idle(model, p.components)
             table.add_row(p.name, p.sample or "-", ready, "-", "", "", "",
