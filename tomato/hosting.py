@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "tomato_"
 DRIVER_DIED = 70
 """The exit code of a device process whose hosted driver died (EX_SOFTWARE)."""
+REGISTER_ATTEMPTS = 3
+REGISTER_PAUSE = 1.0
 
 
 # Finding packages.
@@ -156,6 +158,54 @@ class HostedDriver(Driver):
         if not reply.success:
             raise DriverError(f"{self.name}: {reply.msg}")
         return reply.data
+
+    def key(self, channel: str) -> dict[str, Any]:
+        """How the driver's calls name the component of `channel`."""
+        raise NotImplementedError
+
+    def register_key(self, channel: str) -> dict[str, Any]:
+        """What `cmp_register` takes for the component of `channel`."""
+        return self.key(channel)
+
+    async def start(self) -> None:
+        """Register every channel as a component (a failed registration is retried), then
+        learn the techniques from the first: its capabilities, with its settable attrs as
+        their parameters."""
+        from tomato.drivers import Technique
+
+        for channel in self.channels:
+            for attempt in range(1, REGISTER_ATTEMPTS + 1):
+                reply = await self.call("cmp_register", **self.register_key(channel))
+                if reply.success:
+                    break
+                logger.warning("%s (attempt %d of %d)", reply.msg, attempt, REGISTER_ATTEMPTS)
+                if attempt < REGISTER_ATTEMPTS:
+                    await anyio.sleep(REGISTER_PAUSE)
+            else:
+                raise DriverError(f"{reply.msg} ({REGISTER_ATTEMPTS} attempts)")
+        self.starting = False
+        key = self.key(self.channels[0])
+        attrs = await self.checked("cmp_attrs", **key)
+        params = tuple(param_of(name, attr) for name, attr in attrs.items() if attr.rw)
+        self.techniques = {name: Technique(name, params, free_form=True)
+                           for name in sorted(await self.checked("cmp_capabilities", **key))}
+
+
+def to_reply(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the `(success, msg, data)` a driver's method returns into a Reply (both
+    interfaces' decorator)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .models import Reply
+
+        result = func(*args, **kwargs)
+        if isinstance(result, Reply):
+            return result
+        success, msg, data = result
+        return Reply(success=success, msg=msg, data=data)
+    return wrapper
 
 
 # Attrs and values.

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import asyncclick as click
@@ -28,6 +29,14 @@ class Group(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a client tool's group (ketchup, passata): which tomato it talks to."""
+    fn = click.option("--config", type=click.Path(file_okay=False, path_type=Path),
+                      help="Talk to the tomato of this configuration folder.")(fn)
+    return click.option("-t", "--test", "test_mode", is_flag=True,
+                        help="Talk to the test-mode tomato started in the current folder.")(fn)
 
 
 def first_sentence(text: str) -> str:

@@ -24,17 +24,14 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
-from .command import Ctx, Group, command, pipeline_command
+from .command import Ctx, Group, client_options, command, pipeline_command
 from .components import component
 from .config import config_dirs
 
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="ketchup")
-@click.option("-t", "--test", "test_mode", is_flag=True,
-              help="Talk to the test-mode tomato started in the current folder.")
-@click.option("--config", type=click.Path(file_okay=False, path_type=Path),
-              help="Talk to the tomato of this configuration folder.")
+@client_options
 @click.pass_context
 async def cli(ctx: click.Context, test_mode: bool, config: Path | None) -> None:
     """Manage the tomato queue: submit, status, cancel, load, eject, ready, unready, search."""

@@ -12,16 +12,13 @@ from typing import NoReturn
 import asyncclick as click
 
 from .. import __version__
-from .command import Ctx, Group, command
+from .command import Ctx, Group, client_options, command
 from .components import ask_component
 
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="passata")
-@click.option("-t", "--test", "test_mode", is_flag=True,
-              help="Talk to the test-mode tomato started in the current folder.")
-@click.option("--config", type=click.Path(file_okay=False, path_type=Path),
-              help="Talk to the tomato of this configuration folder.")
+@client_options
 @click.pass_context
 async def cli(ctx: click.Context, test_mode: bool, config: Path | None) -> None:
     """Components directly, as tomato 2.2's and 3.0's passata: status, attrs, capabilities,

@@ -8,8 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..hosting import coerce, described
-from ..models import Reply
+from ..hosting import coerce, described, to_reply  # noqa: F401 (drivers import it here)
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +25,6 @@ def in_devmap(func: Callable[..., Any]) -> Callable[..., Any]:
         if key not in self.devmap:
             return False, f"component with key {key!r} is not registered", None
         return func(self, key=key, **kwargs)
-    return wrapper
-
-
-def to_reply(func: Callable[..., Any]) -> Callable[..., Reply]:
-    """Turn the `(success, msg, data)` a method returns into a Reply."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Reply:
-        result = func(*args, **kwargs)
-        if isinstance(result, Reply):
-            return result
-        success, msg, data = result
-        return Reply(success=success, msg=msg, data=data)
     return wrapper
 
 

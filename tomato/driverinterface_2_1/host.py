@@ -21,17 +21,14 @@ from tomato.drivers import (
     DriverError,
     Emit,
     Task,
-    Technique,
 )
 
-from ..hosting import HostedDriver, Layout, attr_info, last_point, param_of, plain, units_of
+from ..hosting import HostedDriver, Layout, attr_info, last_point, plain, units_of
 from ..models import Task as Task21
 from ._model import ModelInterface
 
 logger = logging.getLogger(__name__)
 
-REGISTER_ATTEMPTS = 3
-REGISTER_PAUSE = 1.0
 MEASURE_TIMEOUT = 30.0
 POLL = (0.05, 1.0)
 """Bounds of the interval at which a running task's data is fetched (its sampling interval
@@ -51,26 +48,6 @@ class Driver21(HostedDriver):
 
     def key(self, channel: str) -> dict[str, Any]:
         return {"address": self.address, "channel": channel}
-
-    async def start(self) -> None:
-        """Register every channel as a component (a RuntimeError is retried), then learn
-        the techniques from the first."""
-        for channel in self.channels:
-            for attempt in range(1, REGISTER_ATTEMPTS + 1):
-                reply = await self.call("cmp_register", **self.key(channel))
-                if reply.success:
-                    break
-                logger.warning("%s (attempt %d of %d)", reply.msg, attempt, REGISTER_ATTEMPTS)
-                if attempt < REGISTER_ATTEMPTS:
-                    await anyio.sleep(REGISTER_PAUSE)
-            else:
-                raise DriverError(f"{reply.msg} ({REGISTER_ATTEMPTS} attempts)")
-        self.starting = False
-        attrs = (await self.call("cmp_attrs", **self.key(self.channels[0]))).data
-        capabilities = (await self.call("cmp_capabilities", **self.key(self.channels[0]))).data
-        params = tuple(param_of(name, attr) for name, attr in attrs.items() if attr.rw)
-        self.techniques = {name: Technique(name, params, free_form=True)
-                           for name in sorted(capabilities)}
 
     async def run(self, channel: str, task: Task, emit: Emit) -> None:
         key = self.key(channel)

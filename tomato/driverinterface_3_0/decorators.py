@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..hosting import coerce, described
+from ..hosting import coerce, described, to_reply  # noqa: F401 (drivers import it here)
 from ..models import Reply
 
 logger = logging.getLogger(__name__)
@@ -23,18 +23,6 @@ def in_devmap(func: Callable[..., Any]) -> Callable[..., Any]:
         if name not in self.devmap:
             return Reply(success=False, msg=f"component with name {name!r} is not registered")
         return func(self, name=name, **kwargs)
-    return wrapper
-
-
-def to_reply(func: Callable[..., Any]) -> Callable[..., Reply]:
-    """Turn the `(success, msg, data)` a method returns into a Reply."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Reply:
-        result = func(*args, **kwargs)
-        if isinstance(result, Reply):
-            return result
-        success, msg, data = result
-        return Reply(success=success, msg=msg, data=data)
     return wrapper
 
 

@@ -23,17 +23,14 @@ from tomato.drivers import (
     Emit,
     SettingsError,
     Task,
-    Technique,
 )
 
-from ..hosting import HostedDriver, Layout, attr_info, last_point, param_of, plain, units_of
+from ..hosting import HostedDriver, Layout, attr_info, last_point, plain, units_of
 from ..models import Task as Task22
 from ._model import ModelInterface
 
 logger = logging.getLogger(__name__)
 
-REGISTER_ATTEMPTS = 3
-REGISTER_PAUSE = 1.0
 MEASURE_TIMEOUT = 30.0
 POLL = (0.05, 1.0)
 """Bounds of the interval at which a running task's status and data are fetched."""
@@ -62,26 +59,11 @@ class Driver30(HostedDriver):
         """The component's name, as 3.0 names it."""
         return f"{self.name}:{self.address or ''}:{channel}"
 
-    async def start(self) -> None:
-        """Register every channel (a failed registration is retried), then learn the
-        techniques from the first."""
-        for channel in self.channels:
-            for attempt in range(1, REGISTER_ATTEMPTS + 1):
-                reply = await self.call("cmp_register", name=self.cname(channel),
-                                        address=self.address, channel=channel)
-                if reply.success:
-                    break
-                logger.warning("%s (attempt %d of %d)", reply.msg, attempt, REGISTER_ATTEMPTS)
-                if attempt < REGISTER_ATTEMPTS:
-                    await anyio.sleep(REGISTER_PAUSE)
-            else:
-                raise DriverError(f"{reply.msg} ({REGISTER_ATTEMPTS} attempts)")
-        self.starting = False
-        name = self.cname(self.channels[0])
-        attrs = await self.checked("cmp_attrs", name=name)
-        params = tuple(param_of(a, attr) for a, attr in attrs.items() if attr.rw)
-        self.techniques = {t: Technique(t, params, free_form=True)
-                           for t in sorted(await self.checked("cmp_capabilities", name=name))}
+    def key(self, channel: str) -> dict[str, Any]:
+        return {"name": self.cname(channel)}
+
+    def register_key(self, channel: str) -> dict[str, Any]:
+        return {"name": self.cname(channel), "address": self.address, "channel": channel}
 
     async def status(self, name: str) -> Any:
         return await self.checked("cmp_status", name=name)
