@@ -15,6 +15,8 @@ from conftest import BIN, LEAN, Terminal, new_service, stop_all, until, watch_js
 FAKES = Path(__file__).parent.parent / "drivers30"
 IMPORT_FAILS = ("driver 'broken30' cannot be imported: ModuleNotFoundError: No module named "
                 "'vendor_sdk_that_is_not_installed'")
+NO_PORT = ("faulty30: cmp_register failed: OSError: could not open port /dev/ttyUSB-unplugged: "
+           "[Errno 2] No such file or directory")
 NOT_ANSWERING = ("failed to register 'faulty30:bench-3:1': no instrument answers at bench-3 "
                  "(3 attempts)")
 
@@ -23,6 +25,7 @@ devices:
   - {name: dev-broken, driver: broken30, address: x, channels: ["1"]}
   - {name: dev-faulty, driver: faulty30, address: bench-3, channels: ["1"]}
   - {name: dev-dummy, driver: dummy, address: null, channels: ["5"]}
+  - {name: dev-serial, driver: faulty30, address: /dev/ttyUSB-unplugged, channels: ["1"]}
 pipelines:
   - name: pip-broken
     components: [{role: probe, device: dev-broken, channel: "1"}]
@@ -61,6 +64,7 @@ def test_a_failed_device_says_why_in_every_view(lab):
     assert devices["dev-broken"]["state"] == "failed"
     assert devices["dev-broken"]["reason"].startswith(IMPORT_FAILS)
     assert devices["dev-faulty"]["reason"] == NOT_ANSWERING
+    assert devices["dev-serial"]["reason"] == NO_PORT  # a serial port that is not there
     watch = watch_json(lab)
     try:
         first = json.loads(watch.stdout.readline())

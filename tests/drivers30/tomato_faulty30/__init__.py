@@ -1,6 +1,8 @@
 """A DriverInterface 3.0 driver that misbehaves on purpose, as real ones do.
 
 - registering fails (RuntimeError) until the file named by its `plugged` setting exists;
+- an address under /dev/ that does not exist fails as pyserial does (an OSError: the driver
+  ends, as the 3.0 contract says);
 - the technique `crash` raises in its worker thread at its third point, once per component
   (its thread ends: state `stop`); `crash_always` does so at every third point;
 - a one-shot measurement raises while the file named by `measure_fails` exists.
@@ -26,6 +28,9 @@ class DriverInterface(ModelInterface):
 
 class Component(ModelComponent):
     def __init__(self, driver, name, **kwargs):
+        address = kwargs.get("address") or ""
+        if address.startswith("/dev/") and not os.path.exists(address):
+            raise OSError(f"could not open port {address}: [Errno 2] No such file or directory")
         plugged = driver.settings.plugged
         if plugged is not None and not os.path.exists(plugged):
             raise RuntimeError(f"no instrument answers at {kwargs.get('address')}")
