@@ -50,6 +50,9 @@ class ChildSpec:
     ping_interval: float | None = None
     ping_timeout: float = 5.0
     cwd: Path | None = None
+    stdin: bytes = b""
+    """What the child reads on its standard input, then end of file: its configuration
+    where argv would show it to every user (`ps`), e.g. a driver's password."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,9 +251,13 @@ class ProcessSupervisor:
 
     async def _spawn(self, spec: ChildSpec) -> Process:
         process = await anyio.open_process(
-            spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None,
-            cwd=spec.cwd, start_new_session=True)
+            spec.argv, stdin=subprocess.PIPE if spec.stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=None, cwd=spec.cwd, start_new_session=True)
         assert process.stdout is not None
+        if process.stdin is not None:  # a pipe holds 64 KiB: settings fit, it never blocks
+            with anyio.move_on_after(spec.start_timeout):
+                await process.stdin.send(spec.stdin)
+            await process.stdin.aclose()
         reader = BufferedByteReceiveStream(process.stdout)
         try:
             with anyio.fail_after(spec.start_timeout):

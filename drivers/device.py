@@ -30,7 +30,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--socket", required=True, type=Path)
     parser.add_argument("--address", default=None)
     parser.add_argument("--channels", required=True, help="comma-separated")
-    parser.add_argument("--settings", default="{}", help="driver settings as JSON")
+    parser.add_argument("--settings-stdin", action="store_true",
+                        help="read the driver's settings (a JSON object) from standard input: "
+                             "never on the command line, where every user sees them")
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--supervisor", type=Path, default=None,
                         help="the supervisor's socket: stop when it is gone and no task runs")
@@ -48,8 +50,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 async def _serve(args: argparse.Namespace) -> None:
     try:
         driver_cls = load_driver(args.driver)
-        driver = driver_cls(args.address, tuple(args.channels.split(",")),
-                            json.loads(args.settings))
+        settings = json.loads(sys.stdin.buffer.read() or b"{}") if args.settings_stdin else {}
+        driver = driver_cls(args.address, tuple(args.channels.split(",")), settings)
         if args.check:
             return
         await driver.start()

@@ -20,6 +20,27 @@ IDENTIFYING = {"jobid", "jobname", "status", "sample", "pipeline", "component"}
 """Columns kept at least as wide as their name on a narrow terminal."""
 
 
+def shown(value: Any) -> Any:
+    """A cell as a terminal may print it: text from people and drivers (names, reasons,
+    values) with its control characters written out (an escape sequence is `\x1b[2J`, not
+    a cleared screen)."""
+    if isinstance(value, Text):
+        if value.plain.isprintable():
+            return value
+        return Text(_printable(value.plain), value.style)
+    if isinstance(value, str) and not value.isprintable():
+        return _printable(value)
+    return value
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+
+
+def add_row(table: Table, *cells: Any) -> None:
+    table.add_row(*(shown(c) for c in cells))
+
+
 def _add_columns(table: Table, names: Sequence[str]) -> None:
     """Columns that wrap (fold) on a narrow terminal: no value is ever cut."""
     for name in names:
@@ -49,7 +70,7 @@ def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
         ready = Text("yes", "green") if p.ready else Text("no", "dim")
         if p.failed:
             ready = Text(f"failed: {p.failed}", "bold red")
-        table.add_row(p.name, p.sample or Text("-", "dim"), ready,
+        add_row(table, p.name, p.sample or Text("-", "dim"), ready,
                       str(p.jobid) if p.jobid is not None else Text("-", "dim"),
                       "\n".join(p.components), ", ".join(p.capabilities))
     return table
@@ -68,7 +89,7 @@ def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
                           Text(j.status, STATUS_STYLE.get(j.status, "")), j.sample,
                           j.pipeline or "", *(_when(t, today) for t in
                                               (j.submitted, j.executed, j.completed))]
-        table.add_row(*row, *[j.reason or ""] * with_reason)
+        add_row(table, *row, *[j.reason or ""] * with_reason)
     if not jobs:
         table.caption = "no jobs"
     return table
@@ -98,7 +119,7 @@ def components_table(rows: Sequence[ComponentRow]) -> Table:
     _add_columns(table, ("component", "driver", "device", "pipelines", "job"))
     for c in rows:
         state = Text(c.state, "green" if c.state == "running" else "bold red")
-        table.add_row(c.name, c.driver, state, ", ".join(c.pipelines) or Text("-", "dim"),
+        add_row(table, c.name, c.driver, state, ", ".join(c.pipelines) or Text("-", "dim"),
                       str(c.jobid) if c.jobid is not None else Text("-", "dim"))
     return table
 
@@ -109,7 +130,7 @@ def devices_table(rows: Sequence[DeviceInfoRow]) -> Table:
     _add_columns(table, ("device", "driver", "state", "pid", "restarts", "channels", "reason"))
     for d in rows:
         state = Text(d.state, "green" if d.state == "running" else "bold red")
-        table.add_row(d.name, d.driver, state, str(d.pid or "-"), str(d.restarts),
+        add_row(table, d.name, d.driver, state, str(d.pid or "-"), str(d.restarts),
                       ", ".join(f"{ch}: {s}" for ch, s in d.channels.items()) or "-",
                       d.reason or "")
     return table
@@ -128,5 +149,5 @@ def drivers_table(drivers: Sequence[dict[str, Any]]) -> Table:
                   collapse_padding=True)
     _add_columns(table, ("driver", "devices"))
     for d in drivers:
-        table.add_row(d["driver"], ", ".join(f"{n} ({s})" for n, s in d["devices"].items()))
+        add_row(table, d["driver"], ", ".join(f"{n} ({s})" for n, s in d["devices"].items()))
     return table

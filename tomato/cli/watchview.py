@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..messages import ComponentData, JobData, StepStarted
-from .render import STATUS_STYLE
+from .render import STATUS_STYLE, add_row
 from .watchmodel import FINISHED, Model
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -28,19 +28,19 @@ def pipelines_view(model: Model, now: float, notice: str = "") -> Any:
     for p in model.pipelines.values():
         ready = Text("yes", "green") if p.ready else Text("no", "dim")
         if p.failed and p.jobid is None:  # why, where the values would be
-            table.add_row(p.name, p.sample or "-", Text("failed", "bold red"), "-", "", "", "",
+            add_row(table, p.name, p.sample or "-", Text("failed", "bold red"), "-", "", "", "",
                           Text(p.failed, "red"), "")
             continue
         if p.jobid is None:
             idle = _idle(model, p.components)
-            table.add_row(p.name, p.sample or "-", ready, "-", "", "", "",
+            add_row(table, p.name, p.sample or "-", ready, "-", "", "", "",
                           _values(idle) if idle else "", _age(idle, now))
             continue
         status = model.status.get(p.jobid, "r")
         steps = model.steps.get(p.jobid, {})
         step = next(iter(steps.values()), None)
         data = next(iter(model.latest.get(p.jobid, {}).values()), None)
-        table.add_row(p.name, p.sample or "-", ready, str(p.jobid),
+        add_row(table, p.name, p.sample or "-", ready, str(p.jobid),
                       Text(status, STATUS_STYLE.get(status, "")),
                       f"{step.step + 1}/{step.total}" if step else "",
                       _progress(step, now, 16) if step else "",
@@ -76,7 +76,7 @@ def _steps_table(model: Model, jobid: int, now: float) -> Table:
             progress = Text("done", "green")
         else:
             progress = Text("waiting", "dim")
-        table.add_row(f"{i + 1}/{len(model.methods[jobid])}", step["role"], step["technique"],
+        add_row(table, f"{i + 1}/{len(model.methods[jobid])}", step["role"], step["technique"],
                       progress)
     return table
 
@@ -87,7 +87,7 @@ def _latest_table(model: Model, jobid: int, now: float) -> Table:
         table.add_column(name, no_wrap=True)
     for role, data in model.latest.get(jobid, {}).items():
         seen = model.counts.get((jobid, data.step, role), 0)
-        table.add_row(role, str(data.step + 1), _values(data), str(seen), _age(data, now))
+        add_row(table, role, str(data.step + 1), _values(data), str(seen), _age(data, now))
     return table
 
 

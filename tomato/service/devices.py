@@ -68,14 +68,14 @@ def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
     sock = device_socket(settings.runtime_dir, device.name)
     argv = python_argv(
         "tomato.drivers.device", "--name", device.name, "--driver", device.driver,
-        "--socket", str(sock), "--channels", ",".join(device.channels),
-        "--settings", json.dumps(settings.drivers.get(device.driver, {})),
+        "--socket", str(sock), "--channels", ",".join(device.channels), "--settings-stdin",
         "--log-level", settings.log_level, "--orphan-grace", str(settings.orphan_grace),
         "--supervisor", str(socket_path(settings.runtime_dir, "tomato")),
         "--owner-pidfile", str(lock_path(settings.runtime_dir)),
         *(("--address", device.address) if device.address is not None else ()))
+    config = json.dumps(settings.drivers.get(device.driver, {})).encode()
     return ChildSpec(id=f"dev-{device.name}", group="device", argv=argv, socket=sock,
-                     ping_interval=5.0)
+                     ping_interval=5.0, stdin=config)
 
 
 async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
@@ -105,8 +105,9 @@ async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
 async def check_settings(device: DeviceSpec, settings: Settings) -> None:
     """Raise ConfigError (naming settings.toml and the key) if `device`'s driver refuses
     its settings, found by loading it in a process of its own (nothing else starts)."""
-    argv = (*child_spec(device, settings).argv, "--check")
-    result = await anyio.run_process(argv, check=False, stderr=None)
+    spec = child_spec(device, settings)
+    result = await anyio.run_process((*spec.argv, "--check"), input=spec.stdin, check=False,
+                                     stderr=None)
     line = result.stdout.decode(errors="replace").strip()
     if result.returncode != 0 and (why := line.removeprefix("FAILED ")).startswith(
             SETTINGS_REFUSED):

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from tomato.drivers import Technique
 
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError, PayloadError
 from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec
 from ..paths import device_socket
 from .devicesfile import Lab
+from .payload import MAX_NAME
 from .scheduler import Pipeline, components_of
 from .store import Store
 
@@ -69,6 +70,11 @@ class Pipelines:
     # Commands.
     def load(self, name: str, sample: str) -> PipelineInfo:
         p = self.get(name)
+        if not sample or len(sample) > MAX_NAME or not sample.isprintable():
+            why = ("is empty" if not sample else f"is longer than {MAX_NAME} characters"
+                   if len(sample) > MAX_NAME else f"has characters that are not printable "
+                   f"({sample!r})")
+            raise PayloadError(f"sample name {why}", {"field": "sample"})
         if p.sample is not None:
             raise ConflictError(f"pipeline {p.name!r} already holds sample {p.sample!r}; "
                                 f"eject it first")

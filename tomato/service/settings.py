@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import importlib.util
+import os
 import re
 import socket
 import tomllib
@@ -143,9 +144,11 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
     """Read (on first run: write) `config_dir/settings.toml`; raises ConfigError naming the
     file, the line and the key."""
     path = config_dir / SETTINGS_FILE
-    if not path.exists():
-        config_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(default_text(config_dir, data_dir))
+    if not path.exists():  # the user's alone: driver settings may hold passwords
+        config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(default_text(config_dir, data_dir))
     text = path.read_text()
     try:
         parsed = _File.model_validate(tomllib.loads(text))
