@@ -30,6 +30,7 @@ from .errors import (
     AskTimeout,
     ChildStartError,
     HandlerError,
+    NoDescriptorsError,
     ProtocolError,
 )
 from .messages import EventsMissed, Message, Ok, Ping, Pong
@@ -88,6 +89,7 @@ __all__ = [
     "EventsMissed",
     "HandlerError",
     "Message",
+    "NoDescriptorsError",
     "Ok",
     "Ping",
     "Pong",

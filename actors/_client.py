@@ -20,7 +20,13 @@ import anyio.lowlevel
 from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
 from ._wire import DISCONNECTS, FrameSocket, connect_unix, frame
-from .errors import ActorDeadError, AskTimeout, ProtocolError
+from .errors import (
+    OUT_OF_DESCRIPTORS,
+    ActorDeadError,
+    AskTimeout,
+    NoDescriptorsError,
+    ProtocolError,
+)
 
 
 class Connection:
@@ -120,6 +126,8 @@ async def connect(path: Path, codec: Codec) -> AsyncIterator[Connection]:
     try:
         sock = await connect_unix(path)
     except OSError as exc:
+        if exc.errno in OUT_OF_DESCRIPTORS:
+            raise NoDescriptorsError(f"cannot connect to {path}: {exc.strerror}") from None
         raise ActorDeadError(f"nothing listens at {path} ({exc.strerror})") from None
     conn = Connection(sock, codec, Path(path))
     asyncio.get_running_loop().add_reader(sock.sock, conn._on_readable)

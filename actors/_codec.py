@@ -14,6 +14,7 @@ from .errors import (
     AskTimeout,
     ChildStartError,
     HandlerError,
+    NoDescriptorsError,
     ProtocolError,
 )
 from .messages import CONTROL_TYPES
@@ -21,7 +22,8 @@ from .messages import CONTROL_TYPES
 PROTOCOL_VERSION = 1
 _EXT_MESSAGE = 1
 _RUNTIME_ERRORS: tuple[type[ActorError], ...] = (
-    ActorError, ProtocolError, ActorDeadError, AskTimeout, HandlerError, ChildStartError)
+    ActorError, ProtocolError, ActorDeadError, AskTimeout, HandlerError, ChildStartError,
+    NoDescriptorsError)
 
 # Envelope kinds (DESIGN §3).
 CALL, CAST, REPLY, ERROR, EVENT, SUBSCRIBE = "call", "cast", "reply", "error", "event", "sub"

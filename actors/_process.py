@@ -21,7 +21,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from ._child import FAILED, MAX_LINE, READY_LINE
 from ._client import connect
 from ._codec import Codec
-from .errors import ActorError, ChildStartError
+from .errors import ActorError, ChildStartError, NoDescriptorsError
 from .messages import Ping
 
 logger = logging.getLogger(__name__)
@@ -250,9 +250,13 @@ class ProcessSupervisor:
             raise ChildStartError(f"{spec.id}: not started, supervision is stopping")
 
     async def _spawn(self, spec: ChildSpec) -> Process:
-        process = await anyio.open_process(
-            spec.argv, stdin=subprocess.PIPE if spec.stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=None, cwd=spec.cwd, start_new_session=True)
+        try:
+            process = await anyio.open_process(
+                spec.argv, stdin=subprocess.PIPE if spec.stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=None, cwd=spec.cwd, start_new_session=True)
+        except OSError as exc:  # out of descriptors or processes: a failed start, said
+            raise ChildStartError(f"{spec.id}: could not be started ({exc.strerror})"
+                                  ) from None
         assert process.stdout is not None
         if process.stdin is not None:  # a pipe holds 64 KiB: settings fit, it never blocks
             with anyio.move_on_after(spec.start_timeout):
@@ -320,6 +324,8 @@ class ProcessSupervisor:
                 with anyio.fail_after(spec.ping_timeout):
                     async with connect(spec.socket, self._codec) as conn:
                         await conn.ask(Ping(), timeout=spec.ping_timeout)
+            except NoDescriptorsError as exc:  # ours to lack, not the child's: next time
+                logger.warning("%s not pinged: %s", spec.id, exc)
             except (TimeoutError, ActorError) as exc:
                 logger.error("%s (pid %s) did not answer a ping (%s): killing it",
                              spec.id, process.pid, str(exc) or type(exc).__name__)

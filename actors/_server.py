@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
 import struct
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from anyio.abc import TaskStatus
 from ._actor import ActorRef, Context, Subscription
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
 from ._wire import DISCONNECTS, MAX_FRAME, FrameSocket, accept, frame, listen_unix
-from .errors import ActorDeadError, ActorError, ProtocolError
+from .errors import OUT_OF_DESCRIPTORS, ActorDeadError, ActorError, ProtocolError
 from .messages import Ping, Pong
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,16 @@ def peer_context(sock: socket.socket) -> Context:
     return Context(uid=uid, pid=pid)
 
 
+def _is_child(pid: int) -> bool:
+    """Whether `pid` is a child of this process (read from /proc; False where there is
+    none)."""
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return parent == os.getpid()
+
+
 def prepare_socket_path(path: Path) -> None:
     """Make the socket's directory private (0700) and remove a stale socket file."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -42,18 +54,78 @@ def prepare_socket_path(path: Path) -> None:
         path.unlink()
 
 
+PER_OTHER_USER = 64
+"""Connections one user other than this process's may hold at once (a socket shared with a
+group: `[sharing]`)."""
+RETRY_ACCEPT = 0.1
+WARN_EVERY = 10.0
+
+
+_HELD: Counter[int] = Counter()
+"""Connections held by this process's servers, by the peer's uid (one count for all its
+sockets: they share its descriptors)."""
+
+
+def connection_cap() -> int:
+    """Connections a server holds at once: its descriptor limit, less a reserve for its
+    own files, sockets and children (beyond it, a connection is accepted and closed)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, soft - max(64, soft // 8))
+
+
 async def serve_actor(ref: ActorRef, path: Path, codec: Codec, *,
                       task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-    """Serve `ref` at `path` (mode 0600) until cancelled; started once it listens."""
+    """Serve `ref` at `path` (mode 0600) until cancelled; started once it listens.
+
+    Connections are bounded (`connection_cap` in all, PER_OTHER_USER from any other user;
+    this process's children are always let in): one beyond is closed at once, and said in
+    the log. Out of descriptors, accepting waits a moment and goes on: a flood of
+    connections never ends the server."""
     prepare_socket_path(path)
     listener = listen_unix(path)
     ours = os.stat(path).st_ino
+    held = _HELD
+    cap, me, warned = connection_cap(), os.getuid(), -WARN_EVERY
+
+    def refuse(why: str) -> None:
+        nonlocal warned
+        if anyio.current_time() - warned >= WARN_EVERY:  # once per burst, not per peer
+            warned = anyio.current_time()
+            logger.warning("%s: %s (said once per %g s)", path, why, WARN_EVERY)
+
+    async def run(conn: _Connection) -> None:
+        try:
+            await conn.run()
+        finally:
+            held[conn.ctx.uid] -= 1
+
     try:
         async with anyio.create_task_group() as tg:
             task_status.started()
             while True:
-                conn = await accept(listener)
-                tg.start_soon(_Connection(conn, ref, codec).run)
+                try:
+                    sock = await accept(listener)
+                except OSError as exc:
+                    if exc.errno not in OUT_OF_DESCRIPTORS:
+                        raise
+                    refuse(f"cannot accept a connection ({exc.strerror}); waiting")
+                    await anyio.sleep(RETRY_ACCEPT)
+                    continue
+                try:
+                    ctx = peer_context(sock.sock)
+                except OSError:  # gone already
+                    sock.close()
+                    continue
+                over = (sum(held.values()) >= cap or
+                        (ctx.uid != me and held[ctx.uid] >= PER_OTHER_USER))
+                if over and not _is_child(ctx.pid):
+                    sock.close()
+                    refuse(f"connection of uid {ctx.uid} (pid {ctx.pid}) refused: "
+                           f"{sum(held.values())} held, uid {ctx.uid} holds {held[ctx.uid]} "
+                           f"(at most {cap} in all, {PER_OTHER_USER} per other user)")
+                    continue
+                held[ctx.uid] += 1  # now: a burst is accepted without a pause in between
+                tg.start_soon(run, _Connection(sock, ref, codec, ctx))
     finally:
         listener.close()
         with contextlib.suppress(FileNotFoundError):  # unless a successor bound it since
@@ -65,11 +137,11 @@ class _Connection:
     """One client: frames in; replies (written at once, or flushed when the socket is full)
     and events out."""
 
-    def __init__(self, conn: FrameSocket, ref: ActorRef, codec: Codec) -> None:
+    def __init__(self, conn: FrameSocket, ref: ActorRef, codec: Codec, ctx: Context) -> None:
         self._conn = conn
         self._ref = ref
         self._codec = codec
-        self._ctx = peer_context(conn.sock)
+        self.ctx = ctx
         self._tg: anyio.abc.TaskGroup | None = None
         self._flushing = False
         self._reading = False
@@ -113,10 +185,10 @@ class _Connection:
             while self._reading and (data := self._conn.cut()) is not None:
                 self._dispatch(*self._open(self._codec.decode(data)))
         except ActorError as exc:
-            logger.warning("closing connection from pid %s: %s", self._ctx.pid, exc)
+            logger.warning("closing connection from pid %s: %s", self.ctx.pid, exc)
             self._close()
         except Exception:
-            logger.exception("closing connection from pid %s", self._ctx.pid)
+            logger.exception("closing connection from pid %s", self.ctx.pid)
             self._close()
 
     def _close(self) -> None:
@@ -151,7 +223,7 @@ class _Connection:
         if kind == CALL and isinstance(body, Ping):
             _ReplyTo(self, cid).set(Pong(os.getpid()))
         elif kind in (CALL, CAST):
-            item = (body, self._ctx, _ReplyTo(self, cid) if kind == CALL else None)
+            item = (body, self.ctx, _ReplyTo(self, cid) if kind == CALL else None)
             try:
                 if not self._ref.put_nowait(item):
                     self._read(False)
@@ -185,7 +257,7 @@ class _Connection:
         if self._conn.unsent > MAX_UNSENT:
             if not self._done.is_set():
                 logger.warning("closing connection from pid %s: it left %d bytes of replies "
-                               "unread", self._ctx.pid, self._conn.unsent)
+                               "unread", self.ctx.pid, self._conn.unsent)
             self._close()
         elif not self._flushing and self._tg is not None:
             self._flushing = True

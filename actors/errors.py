@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -29,6 +30,17 @@ class ActorDeadError(ActorError):
     """Raised when the actor (or its connection) is gone before it replied."""
 
     code = "actor_dead"
+
+
+class NoDescriptorsError(ActorDeadError):
+    """Raised when this process cannot open a connection: it is out of file descriptors
+    (its fault, not the peer's)."""
+
+    code = "no_descriptors"
+
+
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+"""What an OSError says when the process (or the system) has no descriptor or buffer left."""
 
 
 class AskTimeout(ActorError):

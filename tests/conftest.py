@@ -104,10 +104,17 @@ class Tomato:
             if p.ready:
                 self.ask(SetReady(p.name, False))
 
-    def start(self, *, wait: bool = True) -> Tomato:
+    def start(self, *, wait: bool = True, open_files: int | None = None) -> Tomato:
+        """Start the service (`open_files`: under `ulimit -n` that many)."""
+        def limit() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([str(BIN / "tomato"), "-t", "-vv"], cwd=self.folder,
-                                            env=self.env, stdout=log, stderr=log)
+                                            env=self.env, stdout=log, stderr=log,
+                                            preexec_fn=limit if open_files else None)
         if wait:  # the service logs this line once it listens (-vv); reading a file is cheap
             start = self.log.stat().st_size
             until(lambda: b"tomato ready" in self.log.read_bytes()[start:]

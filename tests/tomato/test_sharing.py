@@ -7,7 +7,9 @@ import grp
 import json
 import os
 import pwd
+import resource
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import asdict
@@ -17,7 +19,7 @@ from typing import Any
 import anyio
 import pytest
 from clusterlab import wait_known
-from conftest import BIN, LEAN, payload
+from conftest import BIN, LEAN, payload, read_csv, until
 from tomato.actors import connect
 
 from tomato.cli.client import CLIENT_CODEC
@@ -115,3 +117,64 @@ def test_through_another_tomato_of_the_cluster_members_cancel_only_their_own_job
     assert "error" not in as_nobody(shared_folder / "b.sock", CancelJobs((theirs,)))
     assert a.wait_status(theirs, "cd")["owner_name"] == "nobody"
     assert a.status(mine) == "qw"
+
+
+def _flood(sock: Path, count: int) -> list[socket.socket]:
+    """`count` idle connections to `sock` (those the service closes at once stay open
+    here: they hold the client's descriptors as a careless or hostile client would)."""
+    held = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(str(sock))
+        held.append(s)
+    return held
+
+
+def test_a_flood_of_idle_connections_leaves_the_service_and_its_job_running(
+        tomato_factory, shared_folder):
+    """1,100 idle connections, from a member through the shared socket and from tomato's
+    own user, on a service under `ulimit -n 1024`: the member is capped, the service goes
+    on, its job runs to `c` with every point, and tomato's user is still answered."""
+    lab = tomato_factory(settings=f'{LEAN}[sharing]\nsocket = "{shared_folder}/lab.sock"\n'
+                                  'group = "nogroup"\n', start=False).start(open_files=1024)
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload(technique="sequential", time=6, delay=0.1))
+    lab.wait_status(jobid, "r")
+    user = pwd.getpwnam("nobody")
+    ready, done = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:  # nobody, holding 1,100 connections until told to let go
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+            os.setgid(user.pw_gid)
+            os.setgroups([])
+            os.setuid(user.pw_uid)
+            held = _flood(shared_folder / "lab.sock", 1100)
+            os.write(ready[1], str(len(held)).encode())
+            os.read(done[0], 1)
+        finally:
+            os._exit(0)
+    held: list[socket.socket] = []
+    try:
+        assert os.read(ready[0], 16) == b"1100"
+        # tomato's own user floods its own socket too, beyond the service's descriptors.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        held = _flood(lab.socket, 1100)
+        refused = lab.ketchup("status", "queue", check=False)
+        assert refused.returncode == 1 and "holds as many connections as it may" in \
+            refused.stderr, refused.stderr  # not "tomato is not running"
+        for s in held[:400]:  # some let go: tomato's user is answered again
+            s.close()
+        until(lambda: lab.ketchup("status", "queue", check=False).returncode == 0, 10,
+              "an answer once connections were let go")
+    finally:
+        os.write(done[1], b"x")
+        os.waitpid(pid, 0)
+        for s in held:
+            s.close()
+    job = lab.wait_status(jobid, "c", "ce", timeout=30)
+    assert job["status"] == "c", job
+    assert [v for _, v in read_csv(lab.data_files(jobid)[0])] == list(range(1, 61))
+    log = lab.log.read_text()
+    assert "per other user" in log and "refused" in log

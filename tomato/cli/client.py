@@ -9,7 +9,7 @@ from typing import Any
 from tomato.actors import ActorDeadError, Codec, connect
 from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 
-from ..errors import ERRORS, NotRunningError
+from ..errors import ERRORS, NotRunningError, TomatoError
 from ..messages import CLIENT_MESSAGES
 from ..paths import runtime_dir, socket_path
 
@@ -40,9 +40,15 @@ async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
     """Send `msg` to the service of `config_dir`; return its reply or raise its error
     (`start`: the command that would start that service, for the hint)."""
     sock = service_socket(config_dir)
+    connected = False
     try:
         async with connect(sock, codec) as conn:
+            connected = True
             return await conn.ask(msg, timeout=timeout)
     except ActorDeadError as exc:
+        if connected:  # it runs, but let go of us: stopping, or at its connection limit
+            raise TomatoError(f"tomato at {sock} closed the connection before it answered "
+                              f"({exc}): it is stopping, or holds as many connections as "
+                              "it may; try again") from None
         raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "
                               f"start it with '{start}'") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import resource
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -46,6 +47,7 @@ async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK
     """Run the service until SIGINT/SIGTERM or a StopService; started once it listens, with
     one line saying so (socket, pipelines, devices)."""
     os.umask(0o077)  # its state, job folders, logs and data are the user's alone (children too)
+    _raise_descriptor_limit()
     # Neither the service nor its job and output processes do linear algebra: numpy's
     # OpenBLAS would start a spinning thread per core in each of them (~0.08 s of CPU per
     # process on 2 cores, more threads on a bigger PC). Set in tomato's environment, it is kept.
@@ -124,10 +126,29 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 else:
                     await _finish_running_jobs(supervisor)
                 await procs.stop_all()  # while the supervisor still records their exits
+        except BaseException:  # the service fails: its running jobs must not
+            if sup is not None and sup.running_jobs():
+                logger.critical("the service is failing: its running jobs keep running")
+                _leave_running_jobs(sup, procs)
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 await procs.stop_all()
             tg.cancel_scope.cancel()
+
+
+def _raise_descriptor_limit() -> None:
+    """As many open files as the system lets this user have (the soft limit up to the
+    hard one): connections, job and device processes each hold some."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning("could not raise the open files limit from %d to %d: %s", soft,
+                           hard, exc)
 
 
 async def _flush_when_room(store: Store) -> None:
