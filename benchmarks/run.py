@@ -83,7 +83,28 @@ def cli(rounds: int, quick: bool = False) -> dict[str, Figure]:
         svc.ketchup("cancel", *[str(i) for i in range(1, rounds + 1)])
         figures["dispatch"] = show(Figure("submit → r (event on the socket)", [
             t * 1000 for t in anyio.run(submit_to_running, svc.root, rounds)], "ms"))
+        for mode in ("NORMAL", "FULL"):  # what durability costs a submit, on this disk
+            show(Figure(f"a state commit, synchronous={mode}"
+                        f"{' (ours: synced before a reply)' if mode == 'FULL' else ''}",
+                        commit_times(svc.root / "commit-bench.db", mode, 10 * rounds), "ms"))
     return figures
+
+
+def commit_times(path: Path, synchronous: str, count: int) -> list[float]:
+    """Milliseconds per commit of a job's size into a WAL database with `synchronous`."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body BLOB)")
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            db.execute("INSERT INTO t (body) VALUES (?)", (b"x" * 2000,))
+            times.append((time.perf_counter() - start) * 1000)
+    return times
 
 
 SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch", "drivers",

@@ -15,7 +15,7 @@ ROOT = Path(__file__).parent.parent
 pytestmark = pytest.mark.benchmark
 FIGURES = {
     "cli": ("tomato start → answering", "ketchup status (whole process)", "submit → r",
-            "ketchup submit (whole process)"),
+            "ketchup submit (whole process)", "a state commit, synchronous=FULL"),
     "throughput": ("throughput as a fraction",),
     "scale": ("scheduling pass", "idle CPU"),
     "datapath": ("data path: bytes on disk per point",),

@@ -70,6 +70,14 @@ class DeviceFailedError(TomatoError):
     exit_code = 12
 
 
+class StateDamagedError(TomatoError):
+    """Raised when the state database is damaged, or behind the job folders (lost or
+    replaced): tomato does not start, so no jobid is given twice; says what to do."""
+
+    code = "state_damaged"
+    exit_code = 13
+
+
 class OutputError(TomatoError):
     """Raised when the datagram or archive of a job could not be written; says why."""
 
@@ -79,7 +87,7 @@ class OutputError(TomatoError):
 
 ERRORS: tuple[type[ActorError], ...] = (
     TomatoError, PayloadError, NotFoundError, ConflictError, ConfigError, NotRunningError,
-    AlreadyRunningError, OutputError, StateFullError, DeviceFailedError,
+    AlreadyRunningError, OutputError, StateFullError, DeviceFailedError, StateDamagedError,
 )
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import asyncclick as click
 
 from .. import __version__
-from ..errors import TomatoError, exit_code_of
+from ..errors import ConflictError, TomatoError, exit_code_of
 from ..messages import (
     EjectSample,
     GetPipelines,
@@ -183,6 +187,90 @@ async def reload(obj: tuple[Path, Path | None, str], as_json: bool) -> None:
     for note in done.not_applied:
         click.echo(f"not applied: {note}")
     click.echo("reloaded")
+
+
+@cli.command()
+@click.pass_obj
+async def recover(obj: tuple[Path, Path | None, str]) -> None:
+    """Rebuild the state database's records of jobs from the job folders (after the
+    database was lost, replaced by an older copy, or damaged: a damaged one is first moved
+    aside), so that no jobid is given twice. Run while tomato is stopped."""
+    from ..service.statecheck import recover as rebuild
+
+    try:
+        settings = _settings_of(obj)
+        with _stopped(settings):
+            rebuilt, aside = rebuild(settings.state_db, settings.jobs_dir,
+                                     settings.cluster.host if settings.cluster else None)
+    except TomatoError as exc:
+        _fail(exc)
+    if aside is not None:
+        click.echo(f"the damaged database was moved to {aside}")
+    click.echo(f"rebuilt {len(rebuilt)} job record(s) from {settings.jobs_dir}"
+               + (f": jobs {', '.join(map(str, rebuilt))}" if rebuilt else ""))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+async def backup(obj: tuple[Path, Path | None, str], file: Path) -> None:
+    """Copy the state database to FILE (a new file, readable by you alone), consistent
+    even while tomato runs. Restore it by putting it in place while tomato is stopped
+    (then `tomato recover` adds the jobs that started after the copy)."""
+    try:
+        source = _settings_of(obj).state_db
+        _copy_database(source, file)
+    except TomatoError as exc:
+        _fail(exc)
+    click.echo(f"backed up {source} to {file}")
+
+
+def _copy_database(source: Path, file: Path) -> None:
+    """SQLite's online backup of `source` into the new file `file` (0600)."""
+    import sqlite3
+
+    if not source.exists():
+        raise TomatoError(f"{source}: no state database to back up")
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise TomatoError(f"{file}: exists; choose a new file") from None
+    except OSError as exc:
+        raise TomatoError(f"{file}: cannot be written ({exc.strerror})") from None
+    try:
+        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as db, \
+                closing(sqlite3.connect(file)) as copy:
+            db.backup(copy)
+    except sqlite3.Error as exc:
+        file.unlink(missing_ok=True)
+        raise TomatoError(f"{source}: could not be backed up ({exc})") from None
+
+
+def _settings_of(obj: tuple[Path, Path | None, str]) -> Any:
+    from .. import load_settings
+
+    return load_settings(obj[0], obj[1], test_mode=obj[2] == "tomato -t")
+
+
+@contextmanager
+def _stopped(settings: Any) -> Iterator[None]:
+    """Hold the service's lock (as a service would): raises ConflictError if it runs."""
+    import fcntl
+
+    from ..paths import ensure_private_dir, lock_path
+
+    path = lock_path(ensure_private_dir(settings.runtime_dir))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConflictError(f"tomato is running for {settings.config_dir}: stop it first "
+                            "(`tomato stop`)") from None
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _fail(exc: TomatoError) -> None:

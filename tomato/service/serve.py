@@ -32,6 +32,7 @@ from .jobprocs import JobProcesses
 from .outputs import Outputs
 from .pipelines import Pipelines
 from .settings import Settings
+from .statecheck import check_state
 from .store import Store
 from .supervisor import CancelAll, Supervisor
 from .takeover import stop_leftovers, survivors
@@ -60,6 +61,7 @@ async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK
                       settings.cluster.host if settings.cluster is not None else None,
                       rundir / "unwritten-records")
         try:
+            check_state(store, settings.jobs_dir)  # no jobid given twice
             await _run(settings, lab, store, task_status)
         finally:
             store.close()

@@ -13,61 +13,19 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from ..codec import CODEC
-from ..errors import StateFullError, TomatoError
+from ..errors import StateDamagedError, StateFullError, TomatoError
 from ..messages import JobInfo, JobSpec
+from .storeschema import SCHEMA as _SCHEMA
 from .unwritten import Kept
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    jobid INTEGER PRIMARY KEY AUTOINCREMENT,
-    jobname TEXT,
-    payload TEXT NOT NULL,
-    sample TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner INTEGER,
-    owner_name TEXT,
-    cwd TEXT,
-    submitted TEXT NOT NULL,
-    executed TEXT,
-    completed TEXT,
-    pipeline TEXT,
-    pid INTEGER,
-    reason TEXT,
-    jobpath TEXT,
-    outputs TEXT,
-    spec BLOB,
-    home TEXT,
-    host TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE TABLE IF NOT EXISTS pipelines (
-    name TEXT PRIMARY KEY,
-    sample TEXT,
-    ready INTEGER NOT NULL DEFAULT 0,
-    jobid INTEGER
-);
-CREATE TABLE IF NOT EXISTS devices (
-    name TEXT PRIMARY KEY,
-    driver TEXT,
-    pid INTEGER,
-    state TEXT,
-    restarts INTEGER NOT NULL DEFAULT 0,
-    reason TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (
-    name TEXT PRIMARY KEY,
-    value TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    subject TEXT,
-    detail TEXT
-);
-"""
+
+REPAIR = ("restore it from a backup (`tomato backup`), or rebuild its records from the job "
+          "folders with `tomato recover`")
+"""What to do about a damaged or lost state database, said wherever it is found."""
+FULL_BELOW = 1 << 20
+"""Bytes free under which an I/O error opening the database is a full disk."""
 
 ACTIVE = ("r", "rd")
 PENDING = ("q", "qw")
@@ -141,7 +99,10 @@ class Store:
         self._db = sqlite3.connect(path, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # Every commit is on disk before it is answered: a submitted job, a status
+            # reached, survive a power cut (the WAL is synced at each commit; its cost on a
+            # submit is in the README's figures).
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
             for column, kind in (("spec", "BLOB"), ("owner_name", "TEXT"), ("home", "TEXT"),
@@ -151,13 +112,28 @@ class Store:
         except sqlite3.OperationalError as exc:  # a full disk shows as an I/O error here
             self._db.close()
             room = shutil.disk_usage(path.parent).free
+            if room > FULL_BELOW:
+                raise StateDamagedError(f"{path}: cannot be opened as tomato's state database "
+                                        f"({exc}); {REPAIR}") from None
             raise StateFullError(f"cannot open the state database {path}: {exc} ({room} bytes "
                                  "free on its disk)") from None
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged beyond opening
+            self._db.close()
+            raise StateDamagedError(f"{path}: is not a usable state database ({exc}); "
+                                    f"{REPAIR}") from None
         try:
             self._kept.replay(self._committed, self.meta, path)
         except TomatoError:
             self._db.close()
             raise
+
+    def quick_check(self) -> str | None:
+        """What SQLite's quick check finds wrong with the database (None: nothing)."""
+        try:
+            found = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as exc:
+            found = [str(exc)]
+        return None if found == ["ok"] else " ".join("; ".join(found).split())  # one line
 
     def close(self) -> None:
         if not self.flush():
@@ -350,6 +326,18 @@ class Store:
             f"INSERT INTO jobs (jobid, payload, cwd, spec, {', '.join(fields)}) VALUES "
             f"(?, ?, ?, ?, {', '.join('?' * len(fields))})",
             (record["jobid"], json.dumps(payload), cwd, CODEC.encode(spec), *fields.values()))
+
+    def restore_job(self, record: dict[str, Any], status: str, reason: str, jobpath: str
+                    ) -> None:
+        """A job rebuilt from its folder (`record`: its jobdata.json) by `tomato recover`."""
+        self._write(
+            "INSERT INTO jobs (jobid, jobname, payload, sample, status, owner, owner_name, "
+            "cwd, submitted, completed, reason, jobpath) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?)",
+            (record["jobid"], record.get("jobname"), json.dumps(record.get("payload", {})),
+             record.get("sample") or "", status, record.get("owner"),
+             record.get("owner_name"), record.get("cwd"), record.get("submitted") or now(),
+             now(), reason, jobpath))
 
     def max_jobid(self, below: int | None = None) -> int:
         sql, args = "SELECT max(jobid) FROM jobs", tuple[Any, ...]()

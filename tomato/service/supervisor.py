@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import pwd
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from anyio.abc import TaskGroup
 
 from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred
 
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError, StateDamagedError
 from ..jobfolder import JOB_RECORD
 from ..messages import (
     CancelJobs,
@@ -54,8 +55,9 @@ from .progress import Progress
 from .reload import reload_lab
 from .scheduler import Pending, Queue
 from .settings import Settings
+from .statecheck import note_end
 from .status import request_stop, service_status
-from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
+from .store import ACTIVE, FINISHED, PENDING, REPAIR, Store, can_move, now
 from .takeover import recover_jobs
 
 if TYPE_CHECKING:
@@ -102,6 +104,16 @@ class Supervisor(Actor):
         logger.error("%s failed: %s", type(msg).__name__, exc)
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
+        try:
+            return await self._handle(msg, ctx)
+        except sqlite3.DatabaseError as exc:  # a damaged page met while running
+            problem = self.store.quick_check() or str(exc)
+            logger.critical("%s: the state database is damaged (%s); stop tomato, then %s",
+                            self.store.path, problem, REPAIR)
+            raise StateDamagedError(f"{self.store.path}: the state database is damaged "
+                                    f"({problem}); stop tomato, then {REPAIR}") from None
+
+    async def _handle(self, msg: Any, ctx: Context) -> Any:
         _refuse_forged(msg, ctx, self.jobprocs, self.store)
         if self.cluster is not None and (done := self.cluster.handle(self, msg)) is not PASS:
             return done  # for another tomato, or news of the cluster
@@ -281,6 +293,8 @@ class Supervisor(Actor):
         self._move(jobid, status, completed=now(), reason=reason,
                    outputs=json.dumps(list(outputs)) if outputs else None)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
+        if job.jobpath is not None:  # it ran here: its folder says how it ended too
+            note_end(Path(job.jobpath), jobid, status, reason)
         self.progress.forget(jobid)
 
     def _cancel(self, jobids: tuple[int, ...]) -> list[JobInfo]:
