@@ -49,10 +49,12 @@ class StepSpec(Message):
 
 
 class Place(Message):
-    """Where outputs go: `<folder>/<prefix>.{nc,zip}`."""
+    """Where outputs go: `<folder>/<prefix>.{nc,zip}`, written as `owner` could (a uid;
+    None: as tomato's user)."""
 
     folder: str
     prefix: str
+    owner: int | None = None
 
 
 class Snapshots(Message):

@@ -270,6 +270,8 @@ class MakeOutputs(Message):
 
 class OutputsMade(Message):
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """What the user should know (a file written under another name: the first existed)."""
 
 
 # supervisor → itself, once a job's outputs are made.

@@ -99,11 +99,19 @@ def test_snapshot_mid_run_has_fewer_points_than_the_final_datagram(lab, tmp_path
     assert f"warning: job {jobid}" in again.stderr
     assert again.stdout.split() == [str(here / f"snapshot.{jobid}.{x}") for x in ("nc", "zip")]
     assert open_datagram(here / f"snapshot.{jobid}.nc")[name].sizes["uts"] == 40
-    # Where the snapshot cannot be written: exit 9, naming the file.
+    # Where something else is in the way, the snapshot goes beside it, saying so...
     blocked = tmp_path / "blocked"
     (blocked / f"snapshot.{jobid}.nc").mkdir(parents=True)
+    beside = lab.ketchup("snapshot", str(jobid), cwd=blocked)
+    assert f"exists and is not this job's: written as snapshot.{jobid}.job{jobid}.nc" in \
+        beside.stderr
+    assert (blocked / f"snapshot.{jobid}.job{jobid}.nc").is_file()
+    # ... and where it cannot be written at all: exit 9, naming the file.
+    (blocked / f"snapshot.{jobid}.job{jobid}.nc").unlink()
+    (blocked / f"snapshot.{jobid}.job{jobid}.nc").mkdir()
     failed = lab.ketchup("snapshot", str(jobid), cwd=blocked, check=False)
-    assert failed.returncode == 9 and f"snapshot.{jobid}.nc" in failed.stderr, failed
+    assert failed.returncode == 9 and f"snapshot.{jobid}.job{jobid}.nc" in failed.stderr, \
+        failed
 
 
 def test_snapshot_of_a_queued_job_is_refused(lab):

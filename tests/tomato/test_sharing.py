@@ -24,17 +24,18 @@ from tomato.actors import connect
 
 from tomato.cli.client import CLIENT_CODEC
 from tomato.cli.payloadfile import read_payload
-from tomato.messages import CancelJobs, StopService, SubmitJob
+from tomato.messages import CancelJobs, StopService, SubmitJob, TakeSnapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 
 
 @pytest.fixture
 def shared_folder():
-    """A folder nobody's group can reach (outside the test's private tmp_path)."""
+    """A folder nobody's group can reach and write (outside the test's private tmp_path):
+    the lab's shared folder, where members' results go."""
     folder = Path(tempfile.mkdtemp(prefix="tomato-shared-", dir="/tmp"))
     os.chown(folder, 0, grp.getgrnam("nogroup").gr_gid)
-    folder.chmod(0o750)
+    folder.chmod(0o770)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -178,3 +179,46 @@ def test_a_flood_of_idle_connections_leaves_the_service_and_its_job_running(
     assert [v for _, v in read_csv(lab.data_files(jobid)[0])] == list(range(1, 61))
     log = lab.log.read_text()
     assert "per other user" in log and "refused" in log
+
+
+def test_a_members_results_are_written_as_the_member_could(tomato_factory, shared_folder,
+                                                           tmp_path):
+    """Through the shared socket, a member cannot make a root-run tomato write where the
+    member may not: a root-only folder, through a symlink or `..`, over another's file;
+    what is theirs arrives as their own files."""
+    lab = tomato_factory(settings=f'{LEAN}[sharing]\nsocket = "{shared_folder}/lab.sock"\n'
+                                  'group = "nogroup"\n')
+    sock = shared_folder / "lab.sock"
+    private = Path(tempfile.mkdtemp(prefix="tomato-private-", dir="/tmp"))  # root's, 0700
+    try:
+        (shared_folder / "link").symlink_to(private)
+
+        def submit(**output: str) -> dict[str, Any]:
+            body = payload(time=0.3, sample="theirs", output=output)
+            path = lab.root / "theirs.yml"
+            path.write_text(json.dumps(body))
+            return as_nobody(sock, SubmitJob(read_payload(path), "theirs.yml",
+                                             str(shared_folder)))
+
+        for folder in (str(private), str(private / "a" / "b"), "link", "link/deeper",
+                       f"../{private.name}"):
+            refused = submit(path=folder)
+            assert "tomato.output.path: results are written as you could; nobody may not " \
+                   f"write in {private}" in refused.get("error", ""), (folder, refused)
+        assert list(private.iterdir()) == []  # nothing made there
+        victim = shared_folder / "victim.zip"
+        victim.write_text("root's")
+        lab.prepare("dummy-5", "theirs")
+        jobid = submit(prefix="victim")["ok"]["jobid"]
+        job = lab.wait_status(jobid, "c", "ce")
+        assert job["status"] == "c", job
+        assert victim.read_text() == "root's"  # not overwritten
+        assert f"victim.zip exists and is not this job's: written as victim.job{jobid}.zip" \
+            in job["reason"]
+        for name in ("victim.nc", f"victim.job{jobid}.zip"):  # theirs, as their own files
+            assert (shared_folder / name).stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        # A snapshot asked for with a folder that is not theirs: refused, nothing written.
+        snap = as_nobody(sock, TakeSnapshot(jobid, str(private)))
+        assert "nobody may not write in" in snap["error"] and list(private.iterdir()) == []
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         print(str(exc).splitlines()[0], file=sys.stderr)
         sys.exit(1)
-    print(json.dumps(list(made.files)))
+    print(json.dumps({"files": list(made.files), "notes": list(made.notes)}))
 
 
 if __name__ == "__main__":

@@ -13,25 +13,38 @@ from typing import Any
 
 from ..jobfolder import JOB_LOG, JOB_RECORD
 from ..messages import JobSpec, MakeOutputs, Place, StepSpec
+from .deliver import deliver
 from .records import along_uts, read_records
 
 
-def build_outputs(request: MakeOutputs) -> tuple[Path, Path]:
-    """Write `<place>.zip`, then `<place>.nc`; returns (datagram, archive).
+def build_outputs(request: MakeOutputs) -> tuple[list[Path], list[str]]:
+    """Write `<place>.zip`, then `<place>.nc`; returns the files written and notes (a name
+    changed because the file was there already and not the job's).
 
-    The steps are those of the spec whose raw data file exists (a step that has not started
-    has none). The archive is written first, so it exists even when yadg fails on the data.
+    They are made in a private temporary folder, then delivered as the place's owner could write
+    them (`deliver`): nothing half-made is ever left where the user looks. The steps are
+    those of the spec whose raw data file exists (a step that has not started has none).
+    The archive is delivered first, so it arrives even when yadg fails on the data.
     """
     jobdir, outdir = Path(request.jobdir), Path(request.place.folder)
-    outdir.mkdir(parents=True, exist_ok=True)
     steps = [s for s in request.spec.steps if (jobdir / s.datafile).exists()]
-    with tempfile.TemporaryDirectory(prefix=".tomato-out-", dir=outdir) as tmp:
+    files: list[Path] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tomato-out-") as tmp:  # private; not on the
+        # disk of the job folder, which may be the full one
+        staged = Path(tmp) / "staged"
+        staged.mkdir()
         frozen = _freeze(jobdir, Path(tmp), steps)
-        archive = outdir / f"{request.place.prefix}.zip"
+        archive = staged / f"{request.place.prefix}.zip"
         sha1 = _write_archive(jobdir, frozen, archive, Path(tmp))
-        datagram = outdir / f"{request.place.prefix}.nc"
-        _write_datagram(request, steps, frozen, datagram, sha1, Path(tmp))
-    return datagram, archive
+        for paths in ([archive], [staged / f"{request.place.prefix}.nc"]):
+            if paths[0].suffix == ".nc":
+                _write_datagram(request, steps, frozen, paths[0], sha1, Path(tmp))
+            written, said = deliver(paths, outdir, request.place.owner, jobdir,
+                                    request.spec.jobid)
+            files = written + files  # the datagram first, then the archive
+            notes += said
+    return files, notes
 
 
 def _freeze(jobdir: Path, tmp: Path, steps: list[StepSpec]) -> dict[str, Path]:

@@ -47,10 +47,12 @@ class OutputServer(Actor):
 def make(msg: MakeOutputs) -> OutputsMade:
     """Build the outputs `msg` asks for; raises OutputError saying why they failed."""
     try:
-        files = build_outputs(msg)
+        files, notes = build_outputs(msg)
+    except OutputError:
+        raise
     except Exception as exc:
         raise OutputError(f"outputs in {msg.place.folder} failed: {one_line(exc)}") from None
-    return OutputsMade(tuple(str(f) for f in files))
+    return OutputsMade(tuple(str(f) for f in files), tuple(notes))
 
 
 def serve_outputs(sock: Path, supervisor: Path | None = None, grace: float = 60.0) -> None:

@@ -16,7 +16,7 @@ from tomato.actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, co
 from ..codec import CODEC
 from ..errors import ConflictError, OutputError
 from ..jobfolder import log_to_job
-from ..messages import JobInfo, JobSpec, MakeOutputs, Place, SnapshotTaken
+from ..messages import JobInfo, JobSpec, MakeOutputs, OutputsMade, Place, SnapshotTaken
 from ..paths import socket_path
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,9 @@ class Outputs:
             if not procs.stopping:
                 logger.error("output server %d did not start (%s)", number, exc)
 
-    async def make(self, request: MakeOutputs) -> list[str]:
-        """Write the outputs `request` asks for; returns their paths or raises OutputError.
+    async def make(self, request: MakeOutputs) -> OutputsMade:
+        """Write the outputs `request` asks for; returns their paths (and notes) or raises
+        OutputError.
         A busy server queues it; while none is up (the service has just started, or one is
         being restarted) it waits for one, up to SERVER_WAIT; only then, or with no servers
         configured, a one-off output process makes them."""
@@ -72,8 +73,8 @@ class Outputs:
                         async with connect(server, CODEC) as conn:
                             logger.debug("job %d: outputs asked of %s", request.spec.jobid,
                                          server.stem)
-                            made = await conn.ask(request, timeout=OUTPUT_TIMEOUT)
-                        return list(made.files)
+                            made: OutputsMade = await conn.ask(request, timeout=OUTPUT_TIMEOUT)
+                        return made
                     except OutputError:
                         raise
                     except ActorError as exc:
@@ -91,7 +92,8 @@ class Outputs:
         if result.returncode != 0:
             lines = result.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
             raise OutputError(lines[-1])
-        return list(json.loads(result.stdout))
+        said = json.loads(result.stdout)
+        return OutputsMade(tuple(said["files"]), tuple(said["notes"]))
 
     async def final(self, jobdir: Path, spec: JobSpec, status: str, reason: str | None
                     ) -> tuple[str, str | None, list[str]]:
@@ -100,8 +102,12 @@ class Outputs:
         files."""
         files: list[str] = []
         try:
-            files = await self.make(MakeOutputs(str(jobdir), spec, spec.output, status))
+            made = await self.make(MakeOutputs(str(jobdir), spec, spec.output, status))
+            files = list(made.files)
             note = logging.INFO, f"outputs: {', '.join(files)}"
+            if made.notes:
+                reason = "; ".join(filter(None, (reason, *made.notes)))
+                note = logging.WARNING, f"{note[1]} ({'; '.join(made.notes)})"
         except (OutputError, OSError) as exc:
             problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
             note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
@@ -110,23 +116,27 @@ class Outputs:
             log_to_job(jobdir, *note)
         return status, reason, files
 
-    def take_snapshot(self, job: JobInfo, spec: JobSpec, cwd: Path) -> Deferred:
-        """`ketchup snapshot`: into the caller's folder, beside the supervisor's mailbox."""
+    def take_snapshot(self, job: JobInfo, spec: JobSpec, cwd: Path, owner: int | None
+                      ) -> Deferred:
+        """`ketchup snapshot`: into the caller's folder (written as `owner`, the caller,
+        could), beside the supervisor's mailbox."""
         if job.jobpath is None:
             raise ConflictError(f"job {job.jobid} has not started ({job.status}): "
                                 "there is no data to snapshot yet")
         warning = (f"job {job.jobid} has finished ({job.status}); the snapshot holds all "
                    "its data" if job.completed else None)
-        jobdir, place = Path(job.jobpath), Place(str(cwd), f"snapshot.{job.jobid}")
+        jobdir, place = Path(job.jobpath), Place(str(cwd), f"snapshot.{job.jobid}", owner)
 
         async def work() -> SnapshotTaken:
-            return SnapshotTaken(tuple(await self.snapshot(jobdir, spec, place)), warning)
+            made = await self.make(MakeOutputs(str(jobdir), spec, place))
+            said = "; ".join(filter(None, (warning, *made.notes))) or None
+            return SnapshotTaken(made.files, said)
 
         return Deferred(work)
 
     async def snapshot(self, jobdir: Path, spec: JobSpec, place: Place) -> list[str]:
         """The job's data so far as `<place>.{nc,zip}`; raises OutputError."""
-        return await self.make(MakeOutputs(str(jobdir), spec, place))
+        return list((await self.make(MakeOutputs(str(jobdir), spec, place))).files)
 
     def start_snapshots(self, jobdir: Path, spec: JobSpec) -> None:
         """Take the payload's periodic snapshots of a running job, if it asks for them."""

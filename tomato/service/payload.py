@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import io
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,10 @@ def task_of(step: dict[str, Any]) -> Task:
                 step.get("task_params") or {})
 
 
-def job_spec(payload: dict[str, Any], jobid: int, jobname: str | None, cwd: str) -> JobSpec:
-    """The spec of a queued job from its (2.2) payload; `cwd` is where ketchup ran."""
+def job_spec(payload: dict[str, Any], jobid: int, jobname: str | None, cwd: str,
+             owner: int | None = None) -> JobSpec:
+    """The spec of a queued job from its (2.2) payload; `cwd` is where ketchup ran; its
+    outputs are written as `owner` (the submitter's uid; None: tomato's user) could."""
     settings = payload["settings"]
     snapshot = settings.get("snapshot")
     return JobSpec(
@@ -131,18 +134,35 @@ def job_spec(payload: dict[str, Any], jobid: int, jobname: str | None, cwd: str)
                        start_with=step.get("start_with_task_name"),
                        stop_with=step.get("stop_with_task_name"))
               for i, step in enumerate(payload["method"])),
-        _place(settings.get("output"), cwd, f"results.{jobid}"),
-        Snapshots(_place(snapshot, cwd, f"snapshot.{jobid}"), float(snapshot["interval"]))
+        _place(settings.get("output"), cwd, f"results.{jobid}", owner),
+        Snapshots(_place(snapshot, cwd, f"snapshot.{jobid}", owner),
+                  float(snapshot["interval"]))
         if snapshot else None,
         bool(settings.get("unlock_when_done", False)),
         settings.get("verbosity") or "WARNING")
 
 
-def _place(options: dict[str, Any] | None, cwd: str, prefix: str) -> Place:
+def _place(options: dict[str, Any] | None, cwd: str, prefix: str, owner: int | None
+           ) -> Place:
     """The payload's `output` or `snapshot` folder (relative to `cwd`) and prefix."""
     options = options or {}
-    folder = (Path(cwd) / (options.get("path") or ".")).resolve()
-    return Place(str(folder), options.get("prefix") or prefix)
+    folder = Path(os.path.abspath(Path(cwd) / (options.get("path") or ".")))
+    return Place(str(folder), options.get("prefix") or prefix, owner)
+
+
+def check_places(version: str, spec: JobSpec, filename: str, uid: int) -> None:
+    """Raise PayloadError, naming the field, if the submitter `uid` could not write where
+    the job's outputs or snapshots go (tomato writes them as the submitter could)."""
+    from ..writable import can_write
+
+    old = version.startswith("0.")
+    places = {"output": spec.output, "snapshot": spec.snapshots.place if spec.snapshots
+              else None}
+    for section, place in places.items():
+        if place is not None and (why := can_write(Path(place.folder), uid)) is not None:
+            where = f"{'tomato' if old else 'settings'}.{section}.path"
+            raise PayloadError(f"{filename}: {where}: results are written as you could; {why}",
+                               {"file": filename, "field": where})
 
 
 MAX_NAME = 256

@@ -43,13 +43,21 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
+from ..writable import can_write
 from .children import child_event
 from .cluster.local import PASS
 from .components import Components
 from .devices import Devices, stop_and_save
 from .jobprocs import JobProcesses
 from .outputs import Outputs
-from .payload import LATEST, check_method, check_names, job_spec, normalise_payload
+from .payload import (
+    LATEST,
+    check_method,
+    check_names,
+    check_places,
+    job_spec,
+    normalise_payload,
+)
 from .pipelines import Pipelines
 from .progress import Progress
 from .reload import reload_lab
@@ -159,7 +167,11 @@ class Supervisor(Actor):
                     j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle)
             case TakeSnapshot(jobid, cwd):
                 job = self._job(jobid)
-                return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd))
+                if (why := can_write(Path(cwd), ctx.uid)) is not None:
+                    raise ConflictError(f"snapshot not written to {cwd}: it is written as "
+                                        f"you could; {why}")
+                return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd),
+                                                  None if ctx.uid == os.getuid() else ctx.uid)
             case StopService(force):
                 return request_stop(self, force)
             case RestartDevice(name, force):
@@ -187,8 +199,12 @@ class Supervisor(Actor):
                      self.pipelines.failures())
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
+        owner = None if ctx.uid == os.getuid() else ctx.uid
+        check_places(version, job_spec(payload, 0, msg.jobname, msg.cwd), msg.filename,
+                     ctx.uid)
         spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
-                                  lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd),
+                                  lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd,
+                                                         owner),
                                   self.cluster.jobs.next_jobid() if self.cluster else None)
         job = self.enqueue(spec)
         logger.info("job %d queued (%s)", spec.jobid, "matches " + ", ".join(job.matches)
