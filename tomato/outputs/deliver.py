@@ -73,7 +73,8 @@ def _deliver(sources: Sources, folder: Path, own: set[tuple[int, int]], jobid: i
                                   ) from None
             target = other
         except OSError as exc:
-            raise OutputError(f"outputs in {folder} failed: {target.name}: {exc.strerror}") from None
+            raise OutputError(f"outputs in {folder} failed: {target.name}: "
+                              f"{exc.strerror}") from None
         try:
             size, offset = os.fstat(source).st_size, 0
             while offset < size:
@@ -82,7 +83,8 @@ def _deliver(sources: Sources, folder: Path, own: set[tuple[int, int]], jobid: i
                 os.fchmod(fd, mode)
             st = os.fstat(fd)
         except OSError as exc:
-            raise OutputError(f"outputs in {folder} failed: {target.name}: {exc.strerror}") from None
+            raise OutputError(f"outputs in {folder} failed: {target.name}: "
+                              f"{exc.strerror}") from None
         finally:
             os.close(fd)
         written.append((str(target), st.st_dev, st.st_ino))
