@@ -49,6 +49,9 @@ class ChildSpec:
     """Where the child serves its actor; used for liveness pings."""
     ping_interval: float | None = None
     ping_timeout: float = 5.0
+    ping_misses: int = 2
+    """Pings missed in a row before the child is killed as hung (one slow answer, on a
+    machine under load, is not a hang)."""
     cwd: Path | None = None
     stdin: bytes = b""
     """What the child reads on its standard input, then end of file: its configuration
@@ -318,18 +321,28 @@ class ProcessSupervisor:
     async def _ping_loop(self, child: _Child, process: Process | Adopted) -> None:
         spec = child.spec
         assert spec.ping_interval is not None and spec.socket is not None
+        missed = 0
         while True:
             await anyio.sleep(spec.ping_interval)
             try:
                 with anyio.fail_after(spec.ping_timeout):
                     async with connect(spec.socket, self._codec) as conn:
                         await conn.ask(Ping(), timeout=spec.ping_timeout)
+                missed = 0
             except NoDescriptorsError as exc:  # ours to lack, not the child's: next time
                 logger.warning("%s not pinged: %s", spec.id, exc)
             except (TimeoutError, ActorError) as exc:
+                missed += 1
+                why = str(exc) or type(exc).__name__
+                if missed < spec.ping_misses:
+                    logger.warning("%s (pid %s) did not answer a ping (%s); %d more and it "
+                                   "is killed", spec.id, process.pid, why,
+                                   spec.ping_misses - missed)
+                    continue
                 logger.error("%s (pid %s) did not answer a ping (%s): killing it",
-                             spec.id, process.pid, str(exc) or type(exc).__name__)
-                child.killed = f"did not answer a ping within {spec.ping_timeout:g} s"
+                             spec.id, process.pid, why)
+                child.killed = f"did not answer a ping within {spec.ping_timeout:g} s" + (
+                    f", {missed} times in a row" if missed > 1 else "")
                 process.kill()
                 return
 

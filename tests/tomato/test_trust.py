@@ -94,3 +94,15 @@ def test_a_lock_file_that_is_a_symlink_is_not_followed(tmp_path, env):
     assert started.stderr.strip().splitlines()[-1].startswith(f"error: {lock}: cannot be opened")
     assert victim.read_text() == "precious"
     lock.unlink()
+
+
+def test_a_name_that_is_not_utf_8_is_refused_in_one_line(lab):
+    (lab.root / "p.json").write_text('{"version": "0.2", "sample": {"name": "s1"}, "method": '
+                                     '[{"device": "worker", "technique": "random", "time": 1, '
+                                     '"delay": 0.1}]}')
+    done = subprocess.run([str(BIN / "ketchup"), "--config", str(lab.folder), "submit",
+                           "p.json", "-j", b"run\xff".decode(errors="surrogateescape")],
+                          cwd=lab.root, env=lab.env, capture_output=True, timeout=60)
+    assert done.returncode == 3 and b"Traceback" not in done.stderr
+    assert done.stderr.decode() == "error: jobname: not valid UTF-8: 'run\\\\xff'\n"
+    assert lab.json("status", "queue") == []  # nothing queued

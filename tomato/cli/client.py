@@ -9,7 +9,7 @@ from typing import Any
 from tomato.actors import ActorDeadError, Codec, connect
 from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 
-from ..errors import ERRORS, NotRunningError, TomatoError
+from ..errors import ERRORS, NotRunningError, PayloadError, TomatoError
 from ..messages import CLIENT_MESSAGES
 from ..paths import runtime_dir, socket_path
 
@@ -40,6 +40,7 @@ async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
     """Send `msg` to the service of `config_dir`; return its reply or raise its error
     (`start`: the command that would start that service, for the hint)."""
     sock = service_socket(config_dir)
+    _refuse_undecodable(msg)
     connected = False
     try:
         async with connect(sock, codec) as conn:
@@ -52,3 +53,21 @@ async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
                               "it may; try again") from None
         raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "
                               f"start it with '{start}'") from None
+
+
+def _refuse_undecodable(msg: Any) -> None:
+    """Raise PayloadError if a text field of `msg` holds bytes that were not UTF-8 on the
+    command line (Python keeps them as surrogates: they cannot be sent)."""
+    from dataclasses import fields, is_dataclass
+
+    if not is_dataclass(msg):
+        return
+    for f in fields(msg):
+        value = getattr(msg, f.name)
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                shown = value.encode(errors="surrogateescape").decode(errors="backslashreplace")
+                raise PayloadError(f"{f.name}: not valid UTF-8: {shown!r}",
+                                   {"field": f.name}) from None

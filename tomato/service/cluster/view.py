@@ -43,6 +43,10 @@ class ClusterView:
         self._remote: dict[str, tuple[str, PipelineInfo, Any]] = {}
         """key → (host, pipeline named HOST:PIPELINE, what its roles can do)."""
         self._heard: dict[str, tuple[float, bool]] = {}
+        """host → (time of its last beat, on the server's clock; whether it stopped)."""
+        self._skew = 0.0
+        """This PC's clock minus the server's, from this tomato's own last beat (a PC whose
+        clock is ahead would otherwise see every other host away)."""
         """host → when it last beat (epoch seconds), and whether it said it stopped."""
         self._wake = anyio.Event()
 
@@ -67,6 +71,7 @@ class ClusterView:
         heard, stopped = self._heard.get(host, (None, False))
         if heard is None:
             return f"host {host} is away"
+        heard += self._skew  # on this PC's clock
         if stopped or (now or time.time()) - heard > HOST_TTL:
             when = datetime.fromtimestamp(heard).strftime("%Y-%m-%d %H:%M:%S")
             return f"host {host} {'stopped at' if stopped else 'is away since'} {when}"
@@ -158,7 +163,10 @@ class ClusterView:
                                    HOSTS, exc)
                     continue
                 created = entry.created  # the server's time of the beat
-                self._heard[host] = (created.timestamp() if created else time.time(), stopped)
+                at = created.timestamp() if created else time.time()
+                if host == self.link.host and created:  # ours, just written: how far this
+                    self._skew = time.time() - at  # PC's clock is from the server's
+                self._heard[host] = (at, stopped)
         finally:
             with anyio.CancelScope(shield=True):
                 await watcher.stop()
