@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     from .service.payload import normalise_payload
     from .service.serve import serve
     from .service.settings import Settings, load_settings
+    from .service.statecheck import recover_state
 
 _PUBLIC = {
     "serve": ".service.serve",
@@ -29,6 +30,7 @@ _PUBLIC = {
     "load_lab": ".service.devicesfile",
     "normalise_payload": ".service.payload",
     "config_dirs": ".cli.config",
+    "recover_state": ".service.statecheck",
 }
 
 
@@ -39,4 +41,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["DEFAULT_LAB", "Lab", "Settings", "__version__", "config_dirs", "load_lab",
-           "load_settings", "normalise_payload", "serve"]
+           "load_settings", "normalise_payload", "recover_state", "serve"]

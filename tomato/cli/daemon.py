@@ -195,7 +195,7 @@ async def recover(obj: tuple[Path, Path | None, str]) -> None:
     """Rebuild the state database's records of jobs from the job folders (after the
     database was lost, replaced by an older copy, or damaged: a damaged one is first moved
     aside), so that no jobid is given twice. Run while tomato is stopped."""
-    from ..service.statecheck import recover as rebuild
+    from .. import recover_state as rebuild
 
     try:
         settings = _settings_of(obj)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import anyio
@@ -18,6 +19,7 @@ from ..errors import ConflictError, OutputError
 from ..jobfolder import log_to_job
 from ..messages import JobInfo, JobSpec, MakeOutputs, OutputsMade, Place, SnapshotTaken
 from ..paths import socket_path
+from ..writable import can_write
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +118,13 @@ class Outputs:
             log_to_job(jobdir, *note)
         return status, reason, files
 
-    def take_snapshot(self, job: JobInfo, spec: JobSpec, cwd: Path, owner: int | None
-                      ) -> Deferred:
-        """`ketchup snapshot`: into the caller's folder (written as `owner`, the caller,
+    def take_snapshot(self, job: JobInfo, spec: JobSpec, cwd: Path, uid: int) -> Deferred:
+        """`ketchup snapshot`: into the caller's folder (written as the caller, `uid`,
         could), beside the supervisor's mailbox."""
+        if (why := can_write(cwd, uid)) is not None:
+            raise ConflictError(f"snapshot not written to {cwd}: it is written as you could; "
+                                f"{why}")
+        owner = None if uid == os.getuid() else uid
         if job.jobpath is None:
             raise ConflictError(f"job {job.jobid} has not started ({job.status}): "
                                 "there is no data to snapshot yet")

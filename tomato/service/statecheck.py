@@ -48,7 +48,7 @@ def check_state(store: Store, jobs_dir: Path) -> None:
             f"or replaced (its -wal file?), and new jobs would reuse their ids; {REPAIR}")
 
 
-def recover(db: Path, jobs_dir: Path, host: str | None) -> tuple[list[int], Path | None]:
+def recover_state(db: Path, jobs_dir: Path, host: str | None) -> tuple[list[int], Path | None]:
     """Rebuild the records of the jobs whose folders the database does not know; a
     database that cannot be used is first moved aside (returned). Returns the jobids
     rebuilt."""

@@ -135,6 +135,14 @@ class Store:
             found = [str(exc)]
         return None if found == ["ok"] else " ".join("; ".join(found).split())  # one line
 
+    def damaged(self, exc: Exception) -> StateDamagedError:
+        """What a damaged page met while running is said as (and logged)."""
+        problem = self.quick_check() or str(exc)
+        logger.critical("%s: the state database is damaged (%s); stop tomato, then %s",
+                        self.path, problem, REPAIR)
+        return StateDamagedError(f"{self.path}: the state database is damaged ({problem}); "
+                                 f"stop tomato, then {REPAIR}")
+
     def close(self) -> None:
         if not self.flush():
             kept = (f"wait in {self._kept.path}, to be written at the next start"

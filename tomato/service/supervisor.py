@@ -15,7 +15,7 @@ from anyio.abc import TaskGroup
 
 from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred
 
-from ..errors import ConflictError, NotFoundError, StateDamagedError
+from ..errors import ConflictError, NotFoundError
 from ..jobfolder import JOB_RECORD
 from ..messages import (
     CancelJobs,
@@ -43,7 +43,6 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
-from ..writable import can_write
 from .children import child_event
 from .cluster.local import PASS
 from .components import Components
@@ -65,7 +64,7 @@ from .scheduler import Pending, Queue
 from .settings import Settings
 from .statecheck import note_end
 from .status import request_stop, service_status
-from .store import ACTIVE, FINISHED, PENDING, REPAIR, Store, can_move, now
+from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
 from .takeover import recover_jobs
 
 if TYPE_CHECKING:
@@ -115,11 +114,7 @@ class Supervisor(Actor):
         try:
             return await self._handle(msg, ctx)
         except sqlite3.DatabaseError as exc:  # a damaged page met while running
-            problem = self.store.quick_check() or str(exc)
-            logger.critical("%s: the state database is damaged (%s); stop tomato, then %s",
-                            self.store.path, problem, REPAIR)
-            raise StateDamagedError(f"{self.store.path}: the state database is damaged "
-                                    f"({problem}); stop tomato, then {REPAIR}") from None
+            raise self.store.damaged(exc) from None
 
     async def _handle(self, msg: Any, ctx: Context) -> Any:
         _refuse_forged(msg, ctx, self.jobprocs, self.store)
@@ -166,12 +161,8 @@ class Supervisor(Actor):
                 return self.progress.watch_state(self.pipelines.infos(), jobs, {
                     j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle)
             case TakeSnapshot(jobid, cwd):
-                job = self._job(jobid)
-                if (why := can_write(Path(cwd), ctx.uid)) is not None:
-                    raise ConflictError(f"snapshot not written to {cwd}: it is written as "
-                                        f"you could; {why}")
-                return self.outputs.take_snapshot(job, self.store.spec(jobid), Path(cwd),
-                                                  None if ctx.uid == os.getuid() else ctx.uid)
+                return self.outputs.take_snapshot(self._job(jobid), self.store.spec(jobid),
+                                                  Path(cwd), ctx.uid)
             case StopService(force):
                 return request_stop(self, force)
             case RestartDevice(name, force):
@@ -200,8 +191,7 @@ class Supervisor(Actor):
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         owner = None if ctx.uid == os.getuid() else ctx.uid
-        check_places(version, job_spec(payload, 0, msg.jobname, msg.cwd), msg.filename,
-                     ctx.uid)
+        check_places(version, job_spec(payload, 0, None, msg.cwd), msg.filename, ctx.uid)
         spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
                                   lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd,
                                                          owner),
