@@ -58,6 +58,8 @@ def job_view(model: Model, jobid: int, now: float, notice: str = "") -> Any:
         (status, STATUS_STYLE.get(status, "")), f"  sample {job.sample}",
         f"  pipeline {job.pipeline or '-'}", f"  elapsed {_elapsed(job.executed, now)}")
     parts: list[Any] = [header, _steps_table(model, jobid, now), _latest_table(model, jobid, now)]
+    if status in ("q", "qw") and job.reason:  # why it waits, until it runs
+        parts.insert(1, Text(f"waiting: {job.reason}", "yellow"))
     parts.extend(_plots(model, jobid))
     return _with_notice(Group(*parts), notice, model)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..messages import JobSpec
+from ..messages import JobInfo, JobSpec
 from .devicesfile import Component, PipelineSpec
 
 
@@ -78,6 +78,24 @@ class Queue:
                 names = self._matches[job.needs] = (found, frozenset(found))
             job.matches, job.match_set = names
 
+    def explained(self, jobs: list[JobInfo]) -> list[JobInfo]:
+        """`jobs`, each queued one with why it waits (its `reason`), in a phrase a person
+        can act on."""
+        if not any(j.jobid in self.pending and not j.reason for j in jobs):
+            return jobs
+        ahead = jobs_ahead(self.pending.values(), self._pipelines)
+        cache: dict[tuple[tuple[tuple[str, str], ...], str], str] = {}
+        shown = []
+        for j in jobs:
+            job = self.pending.get(j.jobid)
+            if job is not None and not j.reason:
+                key = (job.needs, job.sample)
+                if key not in cache or job.jobid in ahead:
+                    cache[key] = why_waiting(job, self._pipelines, ahead.get(job.jobid, {}))
+                j = replace(j, reason=cache[key])
+            shown.append(j)
+        return shown
+
     def plan(self) -> list[tuple[int, str]]:
         """The jobs that start now and where (taken off the queue)."""
         start = time.perf_counter()
@@ -126,6 +144,55 @@ def plan(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]) -> list[
         if not free:
             break
     return starts
+
+
+def jobs_ahead(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]
+               ) -> dict[int, dict[str, int]]:
+    """For each queued job, the pipelines (ready, free, with its sample) that an earlier
+    queued job will take first: jobid → pipeline → that job."""
+    free = [p for p in pipelines.values()
+            if p.ready and p.sample is not None and p.jobid is None and p.failed is None]
+    first: dict[str, int] = {}
+    ahead: dict[int, dict[str, int]] = {}
+    for job in pending:
+        for p in free:
+            if p.sample == job.sample and p.name in job.match_set:
+                if p.name in first:
+                    ahead.setdefault(job.jobid, {})[p.name] = first[p.name]
+                else:
+                    first[p.name] = job.jobid
+    return ahead
+
+
+def why_waiting(job: Pending, pipelines: Mapping[str, Pipeline], ahead: Mapping[str, int]
+                ) -> str:
+    """Why `job` has not started: the first obstacle of the pipelines that could run it,
+    the most actionable first (a pipeline not ready, its sample not loaded)."""
+    able = [pipelines[name] for name in job.matches if name in pipelines]
+    if not able:
+        return "no pipeline can run it (no pipeline has all its roles and techniques)"
+    holding = [p for p in able if p.sample == job.sample]
+    if not holding:
+        empty = next((p.name for p in able if p.sample is None), None)
+        hint = f" (`ketchup load {job.sample} {empty}`)" if empty else ""
+        return f"sample {job.sample} is not loaded in a pipeline that can run it{hint}"
+    busy = busy_parts(pipelines.values())
+    reasons = []
+    for p in holding:
+        if p.failed is not None:
+            reasons.append((2, p.failed))
+        elif p.jobid is not None:
+            reasons.append((3, f"pipeline {p.name} is running job {p.jobid}"))
+        elif p.parts & busy:
+            reasons.append((3, f"pipeline {p.name} shares a device with a running job"))
+        elif not p.ready:
+            reasons.append((1, f"pipeline {p.name} is not ready (`ketchup ready {p.name}`; "
+                               "ready is cleared after each job)"))
+        elif p.name in ahead:
+            reasons.append((4, f"behind job {ahead[p.name]} on {p.name}"))
+        else:
+            reasons.append((5, f"pipeline {p.name} is about to start it"))
+    return min(reasons)[1]
 
 
 def components_of(spec: PipelineSpec) -> tuple[str, ...]:

@@ -157,7 +157,8 @@ class Supervisor(Actor):
                     self.events.publish(msg)
                 return None
             case GetWatchState(jobid):
-                jobs = [self._job(jobid)] if jobid is not None else self.store.jobs(ACTIVE)
+                jobs = self._shown([self._job(jobid)]) if jobid is not None else \
+                    self.store.jobs(ACTIVE)
                 return self.progress.watch_state(self.pipelines.infos(), jobs, {
                     j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle)
             case TakeSnapshot(jobid, cwd):
@@ -320,6 +321,7 @@ class Supervisor(Actor):
         return Path(self._job(jobid).jobpath or self.settings.jobs_dir / str(jobid))
 
     def _shown(self, jobs: list[JobInfo]) -> list[JobInfo]:
+        jobs = self.queue.explained(jobs)  # why each queued job waits
         return self.cluster.shown(self, jobs) if self.cluster is not None else jobs
 
     def _job(self, jobid: int) -> JobInfo:
