@@ -130,3 +130,14 @@ def test_the_pipeline_is_released_when_data_collection_ends_before_outputs(lab):
     ended = next(i for i, r in enumerate(lines) if r["event"] == "JobStatusChanged"
                  and r["status"] == "c")
     assert released < ended
+
+
+def test_watching_a_queued_job_shows_its_time_from_its_start_to_its_end(lab):
+    lab.ketchup("load", "s1", "dummy-5")
+    jobid = lab.submit(payload("random", 1.5, 0.2))
+    term = Terminal(lab, "watch", str(jobid))
+    term.wait_for(lambda t: "status qw" in t and "elapsed -" in t, what="the queued job")
+    lab.ketchup("ready", "dummy-5")
+    final = term.wait_for(lambda t: f"job {jobid} ended c" in t, what="the end line")
+    assert "elapsed 0:01" in final or "elapsed 0:02" in final, final  # not "-"
+    assert term.exit_code() == 0

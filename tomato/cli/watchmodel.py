@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from tomato.actors import EventsMissed
@@ -56,9 +57,13 @@ class Model:
                 self.pipelines[pipeline.name] = pipeline
             case JobStatusChanged(jobid, status, pipeline, reason):
                 self.status[jobid] = status
-                if jobid in self.jobs:
-                    self.jobs[jobid] = replace(self.jobs[jobid], status=status,
-                                               pipeline=pipeline, reason=reason)
+                if (job := self.jobs.get(jobid)) is not None:
+                    stamp = datetime.now(UTC).isoformat(" ")  # heard now: started, or ended
+                    ran = status not in ("q", "qw") and pipeline is not None
+                    self.jobs[jobid] = replace(
+                        job, status=status, pipeline=pipeline, reason=reason,
+                        executed=job.executed or (stamp if ran else None),
+                        completed=job.completed or (stamp if status in FINISHED else None))
             case StepStarted(jobid=jobid, role=role):
                 self.steps.setdefault(jobid, {})[role] = event
             case JobData(jobid=jobid, step=step, role=role, columns=columns, points=points):

@@ -56,7 +56,8 @@ def job_view(model: Model, jobid: int, now: float, notice: str = "") -> Any:
     header = Text.assemble(
         (f"job {jobid}", "bold"), f" {job.jobname or ''}  ", "status ",
         (status, STATUS_STYLE.get(status, "")), f"  sample {job.sample}",
-        f"  pipeline {job.pipeline or '-'}", f"  elapsed {_elapsed(job.executed, now)}")
+        f"  pipeline {job.pipeline or '-'}",
+        f"  elapsed {_elapsed(job.executed, job.completed, now)}")
     parts: list[Any] = [header, _steps_table(model, jobid, now), _latest_table(model, jobid, now)]
     if status in ("q", "qw") and job.reason:  # why it waits, until it runs
         parts.insert(1, Text(f"waiting: {job.reason}", "yellow"))
@@ -138,10 +139,12 @@ def _age(data: JobData | ComponentData | None, now: float) -> str:
     return f"{max(now - data.points[-1][0], 0.0):.1f} s"
 
 
-def _elapsed(executed: str | None, now: float) -> str:
+def _elapsed(executed: str | None, completed: str | None, now: float) -> str:
+    """Since the job started; until it ended, once it has."""
     if not executed:
         return "-"
-    return _secs(now - datetime.fromisoformat(executed).timestamp())
+    end = datetime.fromisoformat(completed).timestamp() if completed else now
+    return _secs(end - datetime.fromisoformat(executed).timestamp())
 
 
 def _secs(seconds: float) -> str:
