@@ -79,11 +79,17 @@ def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
 def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-    columns = ["jobid", "jobname", "status", "sample", "pipeline", "submitted", "executed",
-               "completed"]
+    columns = ["jobid", "jobname", "status", "sample", "pipeline"]
     with_reason = any(j.reason for j in jobs)
-    _add_columns(table, columns + ["reason"] * with_reason)
     today = datetime.now().astimezone().date()
+    _add_columns(table, columns)
+    for name in ("submitted", "executed", "completed"):  # a time is never cut in two
+        widest = max((len(_when(getattr(j, name), today)) for j in jobs), default=0)
+        if widest:
+            table.add_column(name, no_wrap=True, min_width=widest)
+        else:  # nothing to cut: it gives its room to the names
+            _add_columns(table, [name])
+    _add_columns(table, ["reason"] * with_reason)
     for j in jobs:
         row: list[Any] = [str(j.jobid), j.jobname or "",
                           Text(j.status, STATUS_STYLE.get(j.status, "")), j.sample,

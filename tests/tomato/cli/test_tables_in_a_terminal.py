@@ -32,3 +32,15 @@ def test_the_queue_in_a_terminal_shows_long_names_whole(lab, cols):
     assert column(screen, "jobname", "status") == NAME
     assert column(screen, "sample", "pipeline") == SAMPLE
     assert all(len(line.rstrip()) <= cols for line in screen)
+
+
+def test_the_whole_queue_at_80_columns_cuts_no_time_in_two(lab):
+    lab.prepare("dummy-5", "s1")
+    jobid = lab.submit(payload(time=0.2))
+    lab.wait_status(jobid, "c")
+    term = Terminal(lab, "status", "queue", "-a", cols=80, rows=60)
+    assert term.exit_code() == 0
+    screen = term.screen.display
+    times = [w for line in screen for w in line.split() if w.count(":") == 2]
+    assert times and all(len(t) == 8 for t in times), times  # HH:MM:SS, whole
+    assert all(len(line.rstrip()) <= 80 for line in screen)
