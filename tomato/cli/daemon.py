@@ -63,7 +63,9 @@ async def cli(ctx: click.Context, verbose: int, test_mode: bool, config: Path | 
     try:
         settings = load_settings(config_dir, data_dir, log_level=logging.getLevelName(level),
                                  test_mode=test_mode)
-        await serve(settings, task_status=_SayWhenReady())
+        # The ready line, once: the log says it at -v (and -vv), this says it otherwise.
+        await serve(settings, **({"task_status": _SayWhenReady()} if level > logging.INFO
+                                 else {}))
     except TomatoError as exc:
         _fail(exc)
 

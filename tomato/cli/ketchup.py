@@ -34,7 +34,8 @@ from .config import config_dirs
 @client_options
 @click.pass_context
 async def cli(ctx: click.Context, test_mode: bool, config: Path | None) -> None:
-    """Manage the tomato queue: submit, status, cancel, load, eject, ready, unready, search."""
+    """Submit jobs to tomato, see, search and cancel them, watch them live and take
+    snapshots; load, eject, ready and unready pipelines; reach components directly."""
     ctx.obj = (test_mode, config)
 
 

@@ -133,15 +133,17 @@ class Outputs:
         jobdir, place = Path(job.jobpath), Place(str(cwd), f"snapshot.{job.jobid}", owner)
 
         async def work() -> SnapshotTaken:
-            made = await self.make(MakeOutputs(str(jobdir), spec, place))
+            made = await self.make(MakeOutputs(str(jobdir), spec, place, job.status))
             said = "; ".join(filter(None, (warning, *made.notes))) or None
             return SnapshotTaken(made.files, said)
 
         return Deferred(work)
 
-    async def snapshot(self, jobdir: Path, spec: JobSpec, place: Place) -> list[str]:
-        """The job's data so far as `<place>.{nc,zip}`; raises OutputError."""
-        return list((await self.make(MakeOutputs(str(jobdir), spec, place))).files)
+    async def snapshot(self, jobdir: Path, spec: JobSpec, place: Place, status: str
+                       ) -> list[str]:
+        """The job's data so far as `<place>.{nc,zip}`, the job `status`; raises
+        OutputError."""
+        return list((await self.make(MakeOutputs(str(jobdir), spec, place, status))).files)
 
     def start_snapshots(self, jobdir: Path, spec: JobSpec) -> None:
         """Take the payload's periodic snapshots of a running job, if it asks for them."""
@@ -161,7 +163,7 @@ class Outputs:
             while spec.snapshots is not None:
                 await anyio.sleep(spec.snapshots.interval)
                 try:
-                    await self.snapshot(jobdir, spec, spec.snapshots.place)
+                    await self.snapshot(jobdir, spec, spec.snapshots.place, "r")
                 except OutputError as exc:
                     logger.error("job %d: periodic snapshot: %s", spec.jobid, exc)
                     with contextlib.suppress(OSError):
