@@ -65,7 +65,16 @@ def steps22(*extras: dict) -> dict:
     ("p.yml", json.dumps(payload(technique="teleport")),
      "p.yml: method[0].technique: no device can do technique 'teleport' as 'worker'"),
     ("p.yml", json.dumps({**payload(), "method": [{"device": "worker", "technique": "random"}]}),
-     "p.yml: method[0].time: Field required"),
+     "p.yml: method[0].time: missing; method[0].delay: missing"),  # both errors at once
+    ("p.yml", json.dumps({**payload(), "method": [{"device": "worker", "technique": "random",
+                                                   "time": 1, "dealy": 0.1}]}),
+     "p.yml: method[0].dealy: unknown key; did you mean 'delay'?"),
+    ("p.yml", json.dumps({"version": "2.2", "sample": {"identifier": "s"},
+                          "method": [{"component_role": "worker", "technique_name": "random",
+                                      "max_duration": 1, "sampling_interval": 0.1,
+                                      "task_nam": "t"}]}),
+     "p.yml: user: missing (a 2.2 payload names who submits it: `user: {identifier: NAME}`); "
+     "method[0].task_nam: unknown key; did you mean 'task_name'?"),
     ("p.yml", json.dumps({**payload(), "method": []}), "p.yml: method: needs at least one step"),
     ("p.yml", json.dumps({"version": "2.2", "user": {"identifier": "u"},
                           "sample": {"identifier": "s"},
@@ -150,7 +159,8 @@ def test_a_job_name_with_control_characters_is_refused(quiet):
 
 def test_the_example_with_an_unknown_key_is_refused_naming_it(quiet):
     line = refused(quiet, "submit", str(EXAMPLES / "bad_unknown_key.yml"), code=3)
-    assert "bad_unknown_key.yml: tomato.bogus: Extra inputs are not permitted" in line
+    assert "bad_unknown_key.yml: tomato.bogus: unknown key (known: unlock_when_done, " \
+        "verbosity, output, snapshot)" in line
     nothing_queued(quiet)
 
 

@@ -18,7 +18,7 @@ def test_the_ready_line_is_said_once_at_every_verbosity(tmp_path, env):
             service = subprocess.Popen([str(BIN / "tomato"), "-t", *flags], cwd=folder,
                                        env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
-            until(lambda: "tomato ready" in out.read_text(), 30, "the ready line")
+            until(lambda out=out: "tomato ready" in out.read_text(), 30, "the ready line")
         finally:
             service.terminate()
             service.wait(30)

@@ -4,10 +4,12 @@ and turned into the job's spec. The only module that reads a payload's keys."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import io
 import logging
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +75,84 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
         if printed.getvalue():
             logger.debug("%s: the payload models printed %r", filename, printed.getvalue())
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = field_name(version, tuple(first["loc"]))
-        why = first["msg"].removeprefix("Value error, ")
-        raise PayloadError(f"{filename}: {where}: {why}",
-                           {"file": filename, "field": where}) from None
+        problems = _explained(exc.errors(), raw, version, model)
+        raise PayloadError(f"{filename}: {'; '.join(why for _, why in problems)}",
+                           {"file": filename, "field": problems[0][0]}) from None
     except (ValueError, AssertionError, OSError) as exc:
         raise PayloadError(f"{filename}: {exc}", {"file": filename, "field": ""}) from None
     return version, payload.model_dump(mode="json")
+
+
+HINTS = {"user": " (a 2.2 payload names who submits it: `user: {identifier: NAME}`)",
+         "version": f" (one of {', '.join(VERSIONS)})"}
+
+
+def _explained(errors: list[Any], raw: dict[str, Any], version: str, model: type
+               ) -> list[tuple[str, str]]:
+    """Every problem the payload models found, each as (field, "field: why") the way the
+    user wrote it: a required key that is missing beside one that looks like it is said as
+    the misspelling it is; an unknown key with the closest known one."""
+    problems: list[tuple[str, str]] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        name, parent = loc[-1] if loc else "", _at(raw, loc[:-1])
+        if error["type"] == "missing" and isinstance(parent, dict):
+            spelled = field_name(version, (name,))  # as the user's version names it
+            typo = difflib.get_close_matches(spelled, [k for k in parent if k != spelled],
+                                             1, 0.6)
+            if typo:
+                where = field_name(version, (*loc[:-1], typo[0]))
+                problems.append((where, f"{where}: unknown key; did you mean "
+                                        f"{field_name(version, (name,))!r}?"))
+                continue
+            where = field_name(version, loc)
+            problems.append((where, f"{where}: missing{HINTS.get(str(name), '')}"))
+        elif error["type"] == "extra_forbidden":
+            where = field_name(version, loc)
+            known = _fields_of(model, loc[:-1])
+            close = difflib.get_close_matches(str(name), known, 1, 0.6)
+            problems.append((where, f"{where}: unknown key" + (
+                f"; did you mean {field_name(version, (close[0],))!r}?" if close else
+                f" (known: {', '.join(field_name(version, (k,)) for k in known)})"
+                if known else "")))
+        else:
+            where = field_name(version, loc)
+            problems.append((where, f"{where}: {error['msg'].removeprefix('Value error, ')}"))
+    return list(dict.fromkeys(problems))  # each once
+
+
+def _at(raw: Any, loc: tuple[Any, ...]) -> Any:
+    """What `raw` holds at `loc` (None where it holds nothing)."""
+    for part in loc:
+        try:
+            raw = raw[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw
+
+
+def _fields_of(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys the payload model takes at `loc` (list items stepped through)."""
+    from pydantic import BaseModel
+
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field_info = getattr(model, "model_fields", {}).get(part)
+        if field_info is None:
+            return []
+        found = [t for t in _types_in(field_info.annotation)
+                 if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not found:
+            return []
+        model = found[0]
+    return list(getattr(model, "model_fields", {}))
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    """The types inside an annotation (through Optional, Union, Sequence, …)."""
+    args = typing.get_args(annotation)
+    return [annotation] if not args else [t for a in args for t in _types_in(a)]
 
 
 def _check_durations(raw: dict[str, Any], version: str, filename: str) -> None:
