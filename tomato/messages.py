@@ -14,12 +14,22 @@ from .jobspec import ComponentSpec, JobSpec, Place, Snapshots, StepSpec
 
 # ketchup → supervisor: commands.
 class SubmitJob(Message):
-    """Queue a payload; `cwd` is where ketchup ran (default output folder)."""
+    """Queue a payload; `cwd` is where ketchup ran (default output folder). `check`: only
+    check it against the lab, queue nothing (the reply is PayloadChecked)."""
 
     payload: dict[str, Any]
     filename: str
     cwd: str
     jobname: str | None = None
+    check: bool = False
+
+
+class PayloadChecked(Message):
+    """A payload that a submit would take: its version, the pipelines that could run it."""
+
+    filename: str
+    version: str
+    pipelines: tuple[str, ...]
 
 
 class GetPipelines(Message):
@@ -325,7 +335,8 @@ class CurrentJob(Message):
 
 
 CLIENT_MESSAGES: tuple[type, ...] = (
-    SubmitJob, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample, EjectSample,
+    SubmitJob, PayloadChecked, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample,
+    EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
     PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
     WatchState, PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow,

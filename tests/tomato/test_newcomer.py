@@ -3,6 +3,7 @@ status, ketchup's help naming half its commands."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from conftest import BIN, open_datagram, payload, until
@@ -40,3 +41,16 @@ def test_ketchup_s_help_names_what_it_does(tmp_path):
     about = " ".join(out.split("Options:")[0].split())
     for what in ("watch", "snapshots", "search", "cancel", "components"):
         assert what in about, about
+
+
+def test_submit_check_validates_against_the_lab_and_queues_nothing(lab):
+    (lab.root / "ok.json").write_text(json.dumps(payload()))
+    out = lab.ketchup("submit", "--check", "ok.json").stdout
+    assert out.strip() == ("ok.json: a valid 0.2 payload; pipelines that can run it: "
+                           "dummy-5, dummy-10")
+    assert lab.json("submit", "--check", "ok.json")["pipelines"] == ["dummy-5", "dummy-10"]
+    (lab.root / "bad.json").write_text(json.dumps(payload(technique="teleport")))
+    refused = lab.ketchup("submit", "--check", "bad.json", check=False)
+    assert refused.returncode == 3 and "no device can do technique 'teleport'" in \
+        refused.stderr
+    assert lab.json("status", "queue") == []  # nothing queued, either time

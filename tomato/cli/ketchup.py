@@ -45,13 +45,19 @@ cli.add_command(component)
 @cli.command()
 @click.argument("payload", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-j", "--jobname", help="A name for the job (see 'ketchup search').")
+@click.option("--check", is_flag=True,
+              help="Only check it against this lab (as a submit does), queue nothing.")
 @command
-async def submit(ctx: Ctx, payload: Path, jobname: str | None) -> None:
+async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool) -> None:
     """Submit the PAYLOAD file (YAML or JSON) to the queue; prints the jobid."""
     from .payloadfile import read_payload
 
     raw = read_payload(payload)
-    job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname))
+    job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname, check))
+    if check:
+        ctx.emit(job, lambda: f"{payload}: a valid {job.version} payload; pipelines that can "
+                              f"run it: {', '.join(job.pipelines) or 'none yet'}")
+        return
     if ctx.mode == "rich":
         click.echo(f"jobid: {job.jobid}")
     else:

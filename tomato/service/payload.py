@@ -11,12 +11,16 @@ import logging
 import os
 import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tomato.drivers import ParameterError, Task, Technique, check_task
 
 from ..errors import PayloadError
-from ..messages import JobSpec, Place, Snapshots, StepSpec
+from ..messages import JobSpec, PayloadChecked, Place, Snapshots, StepSpec, SubmitJob
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .pipelines import Pipelines
 
 logger = logging.getLogger(__name__)
 
@@ -375,3 +379,18 @@ def _reaches(waits: dict[int, set[int]], start: int) -> bool:
             seen.add(i)
             todo.extend(waits[i])
     return False
+
+
+def check_submission(version: str, payload: dict[str, Any], msg: SubmitJob, uid: int,
+                     pipelines: Pipelines, cluster: Cluster | None) -> PayloadChecked:
+    """Everything a submit checks against the lab (names, method, where results go);
+    raises PayloadError. What it found: the version, the pipelines that could run it."""
+    check_names(version, payload, msg.filename, msg.jobname)
+    roles = pipelines.roles(cluster)
+    check_method(version, payload, msg.filename, roles, pipelines.failures())
+    spec = job_spec(payload, 0, None, msg.cwd)
+    check_places(version, spec, msg.filename, uid)
+    needs = {(s.role, s.task.technique) for s in spec.steps}
+    able = tuple(name for name, can in roles.items()
+                 if all(technique in can.get(role, {}) for role, technique in needs))
+    return PayloadChecked(msg.filename, version, able)

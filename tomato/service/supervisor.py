@@ -34,6 +34,7 @@ from ..messages import (
     ListComponents,
     LoadSample,
     NextJob,
+    PayloadChecked,
     Reload,
     RestartDevice,
     SearchJobs,
@@ -49,14 +50,7 @@ from .components import Components
 from .devices import Devices, stop_and_save
 from .jobprocs import JobProcesses
 from .outputs import Outputs
-from .payload import (
-    LATEST,
-    check_method,
-    check_names,
-    check_places,
-    job_spec,
-    normalise_payload,
-)
+from .payload import LATEST, check_submission, job_spec, normalise_payload
 from .pipelines import Pipelines
 from .progress import Progress
 from .reload import reload_lab
@@ -183,16 +177,16 @@ class Supervisor(Actor):
         raise ActorError(f"the supervisor does not understand {type(msg).__name__}")
 
     # Jobs.
-    async def _submit(self, msg: SubmitJob, ctx: Context) -> JobInfo:
+    async def _submit(self, msg: SubmitJob, ctx: Context) -> JobInfo | PayloadChecked:
         version, payload = await anyio.to_thread.run_sync(
             normalise_payload, msg.payload, msg.filename)
-        check_names(version, payload, msg.filename, msg.jobname)
-        check_method(version, payload, msg.filename, self.pipelines.roles(self.cluster),
-                     self.pipelines.failures())
+        checked = check_submission(version, payload, msg, ctx.uid, self.pipelines,
+                                   self.cluster)
+        if msg.check:  # `ketchup submit --check`: nothing queued
+            return checked
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
             payload["user"] = {"identifier": _user_name(ctx.uid)}
         owner = None if ctx.uid == os.getuid() else ctx.uid
-        check_places(version, job_spec(payload, 0, None, msg.cwd), msg.filename, ctx.uid)
         spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
                                   lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd,
                                                          owner),
