@@ -66,6 +66,13 @@ def steps22(*extras: dict) -> dict:
      "p.yml: method[0].technique: no device can do technique 'teleport' as 'worker'"),
     ("p.yml", json.dumps({**payload(), "method": [{"device": "worker", "technique": "random"}]}),
      "p.yml: method[0].time: missing; method[0].delay: missing"),  # both errors at once
+    ("p.yml", json.dumps({"version": "2.2", "user": {"identifier": "u"},
+                          "sample": {"identifier": "s"},
+                          "method": [{"component_role": "worker", "technique_name": "random",
+                                      "max_duration": 1, "sampling_interval": 0.1,
+                                      "polling_interval": 5}]}),
+     "p.yml: method[0].polling_interval: not honoured by this tomato (data is read as the "
+     "device produces it; remove it)"),
     ("p.yml", json.dumps({**payload(), "method": [{"device": "worker", "technique": "random",
                                                    "time": 1, "dealy": 0.1}]}),
      "p.yml: method[0].dealy: unknown key; did you mean 'delay'?"),

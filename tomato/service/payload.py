@@ -69,6 +69,7 @@ def normalise_payload(raw: Any, filename: str) -> tuple[str, dict[str, Any]]:
 
     version = payload_version(raw, filename)
     _check_durations(raw, version, filename)
+    _refuse_unhonoured(raw, version, filename)
     schemas = importlib.import_module("dgbowl_schemas.tomato")
     model = getattr(schemas, f"Payload_{version.replace('.', '_')}")
     try:
@@ -157,6 +158,27 @@ def _types_in(annotation: Any) -> list[Any]:
     """The types inside an annotation (through Optional, Union, Sequence, …)."""
     args = typing.get_args(annotation)
     return [annotation] if not args else [t for a in args for t in _types_in(a)]
+
+
+UNHONOURED = {
+    ("method", "polling_interval"): "data is read as the device produces it; remove it",
+    ("settings", "output", "repositories"): "results go to output.path; remove it",
+}
+"""Keys of the payload models this tomato does not act on: refused, never skipped."""
+
+
+def _refuse_unhonoured(raw: dict[str, Any], version: str, filename: str) -> None:
+    for path, why in UNHONOURED.items():
+        if path[0] == "method":
+            found = [(("method", i, path[1]), step) for i, step in
+                     enumerate(raw.get("method") or []) if isinstance(step, dict)]
+        else:
+            found = [(path, _at(raw, path[:-1]))]
+        for where, holder in found:
+            if isinstance(holder, dict) and holder.get(where[-1]) is not None:
+                name = field_name(version, where)
+                raise PayloadError(f"{filename}: {name}: not honoured by this tomato ({why})",
+                                   {"file": filename, "field": name})
 
 
 def _check_durations(raw: dict[str, Any], version: str, filename: str) -> None:
