@@ -14,8 +14,9 @@ class Message:
     when of the same type with equal fields, and shown as `Name(field=value, ...)`.
 
     Why not `@dataclass(frozen=True)`: it compiles five methods from source for each class,
-    about 0.3 ms a class, and a command-line client that knows thirty message types spent
-    10 ms of its start on that. These methods are written once, here, for every message.
+    and a command-line client that knows thirty message types paid for that at every start
+    (`python benchmarks/run.py --only cli`). These methods are written once, here, for
+    every message.
     """
 
     __slots__ = ()

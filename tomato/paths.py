@@ -18,7 +18,7 @@ def runtime_dir(config_dir: Path, base: Path | None = None) -> Path:
     if base is None:
         if xdg := os.environ.get("XDG_RUNTIME_DIR"):
             base = Path(xdg) / "tomato"
-        else:  # as tempfile.gettempdir() finds it, without importing tempfile (2 ms)
+        else:  # as tempfile.gettempdir() finds it, without importing tempfile
             base = Path(os.environ.get("TMPDIR") or "/tmp") / f"tomato-{os.getuid()}"
     key = hashlib.sha1(str(config_dir.resolve()).encode()).hexdigest()[:12]
     return base / key

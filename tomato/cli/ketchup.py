@@ -196,7 +196,7 @@ async def search(ctx: Ctx, text: str, complete: bool) -> None:
 
 def main() -> NoReturn:
     """Run the command, then leave at once: with its output flushed, the interpreter's
-    teardown of some 300 modules (~15 ms, an eighth of a `ketchup status`) is only delay."""
+    teardown of some 300 modules is only delay."""
     try:
         cli(_anyio_backend="asyncio")
         code: Any = 0

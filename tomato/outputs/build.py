@@ -167,7 +167,7 @@ def _tag(step: StepSpec) -> str:
 def warm_up() -> None:
     """Make the outputs of a two-point job once, in a temporary folder, so that the first
     real job does not pay for what loads on first use (yadg's extractor, babel's locale
-    data, the NetCDF library): about 50 ms."""
+    data, the NetCDF library)."""
     from tomato.drivers import Column, Task
 
     with tempfile.TemporaryDirectory(prefix="tomato-warm-up-") as tmp:

@@ -24,7 +24,7 @@ REFILL_DELAY = 2.0
 
 class JobProcesses:
     """Runs each job in a process of its own. `settings.standby` processes wait ready-made
-    (imports done, connected), so a job starts without the ~0.1 s CPU of a new Python; a
+    (imports done, connected), so a job starts without the CPU of a new Python; a
     process whose job ended goes back on standby while the pool has room. Without a waiting
     process, one is started for the job; either way the job is handed over as RunJob."""
 

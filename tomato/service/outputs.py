@@ -26,9 +26,10 @@ logger = logging.getLogger(__name__)
 OUTPUT_TIMEOUT = 3600.0
 SERVER_WAIT = 120.0
 """How long a request waits for an output server to be up before a one-off process is
-started for it (each loads yadg: ~0.9 s of CPU, ~130 MiB)."""
+started for it (each loads yadg: `python benchmarks/run.py --only outputs` says what that
+costs)."""
 ONE_OFF_AT_ONCE = 2
-"""One-off output processes running at once (each loads yadg: ~130 MiB); more wait."""
+"""One-off output processes running at once (each loads yadg); more wait."""
 
 
 class Outputs:

@@ -50,8 +50,8 @@ async def serve(settings: Settings, *, task_status: TaskStatus[str] = anyio.TASK
     os.umask(0o077)  # its state, job folders, logs and data are the user's alone (children too)
     _raise_descriptor_limit()
     # Neither the service nor its job and output processes do linear algebra: numpy's
-    # OpenBLAS would start a spinning thread per core in each of them (~0.08 s of CPU per
-    # process on 2 cores, more threads on a bigger PC). Set in tomato's environment, it is kept.
+    # OpenBLAS would start a spinning thread per core in each of them (CPU for nothing, more
+    # threads on a bigger PC). Set in tomato's environment, it is kept.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     rundir = ensure_private_dir(settings.runtime_dir)
     with _single_instance(rundir, settings):
