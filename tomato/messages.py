@@ -146,6 +146,8 @@ class JobInfo(Message):
     outputs: list[str] | None = None
     owner_name: str | None = None
     """The submitter's user name, as it was at submission."""
+    pid: int | None = None
+    """The job process running it (while it runs here)."""
 
 
 class PipelineInfo(Message):

@@ -32,11 +32,14 @@ from .config import config_dirs
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="ketchup")
 @client_options
+@click.option("-v", "--verbose", count=True, hidden=True,
+              help="With 'status queue': finished jobs too (kept for tomato 0.2 scripts).")
 @click.pass_context
-async def cli(ctx: click.Context, test_mode: bool, config: Path | None) -> None:
+async def cli(ctx: click.Context, test_mode: bool, config: Path | None, verbose: int) -> None:
     """Submit jobs to tomato, see, search and cancel them, watch them live and take
     snapshots; load, eject, ready and unready pipelines; reach components directly."""
     ctx.obj = (test_mode, config)
+    ctx.meta["verbose"] = verbose
 
 
 cli.add_command(component)
@@ -47,18 +50,25 @@ cli.add_command(component)
 @click.option("-j", "--jobname", help="A name for the job (see 'ketchup search').")
 @click.option("--check", is_flag=True,
               help="Only check it against this lab (as a submit does), queue nothing.")
+@click.option("-J", "columns", is_flag=True,
+              help="PAYLOAD is base64 of the payload's JSON (kept for tomato 0.2 scripts).")
 @command
-async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool) -> None:
+async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool,
+                 columns: bool) -> None:
     """Submit the PAYLOAD file (YAML or JSON) to the queue; prints the jobid."""
-    from .payloadfile import read_payload
+    from .payloadfile import read_payload, read_payload_base64
 
-    raw = read_payload(payload)
+    raw = read_payload_base64(str(payload)) if columns else read_payload(payload)
+    if columns:
+        payload = Path("(base64 payload)")
     job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname, check))
     if check:
         ctx.emit(job, lambda: f"{payload}: a valid {job.version} payload; pipelines that can "
                               f"run it: {', '.join(job.pipelines) or 'none yet'}")
         return
-    if ctx.mode == "rich":
+    if columns:  # as tomato 0.2 printed it: its scripts split these lines
+        click.echo(f"jobid: {job.jobid}\njobname: {job.jobname or 'null'}")
+    elif ctx.mode == "rich":
         click.echo(f"jobid: {job.jobid}")
     else:
         ctx.emit(job)
@@ -67,20 +77,41 @@ async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool) -> N
 @cli.command()
 @click.argument("what", nargs=-1)
 @click.option("-a", "--all", "show_all", is_flag=True, help="With 'queue': finished jobs too.")
+@click.option("-v", "--verbose", "verbose", is_flag=True,
+              help="As -a (kept for tomato 0.2 scripts).")
+@click.option("-J", "columns", is_flag=True,
+              help="JSON of one list per column (kept for tomato 0.2 scripts).")
 @command
-async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool) -> None:
+async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool, verbose: bool,
+                 columns: bool) -> None:
     """Pipelines (no argument), the queue ('queue'), or jobs by JOBID (YAML)."""
     from . import render
 
+    show_all = show_all or verbose or bool(click.get_current_context().find_root().meta
+                                           .get("verbose"))
     if not what:
         pipelines = await ctx.ask(GetPipelines())
+        if columns:
+            pids = {j.jobid: j.pid for j in await ctx.ask(GetJobs(()))}
+            return _columns(render.pipeline_columns(pipelines, pids))
         ctx.emit(pipelines, lambda: render.pipelines_table(pipelines))
     elif what == ("queue",):
         jobs = await ctx.ask(GetJobs((), show_all))
+        if columns:
+            return _columns(render.job_columns(jobs, queue=True))
         ctx.emit(jobs, lambda: render.jobs_table(jobs, "queue"))
     else:
         jobs = await ctx.ask(GetJobs(_jobids(what)))
+        if columns:
+            return _columns(render.job_columns(jobs, queue=False))
         ctx.emit(render.job_records(jobs))
+
+
+def _columns(table: dict[str, list[Any]]) -> None:
+    """tomato 0.2's JSON: one list per column ({} with no rows)."""
+    import json
+
+    click.echo(json.dumps(table if any(table.values()) else {}))
 
 
 def _jobids(values: tuple[str, ...]) -> tuple[int, ...]:
@@ -100,6 +131,17 @@ async def cancel(ctx: Ctx, jobids: tuple[str, ...]) -> None:
 
     jobs = await ctx.ask(CancelJobs(_jobids(jobids)))
     ctx.emit(render.job_records(jobs))
+
+
+@cli.command("cancel_all")
+@command
+async def cancel_all(ctx: Ctx) -> None:
+    """Cancel every queued and running job, one line each (kept for tomato 0.2 scripts)."""
+    jobs = await ctx.ask(GetJobs(()))
+    if jobs:
+        jobs = await ctx.ask(CancelJobs(tuple(j.jobid for j in jobs)))
+    ctx.emit([{"jobid": j.jobid, "status": j.status} for j in jobs],
+             lambda: "\n".join(f"job {j.jobid}: {j.status}" for j in jobs) or "no jobs")
 
 
 @cli.command()

@@ -31,6 +31,31 @@ def read_payload(path: Path) -> dict[str, Any]:
     return raw  # type: ignore[no-any-return]
 
 
+def read_payload_base64(text: str) -> dict[str, Any]:
+    """A payload given as base64 of its JSON (`ketchup submit -J`, tomato 0.2's scripts),
+    checked as a file is; its name in messages is `(base64 payload)`."""
+    import base64
+    import binascii
+
+    name = Path("(base64 payload)")
+    if len(text) > MAX_BYTES * 4 // 3 + 4:
+        raise PayloadError(f"{name}: larger than {MAX_BYTES // 1024 // 1024} MiB; a payload "
+                           "describes an experiment, it holds no data")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PayloadError(f"{name}: not base64: {exc}") from None
+    try:
+        raw = _parse(name, data.decode("utf-8"), "json")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"{name}: not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                           f"{exc.start})") from None
+    except RecursionError:
+        raise PayloadError(f"{name}: nested too deeply") from None
+    _check_values(name, raw)
+    return raw  # type: ignore[no-any-return]
+
+
 def _load(path: Path, kind: str | None = None) -> Any:
     kind = kind or SUFFIXES.get(path.suffix.lower())
     if kind is None:

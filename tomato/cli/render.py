@@ -157,3 +157,21 @@ def drivers_table(drivers: Sequence[dict[str, Any]]) -> Table:
     for d in drivers:
         add_row(table, d["driver"], ", ".join(f"{n} ({s})" for n, s in d["devices"].items()))
     return table
+
+
+def pipeline_columns(pipelines: Sequence[PipelineInfo], pids: dict[int, int | None]
+                     ) -> dict[str, list[Any]]:
+    """Pipelines as tomato 0.2's `status -J` printed them: a list per column (`pids`: the
+    job process of each running job)."""
+    return {"pipeline": [p.name for p in pipelines], "sampleid": [p.sample for p in pipelines],
+            "ready": [int(p.ready) for p in pipelines], "jobid": [p.jobid for p in pipelines],
+            "pid": [pids.get(p.jobid) if p.jobid is not None else None for p in pipelines]}
+
+
+def job_columns(jobs: Sequence[JobInfo], queue: bool) -> dict[str, list[Any]]:
+    """Jobs as tomato 0.2's `status queue -J` (or `status -J ID`) printed them."""
+    names = (("jobid", "jobid"), ("jobname", "jobname"), ("status", "status"),
+             *(() if queue else (("submitted_at", "submitted"), ("executed_at", "executed"),
+                                 ("completed_at", "completed"))),
+             ("pipeline", "pipeline"), ("pid", "pid"))
+    return {shown: [getattr(j, field) for j in jobs] for shown, field in names}

@@ -169,6 +169,7 @@ UNHONOURED = {
 
 def _refuse_unhonoured(raw: dict[str, Any], version: str, filename: str) -> None:
     for path, why in UNHONOURED.items():
+        found: list[tuple[tuple[Any, ...], Any]]
         if path[0] == "method":
             found = [(("method", i, path[1]), step) for i, step in
                      enumerate(raw.get("method") or []) if isinstance(step, dict)]

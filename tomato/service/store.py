@@ -35,7 +35,7 @@ _NEXT = {"q": {"qw", "r", "cd", "ce"}, "qw": {"r", "cd", "ce"}, "r": {"rd", "c",
          "rd": {"c", "ce", "cd"}}
 
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
-                "owner, reason, jobpath, outputs, owner_name")
+                "owner, reason, jobpath, outputs, owner_name, pid")
 
 
 _COPIED = ("jobname", "sample", "status", "owner", "owner_name", "submitted", "executed",
@@ -44,9 +44,9 @@ _COPIED = ("jobname", "sample", "status", "owner", "owner_name", "submitted", "e
 
 
 def _job_info(row: tuple[Any, ...]) -> JobInfo:
-    *fields, outputs, owner_name = row
+    *fields, outputs, owner_name, pid = row
     return cast(Any, JobInfo)(*fields, outputs=json.loads(outputs) if outputs else None,
-                              owner_name=owner_name)
+                              owner_name=owner_name, pid=pid)
 
 
 def _is_full(exc: sqlite3.OperationalError) -> bool:
