@@ -31,6 +31,7 @@ FIGURES = {
 }
 
 
+@pytest.mark.timeout(300)  # as long as the run it waits for (at the lowest priority)
 @pytest.mark.parametrize("section", FIGURES)
 def test_the_benchmark_section_runs_and_prints_its_figures(env, section):
     out = subprocess.run(["nice", "-n", "19", sys.executable, str(ROOT / "benchmarks" / "run.py"),
