@@ -8,22 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._actor import (
-    DEFAULT_TIMEOUT,
-    LOCAL,
-    Actor,
-    ActorRef,
-    Context,
-    Deferred,
-    EventHub,
-    Subscription,
-    run_actor,
-    start_actor,
-    task_group,
-)
-from ._client import Connection, connect
 from ._codec import PROTOCOL_VERSION, Codec
-from ._wire import MAX_FRAME
 from .errors import (
     ActorDeadError,
     ActorError,
@@ -36,6 +21,19 @@ from .errors import (
 from .messages import EventsMissed, Message, Ok, Ping, Pong
 
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
+    from ._actor import (
+        DEFAULT_TIMEOUT,
+        LOCAL,
+        Actor,
+        ActorRef,
+        Context,
+        Deferred,
+        EventHub,
+        Subscription,
+        run_actor,
+        start_actor,
+        task_group,
+    )
     from ._child import (
         python_argv,
         run_until_signalled,
@@ -43,10 +41,20 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         signal_ready,
         until_released,
     )
+    from ._client import Connection, connect
     from ._process import ChildEvent, ChildSpec, ProcessSupervisor
     from ._server import peer_context, prepare_socket_path, serve_actor
+    from ._sync import ask_now
+    from ._wire import MAX_FRAME
 
 _LAZY = {
+    **dict.fromkeys(("DEFAULT_TIMEOUT", "LOCAL", "Actor", "ActorRef", "Context", "Deferred",
+                     "EventHub", "Subscription", "run_actor", "start_actor", "task_group"),
+                    "._actor"),
+    "Connection": "._client",
+    "connect": "._client",
+    "ask_now": "._sync",
+    "MAX_FRAME": "._wire",
     "ChildEvent": "._process",
     "ChildSpec": "._process",
     "ProcessSupervisor": "._process",
@@ -62,7 +70,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Process supervision and serving load on first use: clients start faster."""
+    """The event loop's parts (asyncio, anyio), process supervision and serving load on
+    first use: a client that asks once, blocking (`ask_now`), starts without them."""
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -96,6 +105,7 @@ __all__ = [
     "ProcessSupervisor",
     "ProtocolError",
     "Subscription",
+    "ask_now",
     "connect",
     "peer_context",
     "prepare_socket_path",

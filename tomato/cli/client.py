@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tomato.actors import ActorDeadError, Codec, connect
+from tomato.actors import ActorDeadError, Codec
 from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 
 from ..errors import ERRORS, NotRunningError, PayloadError, TomatoError
@@ -39,6 +39,8 @@ async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
                   start: str = "tomato", codec: Codec = CLIENT_CODEC) -> Any:
     """Send `msg` to the service of `config_dir`; return its reply or raise its error
     (`start`: the command that would start that service, for the hint)."""
+    from tomato.actors import connect  # the event loop's client: loaded when asked for
+
     sock = service_socket(config_dir)
     _refuse_undecodable(msg)
     connected = False
@@ -71,3 +73,21 @@ def _refuse_undecodable(msg: Any) -> None:
                 shown = value.encode(errors="surrogateescape").decode(errors="backslashreplace")
                 raise PayloadError(f"{f.name}: not valid UTF-8: {shown!r}",
                                    {"field": f.name}) from None
+
+
+def request_now(config_dir: Path, msg: Any, start: str = "tomato",
+                timeout: float = REQUEST_TIMEOUT) -> Any:
+    """`request`, blocking, without an event loop (a command that asks once)."""
+    from tomato.actors import ask_now
+
+    sock = service_socket(config_dir)
+    _refuse_undecodable(msg)
+    try:
+        return ask_now(sock, CLIENT_CODEC, msg, timeout)
+    except ActorDeadError as exc:
+        if str(exc).startswith("nothing listens"):
+            raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "
+                                  f"start it with '{start}'") from None
+        raise TomatoError(f"tomato at {sock} closed the connection before it answered "
+                          f"({exc}): it is stopping, or holds as many connections as it "
+                          "may; try again") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from rich import box
@@ -12,9 +11,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..messages import ComponentRow, DeviceInfoRow, JobInfo, PipelineInfo
+from .cells import (
+    PIPELINE_COLUMNS,
+    TIMES,
+    job_rows,
+    job_table_columns,
+    pipeline_rows,
+    plain,
+    printable,
+)
 
-STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
-                "c": "green", "ce": "bold red", "cd": "red"}
 SEED_KEYS = ("jobid", "jobname", "status", "submitted", "executed", "completed", "pipeline")
 IDENTIFYING = {"jobid", "jobname", "status", "sample", "pipeline", "component"}
 """Columns kept at least as wide as their name on a narrow terminal."""
@@ -27,14 +33,10 @@ def shown(value: Any) -> Any:
     if isinstance(value, Text):
         if value.plain.isprintable():
             return value
-        return Text(_printable(value.plain), value.style)
-    if isinstance(value, str) and not value.isprintable():
-        return _printable(value)
+        return Text(printable(value.plain), value.style)
+    if isinstance(value, str):
+        return printable(value)
     return value
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
 
 
 def add_row(table: Table, *cells: Any) -> None:
@@ -49,53 +51,34 @@ def _add_columns(table: Table, names: Sequence[str]) -> None:
 
 
 def plain_table(table: Table) -> str:
-    """A table as scripts read it (`grep`, `cut -f`): a header line, then a line per row,
-    cells separated by tabs, whole (never cut), unpadded, without styles; an empty cell
-    is `-`."""
-    def cell(value: Any) -> str:
-        text = value.plain if isinstance(value, Text) else str(value)
-        return " ".join(text.split()) or "-"
-
+    """A rich table as scripts read it (see `cells.plain`)."""
     columns = [list(c.cells) for c in table.columns]
-    lines = ["\t".join(str(c.header) for c in table.columns)]
-    lines += ["\t".join(cell(v) for v in row) for row in zip(*columns, strict=True)]
-    return "\n".join(lines)
+    rows = [[v.plain if isinstance(v, Text) else str(v) for v in row]
+            for row in zip(*columns, strict=True)]
+    return plain([str(c.header) for c in table.columns], rows)
 
 
 def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
     table = Table(title="pipelines", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-    _add_columns(table, ("pipeline", "sample", "ready", "job", "components", "capabilities"))
-    for p in pipelines:
-        ready = Text("yes", "green") if p.ready else Text("no", "dim")
-        if p.failed:
-            ready = Text(f"failed: {p.failed}", "bold red")
-        add_row(table, p.name, p.sample or Text("-", "dim"), ready,
-                      str(p.jobid) if p.jobid is not None else Text("-", "dim"),
-                      "\n".join(p.components), ", ".join(p.capabilities))
+    _add_columns(table, PIPELINE_COLUMNS)
+    for row in pipeline_rows(pipelines):
+        add_row(table, *(Text(text, style) for text, style in row))
     return table
 
 
 def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-    columns = ["jobid", "jobname", "status", "sample", "pipeline"]
-    with_reason = any(j.reason for j in jobs)
-    today = datetime.now().astimezone().date()
-    _add_columns(table, columns)
-    for name in ("submitted", "executed", "completed"):  # a time is never cut in two
-        widest = max((len(_when(getattr(j, name), today)) for j in jobs), default=0)
-        if widest:
+    rows = job_rows(jobs)
+    for i, name in enumerate(job_table_columns(jobs)):
+        widest = max((len(row[i][0]) for row in rows), default=0)
+        if name in TIMES and widest:  # a time is never cut in two
             table.add_column(name, no_wrap=True, min_width=widest)
         else:  # nothing to cut: it gives its room to the names
             _add_columns(table, [name])
-    _add_columns(table, ["reason"] * with_reason)
-    for j in jobs:
-        row: list[Any] = [str(j.jobid), j.jobname or "",
-                          Text(j.status, STATUS_STYLE.get(j.status, "")), j.sample,
-                          j.pipeline or "", *(_when(t, today) for t in
-                                              (j.submitted, j.executed, j.completed))]
-        add_row(table, *row, *[j.reason or ""] * with_reason)
+    for row in rows:
+        add_row(table, *(Text(text, style) for text, style in row))
     if not jobs:
         table.caption = "no jobs"
     return table
@@ -109,14 +92,6 @@ def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
         fields = asdict(job)
         records.append({**{key: fields.pop(key) for key in SEED_KEYS}, **fields})
     return records
-
-
-def _when(stamp: str | None, today: Any) -> str:
-    """Local time; the date too unless it is today."""
-    if not stamp:
-        return ""
-    local = datetime.fromisoformat(stamp).astimezone()
-    return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M")
 
 
 def components_table(rows: Sequence[ComponentRow]) -> Table:

@@ -12,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..messages import ComponentData, JobData, StepStarted
-from .render import STATUS_STYLE, add_row
+from .cells import STATUS_STYLE
+from .render import add_row
 from .watchmodel import FINISHED, Model
 
 BARS = "▁▂▃▄▅▆▇█"
