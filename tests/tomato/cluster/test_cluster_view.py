@@ -43,6 +43,8 @@ def test_a_job_submitted_on_one_tomato_runs_on_the_one_that_can_and_all_see_it(c
     assert (job["status"], job["pipeline"]) == ("c", "pc-b:bench-7"), job
     assert [v for _, v in read_csv(b.data_files(jobid)[0])] == [1, 2, 3, 4, 5]
     assert b.job(jobid)["pipeline"] == "bench-7"
+    assert a.job(jobid)["jobpath"] == f"pc-b:jobs/{jobid}"  # where its raw data is
+    assert b.job(jobid)["jobpath"] == str(b.jobdir(jobid))
     # Its results come home: into the folder it was submitted from, on pc-a.
     home = [str(a.root / f"results.{jobid}.{x}") for x in ("nc", "zip")]
     until(lambda: a.job(jobid)["outputs"] == home, 10, "the results on pc-a")

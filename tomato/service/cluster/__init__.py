@@ -62,15 +62,19 @@ class Cluster:
 
     def shown(self, sup: Supervisor, jobs: list[JobInfo]) -> list[JobInfo]:
         """Jobs as this tomato shows them: one running (or claimed) on a host that is away
-        says so in its reason."""
+        says so in its reason; one that ran on another host says where its raw data is
+        (`jobpath`: HOST:jobs/JOBID, its folder in that tomato's jobs folder)."""
         shown = []
         for job in jobs:
-            if job.status in FINISHED:  # first: a finished job needs no look-up
-                shown.append(job)
+            if job.status in PENDING or (job.status in FINISHED and job.jobpath):
+                shown.append(job)  # first: these need no look-up
                 continue
             _, host = sup.store.where(job.jobid)
-            if host not in (None, self.link.host) and (away := self.view.away(str(host))):
-                job = replace(job, reason="; ".join(filter(None, (job.reason, away))))
+            if host not in (None, self.link.host):
+                if job.status not in FINISHED and (away := self.view.away(str(host))):
+                    job = replace(job, reason="; ".join(filter(None, (job.reason, away))))
+                if job.jobpath is None and job.executed is not None:
+                    job = replace(job, jobpath=f"{host}:jobs/{job.jobid}")
             shown.append(job)
         return shown
 
