@@ -73,8 +73,8 @@ def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
     rows = job_rows(jobs)
     for i, name in enumerate(job_table_columns(jobs)):
         widest = max((len(row[i][0]) for row in rows), default=0)
-        if name in TIMES and widest:  # a time is never cut in two
-            table.add_column(name, no_wrap=True, min_width=widest)
+        if name in TIMES and widest:  # a time (and its header) is never cut in two
+            table.add_column(name, no_wrap=True, min_width=max(widest, len(name)))
         else:  # nothing to cut: it gives its room to the names
             _add_columns(table, [name])
     for row in rows:

@@ -43,4 +43,6 @@ def test_the_whole_queue_at_80_columns_cuts_no_time_in_two(lab):
     screen = term.screen.display
     times = [w for line in screen for w in line.split() if w.count(":") == 2]
     assert times and all(len(t) == 8 for t in times), times  # HH:MM:SS, whole
+    header = next(line for line in screen if "jobid" in line)
+    assert all(name in header for name in ("submitted", "executed", "completed")), screen
     assert all(len(line.rstrip()) <= 80 for line in screen)
