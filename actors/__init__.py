@@ -48,9 +48,17 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     from ._wire import MAX_FRAME
 
 _LAZY = {
-    **dict.fromkeys(("DEFAULT_TIMEOUT", "LOCAL", "Actor", "ActorRef", "Context", "Deferred",
-                     "EventHub", "Subscription", "run_actor", "start_actor", "task_group"),
-                    "._actor"),
+    "DEFAULT_TIMEOUT": "._actor",
+    "LOCAL": "._actor",
+    "Actor": "._actor",
+    "ActorRef": "._actor",
+    "Context": "._actor",
+    "Deferred": "._actor",
+    "EventHub": "._actor",
+    "Subscription": "._actor",
+    "run_actor": "._actor",
+    "start_actor": "._actor",
+    "task_group": "._actor",
     "Connection": "._client",
     "connect": "._client",
     "ask_now": "._sync",
