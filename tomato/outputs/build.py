@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from importlib.metadata import version
@@ -21,17 +23,36 @@ def build_outputs(request: MakeOutputs) -> tuple[list[Path], list[str]]:
     """Write `<place>.zip`, then `<place>.nc`; returns the files written and notes (a name
     changed because the file was there already and not the job's).
 
-    They are made in a private temporary folder, then delivered as the place's owner could write
-    them (`deliver`): nothing half-made is ever left where the user looks. The steps are
-    those of the spec whose raw data file exists (a step that has not started has none).
-    The archive is delivered first, so it arrives even when yadg fails on the data.
+    They are made in a private temporary folder, then delivered as the place's owner could
+    write them (`deliver`): nothing half-made is ever left where the user looks. That folder
+    is in the job's folder (as large as the data, on its disk), or in the system's
+    temporary folder when the job folder's disk lacks the room. The steps are those of the
+    spec whose raw data file exists (a step that has not started has none). The archive is
+    delivered first, so it arrives even when yadg fails on the data.
     """
-    jobdir, outdir = Path(request.jobdir), Path(request.place.folder)
+    jobdir = Path(request.jobdir)
     steps = [s for s in request.spec.steps if (jobdir / s.datafile).exists()]
+    need = sum((jobdir / s.datafile).stat().st_size for s in steps) * 4 + ROOM
+    if shutil.disk_usage(jobdir).free >= need:
+        try:
+            return _build(request, steps, jobdir)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+    return _build(request, steps, None)
+
+
+ROOM = 16 * 1024 * 1024
+"""Bytes kept free beyond four times the raw data when outputs are made in a job folder."""
+
+
+def _build(request: MakeOutputs, steps: list[StepSpec], where: Path | None
+           ) -> tuple[list[Path], list[str]]:
+    """`build_outputs`, made in a private folder in `where` (None: the system's)."""
+    jobdir, outdir = Path(request.jobdir), Path(request.place.folder)
     files: list[Path] = []
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="tomato-out-") as tmp:  # private; not on the
-        # disk of the job folder, which may be the full one
+    with tempfile.TemporaryDirectory(prefix=".tomato-out-", dir=where) as tmp:
         staged = Path(tmp) / "staged"
         staged.mkdir()
         frozen = _freeze(jobdir, Path(tmp), steps)
