@@ -21,7 +21,15 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from tomato.drivers import AttrInfo, Driver, DriverError, Emit, Param, ParameterError
+from tomato.drivers import (
+    AttrInfo,
+    AttrValues,
+    Driver,
+    DriverError,
+    Emit,
+    Param,
+    ParameterError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +197,43 @@ class HostedDriver(Driver):
         params = tuple(param_of(name, attr) for name, attr in attrs.items() if attr.rw)
         self.techniques = {name: Technique(name, params, free_form=True)
                            for name in sorted(await self.checked("cmp_capabilities", **key))}
+
+
+    # Component calls that both interfaces make alike (the key names the component).
+    async def get_attrs(self, channel: str, names: tuple[str, ...]) -> AttrValues:
+        key = self.key(channel)
+        names = names or tuple(await self.checked("cmp_attrs", **key))
+        values = {name: await self.checked("cmp_get_attr", **key, attr=name) for name in names}
+        return AttrValues(channel, plain(values), units_of(values))
+
+    async def set_attr(self, channel: str, name: str, value: Any) -> AttrValues:
+        await self.checked("cmp_set_attr", **self.key(channel), attr=name, val=value)
+        return await self.get_attrs(channel, (name,))
+
+    async def last_data(self, channel: str) -> list[Any] | None:
+        reply = await self.call("cmp_last_data", **self.key(channel))
+        return last_point(reply.data) if reply.success else None
+
+
+def log_errors_passing(*passes: type[Exception]) -> Callable[[Callable[..., Any]], Any]:
+    """The contract's `log_errors` decorator: the exceptions `passes` fail the call and
+    leave the driver running; any other is a bug in the driver: logged, and the driver's
+    process exits, the exception its reason (the host tells which call)."""
+    import functools
+    import sys
+
+    def log_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except passes:
+                raise
+            except Exception as exc:
+                logger.critical("driver call %s failed: %s", func.__name__, described(exc))
+                sys.exit(f"{type(exc).__name__}: {exc}")
+        return wrapper
+    return log_errors
 
 
 def to_reply(func: Callable[..., Any]) -> Callable[..., Any]:

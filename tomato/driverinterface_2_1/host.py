@@ -16,14 +16,13 @@ from typing import Any, ClassVar
 import anyio
 
 from tomato.drivers import (
-    AttrValues,
     ComponentInfo,
     DriverError,
     Emit,
     Task,
 )
 
-from ..hosting import HostedDriver, Layout, attr_info, last_point, plain, units_of
+from ..hosting import HostedDriver, Layout, attr_info, plain
 from ..models import Task as Task21
 from ._model import ModelInterface
 
@@ -89,17 +88,6 @@ class Driver21(HostedDriver):
             tuple(sorted(await self.checked("cmp_capabilities", **key))),
             plain(await self.checked("cmp_constants", **key)))
 
-    async def get_attrs(self, channel: str, names: tuple[str, ...]) -> AttrValues:
-        key = self.key(channel)
-        names = names or tuple(await self.checked("cmp_attrs", **key))
-        values = {name: await self.checked("cmp_get_attr", **key, attr=name) for name in names}
-        return AttrValues(channel, plain(values), units_of(values))
-
-    async def set_attr(self, channel: str, name: str, value: Any) -> AttrValues:
-        key = self.key(channel)
-        await self.checked("cmp_set_attr", **key, attr=name, val=value)
-        return await self.get_attrs(channel, (name,))
-
     async def measure(self, channel: str) -> list[Any] | None:
         key = self.key(channel)
         await self.checked("cmp_measure", **key)
@@ -112,10 +100,6 @@ class Driver21(HostedDriver):
         if status.get("error"):
             raise DriverError(f"{self.name}: the measurement failed: {status['error']}")
         return await self.last_data(channel)
-
-    async def last_data(self, channel: str) -> list[Any] | None:
-        reply = await self.call("cmp_last_data", **self.key(channel))
-        return last_point(reply.data) if reply.success else None
 
     async def register(self, channel: str) -> None:
         await self.checked("cmp_register", **self.key(channel))

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..hosting import coerce, described, to_reply  # noqa: F401 (drivers import it here)
+# `to_reply` and `described`: drivers import them from here too
+from ..hosting import coerce, described, log_errors_passing, to_reply  # noqa: F401
 from ..models import Reply
-
-logger = logging.getLogger(__name__)
 
 
 def in_devmap(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,19 +23,9 @@ def in_devmap(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def log_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """ValueError, AttributeError and TypeError fail the call and leave the driver running;
-    any other exception is a bug in the driver: logged, and the driver's process exits."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ValueError, AttributeError, TypeError):
-            raise
-        except Exception as exc:
-            logger.critical("driver call %s failed: %s", func.__name__, described(exc))
-            sys.exit(f"{type(exc).__name__}: {exc}")
-    return wrapper
+log_errors = log_errors_passing(ValueError, AttributeError, TypeError)
+"""ValueError, AttributeError and TypeError fail the call and leave the driver running;
+any other exception is a bug in the driver: logged, and the driver's process exits."""
 
 
 def coerce_val(func: Callable[..., Any]) -> Callable[..., Any]:

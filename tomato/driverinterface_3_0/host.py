@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import anyio
 
 from tomato.drivers import (
-    AttrValues,
     ComponentInfo,
     DriverError,
     Emit,
@@ -25,7 +24,7 @@ from tomato.drivers import (
     Task,
 )
 
-from ..hosting import HostedDriver, Layout, attr_info, last_point, plain, units_of
+from ..hosting import HostedDriver, Layout, attr_info, last_point, plain
 from ..models import Task as Task22
 from ._model import ModelInterface
 
@@ -162,16 +161,6 @@ class Driver30(HostedDriver):
             tuple(sorted(await self.checked("cmp_capabilities", name=name))),
             plain(await self.checked("cmp_constants", name=name)))
 
-    async def get_attrs(self, channel: str, names: tuple[str, ...]) -> AttrValues:
-        name = self.cname(channel)
-        names = names or tuple(await self.checked("cmp_attrs", name=name))
-        values = {a: await self.checked("cmp_get_attr", name=name, attr=a) for a in names}
-        return AttrValues(channel, plain(values), units_of(values))
-
-    async def set_attr(self, channel: str, name: str, value: Any) -> AttrValues:
-        await self.checked("cmp_set_attr", name=self.cname(channel), attr=name, val=value)
-        return await self.get_attrs(channel, (name,))
-
     async def measure(self, channel: str) -> list[Any] | None:
         """One measurement: queued on the idle component, then awaited (bounded) until its
         last data changes; DriverError if the component stopped meanwhile."""
@@ -192,15 +181,11 @@ class Driver30(HostedDriver):
                     return last_point(last.data)
                 await anyio.sleep(POLL[0])
 
-    async def last_data(self, channel: str) -> list[Any] | None:
-        reply = await self.call("cmp_last_data", name=self.cname(channel))
-        return last_point(reply.data) if reply.success else None
-
     async def register(self, channel: str) -> None:
         name = self.cname(channel)
         if name in self.model.devmap:
             await self.call("cmp_quit", name=name)
-        await self.checked("cmp_register", name=name, address=self.address, channel=channel)
+        await self.checked("cmp_register", **self.register_key(channel))
 
     async def background(self, is_idle: Callable[[str], bool],
                          report: Callable[[str, list[Any]], None]) -> None:
