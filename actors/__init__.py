@@ -42,10 +42,10 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         until_released,
     )
     from ._client import Connection, connect
+    from ._frame import MAX_FRAME
     from ._process import ChildEvent, ChildSpec, ProcessSupervisor
     from ._server import peer_context, prepare_socket_path, serve_actor
     from ._sync import ask_now
-    from ._wire import MAX_FRAME
 
 _LAZY = {
     "DEFAULT_TIMEOUT": "._actor",
@@ -62,7 +62,7 @@ _LAZY = {
     "Connection": "._client",
     "connect": "._client",
     "ask_now": "._sync",
-    "MAX_FRAME": "._wire",
+    "MAX_FRAME": "._frame",
     "ChildEvent": "._process",
     "ChildSpec": "._process",
     "ProcessSupervisor": "._process",

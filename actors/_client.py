@@ -19,7 +19,8 @@ import anyio.lowlevel
 
 from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
-from ._wire import DISCONNECTS, FrameSocket, connect_unix, frame
+from ._frame import frame
+from ._wire import DISCONNECTS, FrameSocket, connect_unix
 from .errors import (
     OUT_OF_DESCRIPTORS,
     ActorDeadError,

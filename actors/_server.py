@@ -18,7 +18,8 @@ from anyio.abc import TaskStatus
 
 from ._actor import ActorRef, Context, Subscription
 from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
-from ._wire import DISCONNECTS, MAX_FRAME, FrameSocket, accept, frame, listen_unix
+from ._frame import MAX_FRAME, frame
+from ._wire import DISCONNECTS, FrameSocket, accept, listen_unix
 from .errors import OUT_OF_DESCRIPTORS, ActorDeadError, ActorError, ProtocolError
 from .messages import Ping, Pong
 

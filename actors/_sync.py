@@ -4,16 +4,13 @@ loading an event loop (asyncio and anyio cost a short command most of its start)
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
 
 from ._codec import CALL, ERROR, PROTOCOL_VERSION, REPLY, Codec
+from ._frame import HEADER, MAX_FRAME, frame
 from .errors import OUT_OF_DESCRIPTORS, ActorDeadError, AskTimeout, NoDescriptorsError
-
-_HEADER = struct.Struct(">I")
-MAX_REPLY = 64 * 1024 * 1024
 
 
 def ask_now(path: Path, codec: Codec, msg: Any, timeout: float = 30.0) -> Any:
@@ -31,10 +28,10 @@ def ask_now(path: Path, codec: Codec, msg: Any, timeout: float = 30.0) -> Any:
             raise ActorDeadError(f"nothing listens at {path} ({exc.strerror})") from None
         payload = codec.encode([PROTOCOL_VERSION, CALL, 1, type(msg).__name__, msg])
         try:
-            sock.sendall(_HEADER.pack(len(payload)) + payload)
+            sock.sendall(frame(payload))
             while True:
-                (size,) = _HEADER.unpack(_read(sock, _HEADER.size, deadline, path))
-                if size > MAX_REPLY:
+                (size,) = HEADER.unpack(_read(sock, HEADER.size, deadline, path))
+                if size > MAX_FRAME:
                     raise ActorDeadError(f"connection to {path} closed: a reply of {size} "
                                          "bytes")
                 _v, kind, cid, _op, body = codec.decode(_read(sock, size, deadline, path))

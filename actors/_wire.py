@@ -13,27 +13,18 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import struct
 from pathlib import Path
 
 import anyio
 
+from ._frame import HEADER, MAX_FRAME
 from .errors import ProtocolError
 
-MAX_FRAME = 16 * 1024 * 1024
-_HEADER = struct.Struct(">I")
 _CHUNK = 256 * 1024
 
 # What a peer going away looks like.
 DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
                anyio.ClosedResourceError, ConnectionError)
-
-
-def frame(payload: bytes) -> bytes:
-    """The bytes of one frame: a 4-byte big-endian length, then the payload."""
-    if len(payload) > MAX_FRAME:
-        raise ProtocolError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME}")
-    return _HEADER.pack(len(payload)) + payload
 
 
 class FrameSocket:
@@ -67,10 +58,10 @@ class FrameSocket:
 
     def cut(self) -> bytes | None:
         """The next whole frame already read, if there is one."""
-        start = self._pos + _HEADER.size
+        start = self._pos + HEADER.size
         if len(self._in) < start:
             return None
-        (size,) = _HEADER.unpack_from(self._in, self._pos)
+        (size,) = HEADER.unpack_from(self._in, self._pos)
         if size > MAX_FRAME:
             raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
         if len(self._in) < start + size:

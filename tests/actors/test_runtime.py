@@ -252,8 +252,8 @@ async def test_connecting_where_nothing_listens_raises_actor_dead():
 
 
 async def test_a_client_that_never_reads_its_replies_is_disconnected_not_buffered(served):
+    from tomato.actors._frame import frame
     from tomato.actors._server import MAX_UNSENT
-    from tomato.actors._wire import frame
 
     size = 1024 * 1024
 
