@@ -48,6 +48,17 @@ def lock_path(rundir: Path) -> Path:
     return rundir / "tomato.lock"
 
 
+def open_lock(rundir: Path) -> int:
+    """The service's lock file, opened for reading and writing (made 0600 if missing),
+    never through a symlink someone left there; raises ConfigError saying why not."""
+    path = lock_path(rundir)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be opened as tomato's lock file ({exc.strerror}); "
+                          "remove it if no tomato runs") from None
+
+
 def device_socket(rundir: Path, device: str) -> Path:
     """The socket of a device actor; names are made safe and short for a path."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", device)

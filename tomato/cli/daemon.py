@@ -259,10 +259,9 @@ def _stopped(settings: Any) -> Iterator[None]:
     """Hold the service's lock (as a service would): raises ConflictError if it runs."""
     import fcntl
 
-    from ..paths import ensure_private_dir, lock_path
+    from ..paths import ensure_private_dir, open_lock
 
-    path = lock_path(ensure_private_dir(settings.runtime_dir))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fd = open_lock(ensure_private_dir(settings.runtime_dir))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

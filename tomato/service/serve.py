@@ -24,8 +24,8 @@ from tomato.actors import (
 )
 
 from ..codec import CODEC
-from ..errors import AlreadyRunningError, ConfigError
-from ..paths import ensure_private_dir, lock_path, socket_path
+from ..errors import AlreadyRunningError
+from ..paths import ensure_private_dir, lock_path, open_lock, socket_path
 from .devices import Devices, check_drivers, start_devices
 from .devicesfile import Lab, load_lab
 from .jobprocs import JobProcesses
@@ -219,12 +219,7 @@ def _warm_up() -> None:
 @contextmanager
 def _single_instance(rundir: Path, settings: Settings) -> Iterator[None]:
     path = lock_path(rundir)
-    try:  # never through a symlink someone left there
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be opened as tomato's lock file ({exc.strerror}); "
-                          "remove it if no tomato runs") from None
-    with os.fdopen(fd, "a+") as lock:
+    with os.fdopen(open_lock(rundir), "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
