@@ -95,10 +95,8 @@ async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
         for device in lab.devices:
             tg.start_soon(start, device)
     for device in lab.devices:  # a key the driver does not know: settings.toml is wrong
-        refusal = procs.failure(f"dev-{device.name}").removeprefix(f"dev-{device.name}: ")
-        if refusal.startswith(SETTINGS_REFUSED):
-            raise ConfigError(f"{settings.config_dir / SETTINGS_FILE}: "
-                              f"{refusal.removeprefix('settings ')}")
+        _refuse_settings(settings, procs.failure(f"dev-{device.name}")
+                         .removeprefix(f"dev-{device.name}: "))
     return {d.name: techniques_of(lab, d, infos[d.name]) for d in lab.devices}
 
 
@@ -108,11 +106,17 @@ async def check_settings(device: DeviceSpec, settings: Settings) -> None:
     spec = child_spec(device, settings)
     result = await anyio.run_process((*spec.argv, "--check"), input=spec.stdin, check=False,
                                      stderr=None)
-    line = result.stdout.decode(errors="replace").strip()
-    if result.returncode != 0 and (why := line.removeprefix("FAILED ")).startswith(
-            SETTINGS_REFUSED):
+    if result.returncode != 0:
+        _refuse_settings(settings, result.stdout.decode(errors="replace").strip()
+                         .removeprefix("FAILED "))
+
+
+def _refuse_settings(settings: Settings, reason: str) -> None:
+    """Raise ConfigError naming settings.toml if a device's `reason` for not starting is
+    that its driver refused its settings."""
+    if reason.startswith(SETTINGS_REFUSED):
         raise ConfigError(f"{settings.config_dir / SETTINGS_FILE}: "
-                          f"{why.removeprefix('settings ')}")
+                          f"{reason.removeprefix('settings ')}")
 
 
 async def start_device(procs: ProcessSupervisor, device: DeviceSpec, settings: Settings

@@ -158,17 +158,17 @@ class Pipelines:
     def failures(self) -> dict[str, str]:
         """Why each failed pipeline is failed (its device's reason) and what starts it
         again, by pipeline."""
-        return {p.name: f"{p.failed} (once mended: `tomato restart {device}`)"
-                for p in self.all.values() if p.failed is not None
-                for device in [p.failed.split()[1]]}
+        return {p.name: f"{p.failed} (once mended: `tomato restart {p.failed_device}`)"
+                for p in self.all.values() if p.failed is not None}
 
     def device_failed(self, device: str, reason: str | None) -> list[tuple[int, str]]:
         """Mark the pipelines using `device` failed (`reason` None: no longer); returns
         (jobid, why) of their jobs."""
         ended = []
-        why = f"device {device} failed: {reason}" if reason is not None else None  # failures()
+        why = f"device {device} failed: {reason}" if reason is not None else None
         for p in self.all.values():
             if any(c.device == device for c in p.spec.components) and p.failed != why:
+                p.failed_device = device if why is not None else None
                 self._set(p, failed=why)
                 if p.jobid is not None and why is not None:
                     ended.append((p.jobid, why))
