@@ -21,6 +21,8 @@ class Pipeline:
     ready: bool = False
     jobid: int | None = None
     failed: str | None = None
+    failed_device: str | None = None
+    """The device whose failure `failed` tells."""
 
     @property
     def name(self) -> str:
@@ -83,7 +85,8 @@ class Queue:
         can act on."""
         if not any(j.jobid in self.pending and not j.reason for j in jobs):
             return jobs
-        ahead = jobs_ahead(self.pending.values(), self._pipelines)
+        busy = busy_parts(self._pipelines.values())
+        ahead = jobs_ahead(self.pending.values(), self._pipelines, busy)
         cache: dict[tuple[tuple[tuple[str, str], ...], str], str] = {}
         shown = []
         for j in jobs:
@@ -91,7 +94,8 @@ class Queue:
             if job is not None and not j.reason:
                 key = (job.needs, job.sample)
                 if key not in cache or job.jobid in ahead:
-                    cache[key] = why_waiting(job, self._pipelines, ahead.get(job.jobid, {}))
+                    cache[key] = why_waiting(job, self._pipelines, ahead.get(job.jobid, {}),
+                                             busy)
                 j = replace(j, reason=cache[key])
             shown.append(j)
         return shown
@@ -123,9 +127,7 @@ def plan(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]) -> list[
     failed and shares no device channel with a running job.
     """
     busy = busy_parts(pipelines.values())
-    free = {name: p for name, p in pipelines.items()
-            if p.ready and p.sample is not None and p.jobid is None and p.failed is None
-            and not p.parts & busy}
+    free = free_pipelines(pipelines, busy)
     starts: list[tuple[int, str]] = []
     if not free:
         return starts
@@ -146,12 +148,20 @@ def plan(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]) -> list[
     return starts
 
 
-def jobs_ahead(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]
-               ) -> dict[int, dict[str, int]]:
-    """For each queued job, the pipelines (ready, free, with its sample) that an earlier
-    queued job will take first: jobid → pipeline → that job."""
-    free = [p for p in pipelines.values()
-            if p.ready and p.sample is not None and p.jobid is None and p.failed is None]
+def free_pipelines(pipelines: Mapping[str, Pipeline], busy: set[tuple[str, str]]
+                   ) -> dict[str, Pipeline]:
+    """The pipelines a job may start on now: ready, holding a sample, running nothing, not
+    failed, sharing no device channel with a running job (`busy`)."""
+    return {name: p for name, p in pipelines.items()
+            if p.ready and p.sample is not None and p.jobid is None and p.failed is None
+            and not p.parts & busy}
+
+
+def jobs_ahead(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline],
+               busy: set[tuple[str, str]]) -> dict[int, dict[str, int]]:
+    """For each queued job, the free pipelines with its sample that an earlier queued job
+    will take first: jobid → pipeline → that job."""
+    free = free_pipelines(pipelines, busy).values()
     first: dict[str, int] = {}
     ahead: dict[int, dict[str, int]] = {}
     for job in pending:
@@ -164,8 +174,8 @@ def jobs_ahead(pending: Iterable[Pending], pipelines: Mapping[str, Pipeline]
     return ahead
 
 
-def why_waiting(job: Pending, pipelines: Mapping[str, Pipeline], ahead: Mapping[str, int]
-                ) -> str:
+def why_waiting(job: Pending, pipelines: Mapping[str, Pipeline], ahead: Mapping[str, int],
+                busy: set[tuple[str, str]]) -> str:
     """Why `job` has not started: the first obstacle of the pipelines that could run it,
     the most actionable first (a pipeline not ready, its sample not loaded)."""
     able = [pipelines[name] for name in job.matches if name in pipelines]
@@ -176,7 +186,6 @@ def why_waiting(job: Pending, pipelines: Mapping[str, Pipeline], ahead: Mapping[
         empty = next((p.name for p in able if p.sample is None), None)
         hint = f" (`ketchup load {job.sample} {empty}`)" if empty else ""
         return f"sample {job.sample} is not loaded in a pipeline that can run it{hint}"
-    busy = busy_parts(pipelines.values())
     reasons = []
     for p in holding:
         if p.failed is not None:
