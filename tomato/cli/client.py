@@ -49,12 +49,19 @@ async def request(config_dir: Path, msg: Any, timeout: float = REQUEST_TIMEOUT,
             connected = True
             return await conn.ask(msg, timeout=timeout)
     except ActorDeadError as exc:
-        if connected:  # it runs, but let go of us: stopping, or at its connection limit
-            raise TomatoError(f"tomato at {sock} closed the connection before it answered "
-                              f"({exc}): it is stopping, or holds as many connections as "
-                              "it may; try again") from None
-        raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "
-                              f"start it with '{start}'") from None
+        raise _unanswered(exc, connected, config_dir, sock, start) from None
+
+
+def _unanswered(exc: ActorDeadError, connected: bool, config_dir: Path, sock: Path,
+                start: str) -> TomatoError:
+    """What a client is told when no answer came: tomato is not running (nothing could be
+    connected to), or it let go of the connection (stopping, or at its connection limit)."""
+    if connected:
+        return TomatoError(f"tomato at {sock} closed the connection before it answered "
+                           f"({exc}): it is stopping, or holds as many connections as it "
+                           "may; try again")
+    return NotRunningError(f"tomato is not running for {config_dir} ({exc}); start it with "
+                           f"'{start}'")
 
 
 def _refuse_undecodable(msg: Any) -> None:
@@ -84,10 +91,6 @@ def request_now(config_dir: Path, msg: Any, start: str = "tomato",
     _refuse_undecodable(msg)
     try:
         return ask_now(sock, CLIENT_CODEC, msg, timeout)
-    except ActorDeadError as exc:
-        if str(exc).startswith("nothing listens"):
-            raise NotRunningError(f"tomato is not running for {config_dir} ({exc}); "
-                                  f"start it with '{start}'") from None
-        raise TomatoError(f"tomato at {sock} closed the connection before it answered "
-                          f"({exc}): it is stopping, or holds as many connections as it "
-                          "may; try again") from None
+    except ActorDeadError as exc:  # ask_now's own words for a connection never made
+        connected = not str(exc).startswith(("nothing listens", "cannot connect"))
+        raise _unanswered(exc, connected, config_dir, sock, start) from None

@@ -43,6 +43,12 @@ def add_row(table: Table, *cells: Any) -> None:
     table.add_row(*(shown(c) for c in cells))
 
 
+def _table(title: str) -> Table:
+    """A table as ketchup draws them: titled, a rule under the header, no frame."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                 collapse_padding=True)
+
+
 def _add_columns(table: Table, names: Sequence[str]) -> None:
     """Columns that wrap (fold) on a narrow terminal: no value is ever cut."""
     for name in names:
@@ -59,8 +65,7 @@ def plain_table(table: Table) -> str:
 
 
 def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
-    table = Table(title="pipelines", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
+    table = _table("pipelines")
     _add_columns(table, PIPELINE_COLUMNS)
     for row in pipeline_rows(pipelines):
         add_row(table, *(Text(text, style) for text, style in row))
@@ -68,8 +73,7 @@ def pipelines_table(pipelines: Sequence[PipelineInfo]) -> Table:
 
 
 def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
+    table = _table(title)
     rows = job_rows(jobs)
     for i, name in enumerate(job_table_columns(jobs)):
         widest = max((len(row[i][0]) for row in rows), default=0)
@@ -95,8 +99,7 @@ def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
 
 
 def components_table(rows: Sequence[ComponentRow]) -> Table:
-    table = Table(title="components", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True)
+    table = _table("components")
     _add_columns(table, ("component", "driver", "device", "pipelines", "job"))
     for c in rows:
         state = Text(c.state, "green" if c.state == "running" else "bold red")
@@ -106,8 +109,7 @@ def components_table(rows: Sequence[ComponentRow]) -> Table:
 
 
 def devices_table(rows: Sequence[DeviceInfoRow]) -> Table:
-    table = Table(title="devices", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
+    table = _table("devices")
     _add_columns(table, ("device", "driver", "state", "pid", "restarts", "channels", "reason"))
     for d in rows:
         state = Text(d.state, "green" if d.state == "running" else "bold red")
@@ -126,8 +128,7 @@ def drivers_of(rows: Sequence[DeviceInfoRow]) -> list[dict[str, Any]]:
 
 
 def drivers_table(drivers: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title="drivers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
+    table = _table("drivers")
     _add_columns(table, ("driver", "devices"))
     for d in drivers:
         add_row(table, d["driver"], ", ".join(f"{n} ({s})" for n, s in d["devices"].items()))
