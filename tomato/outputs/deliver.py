@@ -16,6 +16,7 @@ import os
 import pwd
 import stat
 from pathlib import Path
+from typing import Any
 
 from ..errors import OutputError
 from ..writable import can_write
@@ -28,7 +29,8 @@ def deliver(staged: list[Path], folder: Path, owner: int | None, jobdir: Path,
             jobid: int) -> tuple[list[Path], list[str]]:
     """Copy `staged` files into `folder` as `owner` (None: as this process's user);
     returns the paths written and notes (a name changed). Raises OutputError."""
-    own = _own(jobdir)
+    known = _delivered(jobdir)
+    own = {(dev, ino) for _, dev, ino in known}
     sources = [(path.name, os.open(path, os.O_RDONLY | os.O_CLOEXEC)) for path in staged]
     try:  # opened here: a writer with the submitter's identity cannot open the job folder
         if owner is None or owner == os.geteuid():
@@ -43,7 +45,10 @@ def deliver(staged: list[Path], folder: Path, owner: int | None, jobdir: Path,
     finally:
         for _, fd in sources:
             os.close(fd)
-    _remember(jobdir, written)
+    try:  # the job's own files now (what a later snapshot may replace)
+        (jobdir / DELIVERED).write_text(json.dumps([*known, *map(list, written)]))
+    except OSError:  # the job folder's disk is full: a later snapshot goes beside these
+        pass
     return [Path(p) for p, _, _ in written], notes
 
 
@@ -152,21 +157,9 @@ def _as_user(uid: int, sources: Sources, folder: Path, own: set[tuple[int, int]]
     return [tuple(w) for w in written], notes
 
 
-def _own(jobdir: Path) -> set[tuple[int, int]]:
+def _delivered(jobdir: Path) -> list[list[Any]]:
+    """The files delivered for the job so far: [path, device, inode] each."""
     try:
-        return {(dev, ino) for _, dev, ino in json.loads((jobdir / DELIVERED).read_text())}
+        return list(json.loads((jobdir / DELIVERED).read_text()))
     except (OSError, ValueError):
-        return set()
-
-
-def _remember(jobdir: Path, written: list[tuple[str, int, int]]) -> None:
-    """Add `written` to the job's own files (what a later snapshot may replace)."""
-    try:
-        known = json.loads((jobdir / DELIVERED).read_text())
-    except (OSError, ValueError):
-        known = []
-    known += [list(w) for w in written]
-    try:
-        (jobdir / DELIVERED).write_text(json.dumps(known))
-    except OSError:  # the job folder's disk is full: a later snapshot goes beside these
-        pass
+        return []
