@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import math
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,17 @@ import anyio
 import anyio.lowlevel
 
 from ._actor import DEFAULT_TIMEOUT, Subscription, _Reply
-from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
+from ._codec import (
+    CALL,
+    CAST,
+    ERROR,
+    EVENT,
+    PROTOCOL_VERSION,
+    REPLY,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    Codec,
+)
 from ._frame import frame
 from ._wire import DISCONNECTS, FrameSocket, connect_unix
 from .errors import (
@@ -41,6 +51,11 @@ class Connection:
         self._pending: dict[int, _Reply] = {}
         self._subs: dict[int, Subscription] = {}
         self._closed: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        """The connection is lost or closed: asks on it fail."""
+        return self._closed is not None
 
     async def ask(self, msg: Any, timeout: float | None = DEFAULT_TIMEOUT) -> Any:
         """Send `msg`, return the reply or raise the handler's error, within `timeout`."""
@@ -72,6 +87,16 @@ class Connection:
         finally:
             self._subs.pop(cid, None)
             sub.close()
+            self._unsubscribe(cid)
+
+    def _unsubscribe(self, cid: int) -> None:
+        """Tell the actor to stop the subscription `cid` (without waiting: this runs as a
+        block ends, cancelled or not); the connection may go on serving others."""
+        if self._closed:
+            return
+        with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._conn.send_nowait(frame(self._codec.encode(
+                [PROTOCOL_VERSION, UNSUBSCRIBE, cid, "None", None])))
 
     async def _send(self, kind: str, cid: int, body: Any) -> None:
         await anyio.lowlevel.checkpoint_if_cancelled()  # a send that fits does not wait

@@ -27,6 +27,8 @@ _RUNTIME_ERRORS: tuple[type[ActorError], ...] = (
 
 # Envelope kinds (DESIGN §3).
 CALL, CAST, REPLY, ERROR, EVENT, SUBSCRIBE = "call", "cast", "reply", "error", "event", "sub"
+UNSUBSCRIBE = "unsub"
+"""Ends the subscription made under the same id (a connection shared by many users)."""
 
 
 class Codec:

@@ -17,7 +17,17 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ._actor import ActorRef, Context, Subscription
-from ._codec import CALL, CAST, ERROR, EVENT, PROTOCOL_VERSION, REPLY, SUBSCRIBE, Codec
+from ._codec import (
+    CALL,
+    CAST,
+    ERROR,
+    EVENT,
+    PROTOCOL_VERSION,
+    REPLY,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    Codec,
+)
 from ._frame import MAX_FRAME, frame
 from ._wire import DISCONNECTS, FrameSocket, accept, listen_unix
 from .errors import OUT_OF_DESCRIPTORS, ActorDeadError, ActorError, ProtocolError
@@ -147,6 +157,7 @@ class _Connection:
         self._flushing = False
         self._reading = False
         self._done = anyio.Event()
+        self._subs: dict[int, Subscription] = {}
 
     async def run(self) -> None:
         """Frames are read and dispatched in an event-loop callback: a call reaches the
@@ -234,7 +245,11 @@ class _Connection:
         elif kind == SUBSCRIBE:
             if not (body is None or isinstance(body, (str, int))):
                 raise ProtocolError("a subscription's topic must be a string, an integer or nil")
-            self._tg.start_soon(self._forward, cid, self._ref.actor.events.subscribe(body))
+            sub = self._subs[cid] = self._ref.actor.events.subscribe(body)
+            self._tg.start_soon(self._forward, cid, sub)
+        elif kind == UNSUBSCRIBE:
+            if (ended := self._subs.pop(cid, None)) is not None:
+                ended.close()
         else:
             raise ProtocolError(f"unknown message kind {kind!r}")
 
@@ -281,6 +296,7 @@ class _Connection:
         except DISCONNECTS:
             pass
         finally:
+            self._subs.pop(cid, None)
             sub.close()
 
 

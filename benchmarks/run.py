@@ -11,10 +11,12 @@ virtual environment of its own), then ours/reference ratios. Sections:
 6. actor runtime: asks per second and event fan-out, against a bare asyncio echo.
 Plus end-of-job outputs (10^3..10^5 points), `ketchup watch` latency, and drivers:
 DriverInterface 2.1 and 3.0 packages (tomato-example-counter) against our native dummy
-(device start, CPU per point), and the cluster (submit → r alone and through NATS, claims with three
-tomatos competing, `ketchup status` over 3 x 100 pipelines). `--quick` runs every section
-on a tiny size (the test suite's smoke test); `--only SECTION` runs one section (cli,
-throughput, scale, datapath, actors, outputs, watch, drivers, cluster).
+(device start, CPU per point), the cluster (submit → r alone and through NATS, claims with
+three tomatos competing, `ketchup status` over 3 x 100 pipelines), and density (100 and
+1,000 jobs running at once: memory and CPU by process kind, status, watch, take-over, the
+end burst; tomato 2.2's memory per job beside it). `--quick` runs every section on a tiny
+size (the test suite's smoke test); `--only SECTION` runs one section (cli, throughput,
+scale, datapath, actors, outputs, watch, drivers, cluster, density).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 import actors_bench
 import anyio
 import cluster
+import density
 import driverhost
 import ours
 import outputs
@@ -67,8 +70,8 @@ def cli(rounds: int, quick: bool = False) -> dict[str, Figure]:
     figures = {}
     with service(settings=LEAN if quick else None) as svc:
         figures["start"] = show(Figure("tomato start → answering", [svc.ready_after], "s"))
-        if not quick:  # the start-up finishes first (device, 2 output servers, 2 standby)
-            until(lambda: standby(svc) >= 2 and len(children(svc.process.pid)) >= 5, 60,
+        if not quick:  # the start-up finishes first (device, 2 output servers, a job host)
+            until(lambda: standby(svc) >= 1 and len(children(svc.process.pid)) >= 4, 60,
                   "the service's processes")
         figures["floor"] = show(Figure("python -c pass (the floor)", [
             t * 1000 for t in wall([str(BIN / "python"), "-c", "pass"], svc.root, rounds)],
@@ -108,10 +111,11 @@ def commit_times(path: Path, synchronous: str, count: int) -> list[float]:
 
 
 SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch", "drivers",
-            "cluster")
+            "cluster", "density")
 
 
-def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | None:
+def run_section(section: str, quick: bool, rounds: int, with_reference: bool = True
+                ) -> dict[str, Figure] | None:
     """Run one section; returns the figures compared with the reference, if any."""
     match section:
         case "cli":
@@ -132,6 +136,8 @@ def run_section(section: str, quick: bool, rounds: int) -> dict[str, Figure] | N
             driverhost.main(quick)
         case "cluster":
             cluster.main(quick, rounds)
+        case "density":
+            density.main(quick, with_reference)
     return None
 
 
@@ -152,7 +158,7 @@ def main() -> None:
     print("# our packages byte-compiled first, as an installed tomato is")
     mine: dict[str, Figure] = {}
     for section in (args.only,) if args.only else SECTIONS:
-        mine.update(run_section(section, args.quick, rounds) or {})
+        mine.update(run_section(section, args.quick, rounds, not args.no_reference) or {})
     if args.only:
         return
     if args.no_reference:

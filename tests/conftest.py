@@ -93,9 +93,12 @@ class Tomato:
         """Back to as the service started: no unfinished job (cancelled, waited for), every
         pipeline without a sample and not ready."""
         assert self.process is not None and self.process.poll() is None, "tomato is not running"
+        from tomato.errors import ConflictError
+
         unfinished = tuple(j.jobid for j in self.ask(GetJobs()))
-        if unfinished:
-            self.ask(CancelJobs(unfinished))
+        for jobid in unfinished:
+            with contextlib.suppress(ConflictError):  # it ended meanwhile
+                self.ask(CancelJobs((jobid,)))
         for jobid in unfinished:
             self.wait_status(jobid, *FINISHED)
         for p in self.ask(GetPipelines()):

@@ -28,6 +28,8 @@ FIGURES = {
                 "device CPU per point, example_counter (3.0) driver"),
     "cluster": ("submit → r, one tomato alone", "submit → r through the cluster",
                 "claims with three tomatos competing", "ketchup status, 3 tomatos x 5"),
+    "density": ("last submit → all r", "PSS, every tomato process", "CPU, every tomato process",
+                "every job taken over (0 not running)", "(10/10 c with all points"),
 }
 
 

@@ -200,7 +200,9 @@ class ServiceStatus(Message):
     schedule_pass_ms: float = 0.0
     """How long the last scheduling pass took."""
     standby: int = 0
-    """Job processes started and waiting for a job."""
+    """Job hosts started with room for a job."""
+    job_hosts: tuple[tuple[str, int, int], ...] = ()
+    """Each job host: its name, pid and how many jobs it runs."""
 
 
 class StepStarted(Message):
@@ -296,7 +298,7 @@ class JobFinished(Message):
     outputs: tuple[str, ...] = ()
 
 
-# job process → supervisor.
+# job host → supervisor.
 class JobCollected(Message):
     """A job's data collection ended as `status` (c, ce or cd, and why); the supervisor
     releases the pipeline, makes the outputs, then ends the job."""
@@ -306,34 +308,27 @@ class JobCollected(Message):
     reason: str | None = None
 
 
-class NextJob(Message):
-    """Reply to JobCollected: `wait` for another job (standby), or end the process."""
-
-    wait: bool
-
-
-# supervisor → job process.
+# supervisor → job host.
 class RunJob(Message):
-    """Hand a job to a waiting job process; its folder `jobdir` exists."""
+    """Start a job in a job host; its folder `jobdir` exists."""
 
     spec: JobSpec
     jobdir: str
 
 
 class CancelRun(Message):
-    """Stop job `jobid`'s tasks now; the job then reports cd. (A process that has moved on
-    to another job, or back to standby, ignores it.)"""
+    """Stop job `jobid`'s tasks now; the job then reports cd. (A host that no longer runs
+    it ignores it.)"""
 
     jobid: int
 
 
-class GetCurrentJob(Message):
-    """Ask a job process which job it has (after a crash: which to take over)."""
+class GetHostedJobs(Message):
+    """Ask a job host which jobs it runs (after a crash: which to take over)."""
 
 
-class CurrentJob(Message):
-    jobid: int | None
-    """None: it waits for one."""
+class HostedJobs(Message):
+    jobids: tuple[int, ...]
 
 
 CLIENT_MESSAGES: tuple[type, ...] = (
@@ -347,7 +342,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
 
 PROCESS_MESSAGES: tuple[type, ...] = (
     ComponentSpec, StepSpec, Place, Snapshots, JobSpec, MakeOutputs, OutputsMade, JobFinished,
-    JobCollected, NextJob, RunJob, CancelRun, GetCurrentJob, CurrentJob,
+    JobCollected, RunJob, CancelRun, GetHostedJobs, HostedJobs,
 )
 
 MESSAGES = CLIENT_MESSAGES + PROCESS_MESSAGES

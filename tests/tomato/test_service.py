@@ -58,7 +58,7 @@ def test_a_job_goes_on_when_its_device_process_is_restarted(tomato):
     assert 5 < len(rows) < 30  # before the crash, and after it, for the step's last seconds
     times = [uts for uts, _ in rows]
     assert times == sorted(times) and times[-1] - times[0] < 3.2
-    log = (tomato.root / "jobs" / str(jobid) / "jobdata.log").read_text()
+    log = (tomato.jobdir(jobid) / "jobdata.log").read_text()
     assert "lost its device on worker" in log
 
 
@@ -190,26 +190,30 @@ def pids_of(module: bytes, rundir: bytes) -> set[int]:
     return pids
 
 
-def test_jobs_run_in_standby_processes_which_wait_again_after_each_job(tomato_factory):
-    tomato = tomato_factory(settings=None)  # the defaults: standby processes, output servers
-
-    def standby_pids():
-        return pids_of(b"tomato.job", rundir)
-
+def test_jobs_run_together_in_the_job_host_that_waited_for_them(tomato_factory):
+    tomato = tomato_factory(settings=None)  # the defaults: a job host waits, output servers
     rundir = str(tomato.socket.parent).encode()
-    until(lambda: len(standby_pids()) >= 2, 20, "two standby processes")
+    [host] = until(lambda: pids_of(b"tomato.job", rundir), 20, "the waiting job host")
     tomato.prepare("dummy-5", "s1")
-    jobids = []
-    for _ in range(3):
-        jobids.append(tomato.submit(payload(time=0.2, unlock_when_done=True)))
-        assert tomato.wait_status(jobids[-1], "c", "ce")["status"] == "c"
+    tomato.prepare("dummy-10", "s1")
+    first = tomato.submit(payload("sequential", 1.5, 0.1), "first")
+    second = tomato.submit(payload("sequential", 1.5, 0.1), "second")
+    until(lambda: tomato.status(first) == tomato.status(second) == "r", 20, "both running")
+    status = tomato.ask(GetServiceStatus())
+    assert [(name, pid, jobs) for name, pid, jobs in status.job_hosts] == \
+        [("jobhost-1", host, 2)]
+    for jobid in (first, second):
+        assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
+        values = [v for _, v in read_csv(tomato.data_files(jobid)[0])]
+        assert values == list(range(1, 16))
+        # Each job's log holds its own lines only.
+        log = (tomato.jobdir(jobid) / "jobdata.log").read_text()
+        assert f"job {jobid} started" in log and f"job {first + second - jobid} " not in log
     log = tomato.log.read_text()
-    for jobid in jobids:  # each in a process that was waiting for it, none started for it
-        assert f"job {jobid}: handed to job-" in log and "none was waiting" not in log
-    assert f"job {jobids[0]}: handed to job-1, which was waiting" in log
-    # And the pool waits again, full (on a loaded machine a job may outlast the pool's top-up
-    # delay: the pool then has a new process, and the one whose job ended stops).
-    until(lambda: tomato.ask(GetServiceStatus()).standby == 2, 20, "two waiting again")
+    assert f"job {first}: handed to jobhost-1" in log and "no host had room" not in log
+    # The host waits on, for the next jobs; no other was started.
+    assert pids_of(b"tomato.job", rundir) == {host}
+    assert tomato.ask(GetServiceStatus()).job_hosts[0][2] == 0
 
 
 def test_outputs_wait_for_an_output_server_rather_than_start_a_process_of_their_own(
@@ -246,7 +250,7 @@ def running_job(tomato, seconds=20):
     tomato.prepare("dummy-5", "s1")
     jobid = tomato.submit(payload("sequential", seconds, 0.1))
     tomato.wait_points(jobid, 5)
-    [pid] = pids_of(b"tomato.job", str(tomato.socket.parent).encode())
+    [pid] = pids_of(b"tomato.job", str(tomato.socket.parent).encode())  # its host
     return jobid, pid
 
 
@@ -273,7 +277,7 @@ def test_a_killed_job_process_ends_its_job_ce_with_its_outputs_and_stops_its_tas
     jobid, pid = running_job(tomato)
     os.kill(pid, signal.SIGKILL)
     job = tomato.wait_status(jobid, "c", "ce", "cd")
-    assert job["status"] == "ce" and "job process exited" in job["reason"], job
+    assert job["status"] == "ce" and "job host exited" in job["reason"], job
     assert_outputs_hold_the_raw_data(tomato, jobid)
     assert_pipeline_runs_a_job_again(tomato)
 
@@ -284,7 +288,7 @@ def test_a_hung_job_process_is_killed_and_its_job_ends_ce_with_every_point(tomat
     written = len(read_csv(tomato.data_files(jobid)[0]))
     job = tomato.wait_status(jobid, "c", "ce", "cd", timeout=30)
     assert job["status"] == "ce", job
-    assert "job process did not answer a ping within 5 s, 2 times in a row: killed" in \
+    assert "job host did not answer a ping within 5 s, 2 times in a row: killed" in \
         job["reason"], job
     assert not os.path.exists(f"/proc/{pid}")
     # What the device measured meanwhile (5 s or more at 0.1 s) is saved, in order.

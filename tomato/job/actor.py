@@ -1,4 +1,5 @@
-"""The job actor: one process per running job. Runs the steps, appends the data, reports."""
+"""The job actor: one per running job, many in one job host. Runs the steps, appends the
+data, reports."""
 
 from __future__ import annotations
 
@@ -25,21 +26,11 @@ from tomato.actors import (
 from tomato.drivers import DataBatch, ReadData, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
-from ..messages import (
-    CancelRun,
-    CurrentJob,
-    GetCurrentJob,
-    JobCollected,
-    JobData,
-    JobSpec,
-    RunJob,
-    StepSpec,
-    StepStarted,
-)
+from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
+from ..messages import CancelRun, JobData, RunJob, StepSpec, StepStarted
 from ..rawdata import DataFile, RecordFile
+from .links import DeviceLinks
 from .reporter import Reporter, Wake
-
-logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 1.0
 RESUME_TIMEOUT = 30.0
@@ -47,30 +38,58 @@ RESUME_TIMEOUT = 30.0
 RESUME_POLL = 0.2
 MIN_READ_GAP = 0.01
 
+logger = logging.getLogger(__name__)
+
+JOBS_LOGGER = "tomato.job"
+"""The parent of every job's logger: what reaches the host's own log (warnings)."""
+
+
 class StepFailed(Exception):
     """A device reported an error for a step."""
 
 
+class JobLog(logging.Handler):
+    """Appends a job's records to its `jobdata.log`, opening it for each record: a host
+    with a thousand jobs keeps no thousand files open for lines written a few times a job."""
+
+    def __init__(self, path: Path, level: int) -> None:
+        super().__init__(level)
+        self.path = path
+        self.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            with self.path.open("a", encoding="utf-8") as log:
+                log.write(self.format(record) + "\n")
+        except OSError:
+            self.handleError(record)
+
+
+def job_logger(jobid: int, jobdir: Path, verbosity: str) -> logging.Logger:
+    """The job's own logger: its records go to the job log (at least INFO, DEBUG if the
+    payload asks) and, from WARNING, to the host's log. Not registered by name, so that a
+    host running jobs for weeks does not keep one logger per job it ever ran."""
+    log = logging.Logger(f"{JOBS_LOGGER}.{jobid}")
+    log.parent = logging.getLogger(JOBS_LOGGER)
+    handler = JobLog(jobdir / JOB_LOG, min(logging.INFO, logging.getLevelName(verbosity)))
+    log.addHandler(handler)
+    log.setLevel(handler.level)
+    return log
+
+
 class JobActor(Actor):
-    """Takes a job (RunJob, while waiting) and answers CancelRun by cancelling the run;
-    `run` collects the job's data. The outputs are the supervisor's."""
+    """One job: `run` collects its data; CancelRun cancels the run. The outputs are the
+    supervisor's."""
 
-    def __init__(self, poll_interval: float, reporter: Reporter) -> None:
+    def __init__(self, job: RunJob, poll_interval: float, reporter: Reporter,
+                 links: DeviceLinks) -> None:
         self.reporter = reporter
+        self.links = links
         self.poll = poll_interval
-        self.offered = anyio.Event()
-        self.next: RunJob | None = None
-        self.busy = False
-        """True from taking a job until its data is collected (then RunJob is welcome)."""
-
-    async def next_job(self) -> JobSpec:
-        """Wait for the next job, then take it."""
-        await self.offered.wait()
-        assert self.next is not None
-        job, self.next, self.offered = self.next, None, anyio.Event()
         self.spec = job.spec
         self.jobdir = Path(job.jobdir)
         self.jobid = job.spec.jobid
+        self.log = job_logger(self.jobid, self.jobdir, job.spec.verbosity)
         self.scope = anyio.CancelScope()
         self.cancelled = False
         self._started: defaultdict[str, anyio.Event] = defaultdict(anyio.Event)
@@ -79,40 +98,33 @@ class JobActor(Actor):
         """The running steps each named step stops when it starts."""
         self.notes: list[str] = []
         """What the user should know of a run that still completed (e.g. a device restart)."""
-        self.busy = True
-        return job.spec
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
         match msg:
-            case RunJob():
-                if self.busy or self.next is not None:
-                    raise ActorError("this process is running a job")
-                self.next = msg
-                self.offered.set()
-                return Ok()
-            case GetCurrentJob():
-                has = self.next.spec.jobid if self.next is not None else None
-                return CurrentJob(self.jobid if self.busy else has)
-            case CancelRun(jobid):
-                if self.busy and jobid == self.jobid:
-                    logger.warning("cancel requested (by uid %s)", ctx.uid)
-                    self.cancelled = True
-                    self.scope.cancel()
+            case CancelRun(jobid) if jobid == self.jobid:
+                self.cancel(ctx.uid)
                 return Ok()
         raise ActorError(f"a job does not understand {type(msg).__name__}")
+
+    def cancel(self, uid: int | None = None) -> None:
+        if not self.cancelled:
+            self.log.warning("cancel requested%s", f" (by uid {uid})" if uid is not None else "")
+        self.cancelled = True
+        self.scope.cancel()
 
     async def run(self) -> tuple[str, str | None]:
         """Run every step (and periodic snapshots); returns the status and its reason."""
         try:
             return await self._collect()
         finally:
-            self.busy = False
+            for handler in self.log.handlers:
+                handler.close()
 
     async def _collect(self) -> tuple[str, str | None]:
         steps: dict[str, list[StepSpec]] = defaultdict(list)
         for step in self.spec.steps:
             steps[step.role].append(step)
-        logger.info("job %d started on pipeline %s", self.jobid, self.spec.pipeline)
+        self.log.info("job %d started on pipeline %s", self.jobid, self.spec.pipeline)
         failures: list[BaseException] = []
         try:
             with self.scope:
@@ -123,12 +135,12 @@ class JobActor(Actor):
             failures.extend(_leaves(group))
         if failures:
             reason = "; ".join(str(e) for e in failures)
-            logger.error("job %d failed: %s", self.jobid, reason)
+            self.log.error("job %d failed: %s", self.jobid, reason)
             return "ce", reason
         if self.cancelled:
-            logger.warning("job %d cancelled", self.jobid)
+            self.log.warning("job %d cancelled", self.jobid)
             return "cd", "cancelled while running"
-        logger.info("job %d completed", self.jobid)
+        self.log.info("job %d completed", self.jobid)
         return "c", "; ".join(self.notes) or None
 
     async def _run_role(self, role: str, steps: list[StepSpec]) -> None:
@@ -141,13 +153,13 @@ class JobActor(Actor):
         try:
             while pending:
                 try:
-                    async with connect(sock, CODEC) as device, \
+                    async with self.links.use(sock) as device, \
                             device.subscribe(channel) as events, task_group() as tg:
                         wake = Wake()
                         tg.start_soon(wake.on_events, events, channel)
                         while pending:
                             if run is None:
-                                run = _StepRun(pending[0], self.jobdir)
+                                run = _StepRun(pending[0], self.jobdir, self.log)
                             await self._run_step(device, channel, run, wake)
                             run.close()
                             run = None
@@ -162,7 +174,7 @@ class JobActor(Actor):
     async def _await_device(self, sock: Path, role: str, run: _StepRun | None) -> None:
         """Wait for the device to serve again; raises StepFailed after RESUME_TIMEOUT."""
         where = f"step {run.step.index}: " if run is not None else ""
-        logger.warning("%slost its device on %s; waiting for it to be back (up to %g s)",
+        self.log.warning("%slost its device on %s; waiting for it to be back (up to %g s)",
                        where, role, RESUME_TIMEOUT)
         with anyio.move_on_after(RESUME_TIMEOUT):
             while True:
@@ -180,7 +192,7 @@ class JobActor(Actor):
         """Run (or, after a device restart, go on with) a step; raises _DeviceLost."""
         index, step = run.step.index, run.step
         if step.start_with is not None and run.started is None:
-            logger.info("step %d waits for step %r to start", index, step.start_with)
+            self.log.info("step %d waits for step %r to start", index, step.start_with)
             await self._started[step.start_with].wait()
         task = run.rest()
         if task.max_duration <= 0:
@@ -196,12 +208,12 @@ class JobActor(Actor):
             self.reporter.post(StepStarted(self.jobid, index, step.role, task.technique,
                                            task.max_duration, time.time(),
                                            len(self.spec.steps)))
-            logger.info("step %d (%s) started on %s", index, task.technique, step.role)
+            self.log.info("step %d (%s) started on %s", index, task.technique, step.role)
         else:
             self.notes.append(f"step {index}: its device restarted; the step went on for "
                               f"its last {task.max_duration:.3g} s (points may be missing "
                               "in between)")
-            logger.warning("%s", self.notes[-1])
+            self.log.warning("%s", self.notes[-1])
         reader = _Reader(self, device, channel, run)
         stop = anyio.CancelScope()
         if step.stop_with is not None:
@@ -212,7 +224,7 @@ class JobActor(Actor):
             with stop:
                 await reader.until_done(wake, self.poll)
             if stop.cancel_called:
-                logger.info("step %d stopped: step %r started", index, step.stop_with)
+                self.log.info("step %d stopped: step %r started", index, step.stop_with)
         except ActorDeadError:
             raise _DeviceLost from None
         finally:
@@ -248,7 +260,7 @@ class _Reader:
         self.run.out.append(points)
         for text in batch.notices:
             self.job.notes.append(f"step {step.index}: {text}")
-            logger.warning("%s", self.job.notes[-1])
+            self.job.log.warning("%s", self.job.notes[-1])
         self.after = batch.first + len(points)
         if points:
             names, units, rows = ((self.names, self.units, points) if not step.free_form
@@ -274,8 +286,9 @@ class _DeviceLost(Exception):
 class _StepRun:
     """One step of a job while it runs: its raw data file, when it started."""
 
-    def __init__(self, step: StepSpec, jobdir: Path) -> None:
+    def __init__(self, step: StepSpec, jobdir: Path, log: logging.Logger) -> None:
         self.step = step
+        self.log = log
         self.out = (RecordFile(jobdir / step.datafile) if step.free_form
                     else DataFile(jobdir / step.datafile, tuple(step.columns)))
         self.started: float | None = None
@@ -290,7 +303,7 @@ class _StepRun:
 
     def close(self) -> None:
         self.out.close()
-        logger.info("step %d (%s on %s) ended with %d points", self.step.index,
+        self.log.info("step %d (%s on %s) ended with %d points", self.step.index,
                     self.step.task.technique, self.step.role, self.out.count)
 
 
@@ -300,18 +313,3 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     for exc in group.exceptions:
         found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return found
-
-
-async def report(supervisor: Path, msg: JobCollected, patience: float) -> Any:
-    """Tell the supervisor; retried for `patience` seconds (a restarted service takes the
-    report) until it is acknowledged. Returns its reply (None: nobody took it)."""
-    with anyio.move_on_after(patience):
-        while True:
-            try:
-                async with connect(supervisor, CODEC) as conn:
-                    return await conn.ask(msg)
-            except ActorError as exc:
-                logger.warning("could not report to the supervisor (%s); retrying", exc)
-                await anyio.sleep(1.0)
-    logger.error("the supervisor did not take %s", msg)
-    return None

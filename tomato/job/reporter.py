@@ -31,7 +31,9 @@ class Reporter:
         self._path = supervisor
         self._send, self._receive = anyio.create_memory_object_stream[Any](QUEUE)
         self.dropped = 0
-        self._unsent = 0
+        self._posted = 0
+        self._done = 0
+        """Messages taken, and those of them sent (or lost with a connection), in order."""
         self._sent = anyio.Event()
 
     def post(self, msg: Any) -> None:
@@ -40,12 +42,14 @@ class Reporter:
         except anyio.WouldBlock:
             self.dropped += 1
         else:
-            self._unsent += 1
+            self._posted += 1
 
     async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
-        """Wait (bounded: the supervisor may be away) until everything posted was sent."""
+        """Wait (bounded: the supervisor may be away) until everything posted so far was
+        sent; what other jobs of the host post meanwhile is not waited for."""
+        target = self._posted
         with anyio.move_on_after(timeout):
-            while self._unsent:
+            while self._done < target:
                 self._sent = anyio.Event()
                 await self._sent.wait()
 
@@ -62,7 +66,7 @@ class Reporter:
                                 self.dropped += 1
                                 raise
                             finally:
-                                self._unsent -= 1
+                                self._done += 1
                                 self._sent.set()
                 except ActorError as exc:
                     logger.debug("progress reports paused: %s", exc)
@@ -70,7 +74,8 @@ class Reporter:
 
 
 class Wake:
-    """Set by a device's DataReady events; the read loop waits on it (or its poll interval)."""
+    """Set by a device's DataReady events; the read loop waits on it (or, as a safety net,
+    its poll interval)."""
 
     def __init__(self) -> None:
         self._event = anyio.Event()
@@ -81,7 +86,10 @@ class Wake:
         self._event = anyio.Event()
 
     async def on_events(self, events: Subscription, channel: str) -> None:
+        """Wake on the channel's DataReady, on missed events, and when the events end (the
+        connection is lost: the next read says so)."""
         async for event in events:
             if isinstance(event, EventsMissed) or (
                     isinstance(event, DataReady) and event.channel == channel):
                 self._event.set()
+        self._event.set()

@@ -118,6 +118,7 @@ async def _start(sup: Supervisor, device: DeviceSpec, settings: Settings, failed
 def _not_applied(current: Settings, read: Settings) -> tuple[str, ...]:
     """Settings that changed but take effect only when tomato restarts."""
     names = ("state_db", "jobs_dir", "devices_file", "poll_interval", "standby",
+             "per_host",
              "output_servers", "orphan_grace")
     return tuple(f"{name} (takes effect when tomato restarts)" for name in names
                  if getattr(current, name) != getattr(read, name))

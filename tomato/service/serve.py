@@ -28,7 +28,7 @@ from ..errors import AlreadyRunningError
 from ..paths import ensure_private_dir, lock_path, open_lock, socket_path
 from .devices import Devices, check_drivers, start_devices
 from .devicesfile import Lab, load_lab
-from .jobprocs import JobProcesses
+from .jobhosts import JobHosts
 from .outputs import Outputs
 from .pipelines import Pipelines
 from .settings import Settings
@@ -93,7 +93,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
             supervisor = Supervisor(
                 settings, Devices(lab, settings.runtime_dir, store, procs),
                 Pipelines(lab, techniques, store, lambda event: supervisor.events.publish(event)),
-                store, JobProcesses(settings, procs, tg), outputs, tg, left)
+                store, JobHosts(settings, procs, tg), outputs, tg, left)
             async with start_actor(supervisor) as ref:  # recovers the jobs as it starts
                 stop_leftovers(store, settings.runtime_dir, left, procs)
                 store.serving()
@@ -117,7 +117,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 tg.start_soon(anyio.to_thread.run_sync, _warm_up)
                 for number in range(settings.output_servers):
                     tg.start_soon(outputs.start_server, procs, number)
-                tg.start_soon(supervisor.jobprocs.fill)
+                tg.start_soon(supervisor.jobhosts.fill)
                 if settings.cluster is not None:
                     from .cluster import join
 
@@ -188,7 +188,7 @@ def _leave_running_jobs(sup: Supervisor, procs: ProcessSupervisor) -> None:
     running = sup.running_jobs()
     devices = {c.device for j in running if (spec := sup.running.get(j)) is not None
                for c in spec.components}
-    procs.release([*sup.jobprocs.children_of(running), *(f"dev-{d}" for d in devices)])
+    procs.release([*sup.jobhosts.children_of(running), *(f"dev-{d}" for d in devices)])
     logger.warning("job(s) %s keep running: start tomato again within %g s to take them over "
                    "(after that they finish, stop, and get their outputs at the next start)",
                    ", ".join(map(str, running)), sup.settings.orphan_grace)

@@ -28,8 +28,10 @@ jobs = "{jobs}"          # one folder per job
 devices = "{devices}"    # the devices file; if missing, built-in dummy pipelines are used
 
 [jobs]
-poll_interval = 0.1      # seconds between reads of a device's new data points
-standby = 2              # job processes kept started and waiting, so jobs start at once
+per_host = 200           # jobs run by one job host process (more hosts start as needed)
+standby = 1              # job hosts kept started with room, so jobs start at once
+poll_interval = 30       # a job reads its device when told of new points; without word,
+                         # after this many seconds too (a safety net)
 output_servers = 2       # processes making datagrams and archives (0: one process per job)
 orphan_grace = 60        # seconds the service's processes wait for it, if it dies, before
                          # those with nothing to do stop (a device stops once its job ends)
@@ -50,9 +52,10 @@ class _Paths(_Section):
 
 
 class _Jobs(_Section):
-    poll_interval: Annotated[float, Field(gt=0, le=10)] = 0.1
-    """Seconds between reads of a device's new points (when no event wakes the job)."""
-    standby: Annotated[int, Field(ge=0, le=100)] = 2
+    per_host: Annotated[int, Field(ge=1, le=10_000)] = 200
+    standby: Annotated[int, Field(ge=0, le=100)] = 1
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """Seconds between reads of a device's new points when no event wakes the job."""
     output_servers: Annotated[int, Field(ge=0, le=16)] = 2
     orphan_grace: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
@@ -118,8 +121,9 @@ class Settings:
     jobs_dir: Path
     devices_file: Path
     runtime_dir: Path
-    poll_interval: float = 0.1
-    standby: int = 2
+    poll_interval: float = 30.0
+    per_host: int = 200
+    standby: int = 1
     output_servers: int = 2
     orphan_grace: float = 60.0
     """Seconds the service's processes wait for it (to be back) if it dies."""
@@ -168,6 +172,7 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         runtime_dir=rundir or runtime_dir(config_dir),
         poll_interval=parsed.jobs.poll_interval,
         standby=parsed.jobs.standby,
+        per_host=parsed.jobs.per_host,
         output_servers=parsed.jobs.output_servers,
         orphan_grace=parsed.jobs.orphan_grace,
         drivers=parsed.drivers,

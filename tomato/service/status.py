@@ -21,7 +21,8 @@ async def service_status(sup: Supervisor) -> ServiceStatus:
                          str(s.config_dir), str(s.state_db), str(s.jobs_dir),
                          sup.pipelines.source, tuple(await sup.devices.rows()),
                          tuple(sup.running_jobs()), len(sup.queue.pending),
-                         sup.queue.last_pass * 1000, sup.jobprocs.standby())
+                         sup.queue.last_pass * 1000, sup.jobhosts.standby(),
+                         tuple(sup.jobhosts.hosts()))
 
 
 def request_stop(sup: Supervisor, force: bool) -> Ok:

@@ -280,10 +280,6 @@ class Store:
                                   (jobid,)).fetchone()
         return _job_info(row) if row else None
 
-    def job_pid(self, jobid: int) -> int | None:
-        row = self._reads.execute("SELECT pid FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
-        return row[0] if row else None
-
     def collected(self, jobid: int) -> tuple[str, str | None] | None:
         """(status, reason) with which the job's data collection ended, if it has."""
         row = self._reads.execute("SELECT detail FROM events WHERE kind = 'job collected' "

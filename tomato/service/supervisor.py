@@ -33,7 +33,6 @@ from ..messages import (
     JobStatusChanged,
     ListComponents,
     LoadSample,
-    NextJob,
     PayloadChecked,
     Reload,
     RestartDevice,
@@ -48,7 +47,7 @@ from .children import child_event
 from .cluster.local import PASS
 from .components import Components
 from .devices import Devices, stop_and_save
-from .jobprocs import JobProcesses
+from .jobhosts import JobHosts
 from .outputs import Outputs
 from .payload import LATEST, check_submission, job_spec, normalise_payload
 from .pipelines import Pipelines
@@ -75,13 +74,13 @@ class Supervisor(Actor):
     """Owns the jobs: queues them, starts them where they match, hears how they end."""
 
     def __init__(self, settings: Settings, devices: Devices, pipelines: Pipelines, store: Store,
-                 jobprocs: JobProcesses, outputs: Outputs, tg: TaskGroup,
+                 jobhosts: JobHosts, outputs: Outputs, tg: TaskGroup,
                  survivors: dict[str, int]) -> None:
         self.settings = settings
         self.devices = devices
         self.pipelines = pipelines
         self.store = store
-        self.jobprocs = jobprocs
+        self.jobhosts = jobhosts
         self.outputs = outputs
         self.tg = tg
         self.stop_requested = anyio.Event()
@@ -111,7 +110,7 @@ class Supervisor(Actor):
             raise self.store.damaged(exc) from None
 
     async def _handle(self, msg: Any, ctx: Context) -> Any:
-        _refuse_forged(msg, ctx, self.jobprocs, self.store)
+        _refuse_forged(msg, ctx, self.jobhosts, self.store)
         if self.cluster is not None and (done := self.cluster.handle(self, msg)) is not PASS:
             return done  # for another tomato, or news of the cluster
         match msg:
@@ -134,11 +133,11 @@ class Supervisor(Actor):
             case SetReady(name, ready):
                 return self._scheduled(self.pipelines.set_ready(name, ready))
             case JobCollected(jobid, status, reason):
-                wait = self.jobprocs.finished(jobid)
+                self.jobhosts.finished(jobid)
                 if (failure := self.failures.pop(jobid, None)) is not None:
                     status, reason = "ce", failure  # its device failed: it was stopped
                 self._collected(jobid, status, reason)
-                return NextJob(wait)
+                return None
             case JobFinished(jobid, status, reason, outputs):
                 return self._end_job(jobid, status, reason, outputs)
             case StepStarted():
@@ -235,11 +234,11 @@ class Supervisor(Actor):
 
     async def _spawn_job(self, spec: JobSpec, jobdir: Path) -> None:
         try:
-            await self.jobprocs.launch(spec, jobdir)
+            await self.jobhosts.launch(spec, jobdir)
         except ActorError as exc:
-            self.lost(spec, "ce", f"job process did not start: {exc}")
+            self.lost(spec, "ce", f"job host did not start: {exc}")
             return
-        self.store.set_job(spec.jobid, pid=self.jobprocs.pid_of(spec.jobid))
+        self.store.set_job(spec.jobid, pid=self.jobhosts.pid_of(spec.jobid))
 
     def _collected(self, jobid: int, status: str, reason: str | None) -> None:
         """The job's data is in: free its pipeline, make its outputs beside the mailbox."""
@@ -308,7 +307,7 @@ class Supervisor(Actor):
                 self._end_job(job.jobid, "cd", "cancelled while queued")
             elif job.status == "r":
                 self._move(job.jobid, "rd")
-                self.tg.start_soon(self.jobprocs.cancel, job.jobid)
+                self.tg.start_soon(self.jobhosts.cancel, job.jobid)
         return [self._job(j) for j in jobids]
 
     def _jobdir(self, jobid: int) -> Path:
@@ -330,7 +329,7 @@ class Supervisor(Actor):
         return [j.jobid for j in self.store.jobs(ACTIVE, local=True)]
 
 
-def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses, store: Store) -> None:
+def _refuse_forged(msg: Any, ctx: Context, jobhosts: JobHosts, store: Store) -> None:
     """What only the service itself, or only its job processes, may say: refused from anyone
     else (a client of the same user included). From another user (a socket shared with a
     group, `[sharing]`): cancel only their own jobs, and no stop, reload or restart."""
@@ -345,7 +344,7 @@ def _refuse_forged(msg: Any, ctx: Context, jobprocs: JobProcesses, store: Store)
                                 f"{_user_name(os.getuid())} or root may cancel it")
     if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
             isinstance(msg, (JobCollected, StepStarted, JobData))
-            and not jobprocs.is_ours(ctx.pid))):
+            and not jobhosts.is_ours(ctx.pid))):
         raise ActorError(f"{type(msg).__name__} is accepted from tomato's own processes only "
                          f"(not from pid {ctx.pid})")
 

@@ -2,7 +2,7 @@
 
 Device and job processes run in sessions of their own, so they outlive a service that dies.
 The new service adopts the devices that still answer as the devices file says, and the job
-processes still running their jobs; it has the outputs made of jobs whose data was all
+hosts still running jobs; it has the outputs made of jobs whose data was all
 collected; it ends the other jobs left running (`ce`) and stops everything else left."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from tomato.actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connec
 from tomato.drivers import Describe, DeviceInfo
 
 from ..codec import CODEC
-from ..messages import GetCurrentJob, JobSpec
+from ..messages import GetHostedJobs, JobSpec
 from .devicesfile import DeviceSpec
+from .jobhosts import PREFIX
 from .store import ACTIVE, PENDING, Store
 
 if TYPE_CHECKING:
@@ -72,37 +73,36 @@ async def adopt_device(procs: ProcessSupervisor, spec: ChildSpec, device: Device
 
 async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
                        ) -> list[tuple[JobSpec, str, str | None]]:
-    """Rebuild the queue from the store; take over the running jobs whose process still
-    serves; the other running ones end `ce`, but for those whose data was all collected:
+    """Rebuild the queue from the store; take over the job hosts still running jobs, and
+    those jobs; the other running ones end `ce`, but for those whose data was all collected:
     returned with the status and reason it ended with, to have their outputs made."""
     store = sup.store
     kept = set()
     collected_jobs = []
-    running_in = await _jobs_of(sup, survivors)
+    hosted = await _hosted(sup, survivors)
+    for child, jobids in hosted.items():
+        try:
+            await sup.jobhosts.adopt(child, survivors.pop(child), jobids)
+        except ActorError as exc:
+            logger.warning("could not take over %s: %s", child, exc)
+            continue
+        logger.warning("%s taken over, still running %d jobs", child, len(jobids))
+    running_in = {j: c for c, jobids in hosted.items() for j in jobids}
     for job in store.jobs(ACTIVE, local=True):
         if (collected := store.collected(job.jobid)) is not None:
             logger.warning("job %d: data collected before a restart; making outputs",
                            job.jobid)
             collected_jobs.append((store.spec(job.jobid), *collected))
             continue
-        pid = store.job_pid(job.jobid)  # recorded once the job was handed over, so a
-        # crash just after the hand-over has none: the process itself says which it has
-        child = running_in.get(job.jobid) or next(
-            (name for name, p in survivors.items() if pid and p == pid), None)
-        if child is not None:
-            try:
-                await sup.jobprocs.adopt(job.jobid, child, survivors.pop(child))
-            except ActorError as exc:
-                logger.warning("job %d: could not take over its process: %s", job.jobid, exc)
-            else:
-                logger.warning("job %d: taken over, still running in %s", job.jobid, child)
-                sup.follow(store.spec(job.jobid))
-                kept.add(job.jobid)
-                continue
-        # Its process is gone: what it wrote is kept, its pipeline freed once its tasks stop.
+        if (host := running_in.get(job.jobid)) is not None and host not in survivors:
+            logger.warning("job %d: taken over, still running in %s", job.jobid, host)
+            sup.follow(store.spec(job.jobid))
+            kept.add(job.jobid)
+            continue
+        # Its host is gone: what it wrote is kept, its pipeline freed once its tasks stop.
         started = any((sup.settings.jobs_dir / str(job.jobid)).glob("[0-9]*-*"))
         sup.lost(store.spec(job.jobid), "cd" if job.status == "rd" else "ce",
-                 "tomato stopped while this job was running, and so did the job's process"
+                 "tomato stopped while this job was running, and so did the job's host"
                  if started else "tomato stopped while it started this job: nothing was "
                  "collected (submit it again)")
         kept.add(job.jobid)
@@ -112,30 +112,30 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
     return collected_jobs
 
 
-async def _jobs_of(sup: Supervisor, survivors: dict[str, int]) -> dict[int, str]:
-    """The job each surviving job process has: jobid → its socket name."""
-    found: dict[int, str] = {}
+async def _hosted(sup: Supervisor, survivors: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """The jobs each surviving job host runs (those running none are left out)."""
+    found: dict[str, tuple[int, ...]] = {}
 
     async def ask(name: str, sock: Path) -> None:
         with anyio.move_on_after(PROBE_TIMEOUT):
             try:
                 async with connect(sock, CODEC) as conn:
-                    reply = await conn.ask(GetCurrentJob(), timeout=PROBE_TIMEOUT)
+                    reply = await conn.ask(GetHostedJobs(), timeout=PROBE_TIMEOUT)
             except ActorError:
                 return
-            if reply.jobid is not None:
-                found[reply.jobid] = name
+            if reply.jobids:
+                found[name] = tuple(reply.jobids)
 
     async with anyio.create_task_group() as tg:
         for name in survivors:
-            if name.startswith("job-"):
-                tg.start_soon(ask, name, sup.jobprocs.socket(name))
+            if name.startswith(PREFIX):
+                tg.start_soon(ask, name, sup.jobhosts.socket(name))
     return found
 
 
 def stop_leftovers(store: Store, rundir: Path, survivors: dict[str, int],
                    procs: ProcessSupervisor) -> None:
-    """Stop what an earlier instance left and nobody took over (standby job processes,
+    """Stop what an earlier instance left and nobody took over (idle job hosts,
     output servers, devices no longer in the devices file or not answering)."""
     pids = {*survivors.values(), *store.device_pids()} - set(procs.pids())
     for pid in pids:
