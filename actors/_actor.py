@@ -106,25 +106,30 @@ class EventHub:
     """Fans events out to subscribers; a slow subscriber loses events, never slows the actor."""
 
     def __init__(self, buffer: int = 1000) -> None:
-        self._subscribers: set[Subscription] = set()
+        self._by_topic: dict[Any, set[Subscription]] = {}
+        """topic → its subscribers (None: those of all events)."""
         self._buffer = buffer
 
     def publish(self, event: Any, topic: Any = None) -> None:
-        """Offer `event` to the subscribers of `topic`, and to those of all events."""
-        for sub in tuple(self._subscribers):
-            if sub.topic is None or sub.topic == topic:
-                sub.offer(event)
+        """Offer `event` to the subscribers of `topic`, and to those of all events: the cost
+        is theirs, not that of every subscriber of other topics."""
+        for sub in (*self._by_topic.get(None, ()),
+                    *(self._by_topic.get(topic, ()) if topic is not None else ())):
+            sub.offer(event)
 
     def subscribe(self, topic: Any = None, buffer: int | None = None) -> Subscription:
         sub = Subscription(self, buffer or self._buffer, topic)
-        self._subscribers.add(sub)
+        self._by_topic.setdefault(topic, set()).add(sub)
         return sub
 
     def discard(self, sub: Subscription) -> None:
-        self._subscribers.discard(sub)
+        if (subs := self._by_topic.get(sub.topic)) is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_topic[sub.topic]
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return sum(len(subs) for subs in self._by_topic.values())
 
 
 class Actor:

@@ -17,8 +17,10 @@ from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError
 from .messages import (
     COMPONENT_REQUESTS,
     MESSAGES,
+    ChannelsReady,
     ChannelStatus,
     DataBatch,
+    DataBatches,
     DataReady,
     Describe,
     DeviceInfo,
@@ -31,6 +33,7 @@ from .messages import (
     LastData,
     Measure,
     ReadData,
+    ReadMany,
     RegisterComponent,
     ResetComponent,
     SetAttr,
@@ -43,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 DEVICE_CODEC = Codec(MESSAGES, ERRORS)
 STOP_TIMEOUT = 1.0
+READY_GAP = 0.01
+"""Channels with news are gathered this long into one ChannelsReady event."""
 
 
 @dataclass
@@ -109,6 +114,7 @@ class DeviceActor(Actor):
         self._tg = tg
         self._owner = owner or Owner(None)
         self._channels = {ch: _Channel(ch) for ch in driver.channels}
+        self._pending_ready: set[str] = set()
         driver.notice = self._notice
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
@@ -126,6 +132,9 @@ class DeviceActor(Actor):
                 return await self._stop(self._channel(channel))
             case ReadData(channel, after):
                 return self._read(self._channel(channel), after)
+            case ReadMany(reads):
+                return DataBatches(tuple(self._read(self._channel(ch), after)
+                                         for ch, after in reads))
             case GetDeviceStatus():
                 return DeviceStatus(self.name, tuple(c.status() for c in self._channels.values()))
             case _ if isinstance(msg, COMPONENT_REQUESTS):
@@ -210,7 +219,7 @@ class DeviceActor(Actor):
                     await self.driver.reset(ch.name)
             ch.done.set()
             # Wake the reader: the task's end is news too (it need not wait for its poll).
-            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
+            self._ready(ch)
             logger.info("%s:%s task %s %s", self.name, ch.name, ch.task_id, ch.state)
 
     def _notice(self, channel: str, text: str) -> None:
@@ -219,14 +228,27 @@ class DeviceActor(Actor):
         ch = self._channels[channel]
         if ch.state == "running":
             ch.notices.append(text)
-            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
+            self._ready(ch)
 
     def _emit(self, ch: _Channel, point: list[Any]) -> None:
         ch.points.append(point)
         ch.last = point
         if not ch.notified:  # one wake-up call until the next read, however fast points come
             ch.notified = True
-            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
+            self._ready(ch)
+
+    def _ready(self, ch: _Channel) -> None:
+        """Tell readers that `ch` has news: DataReady under its name at once, and the
+        channel in the next ChannelsReady (one per READY_GAP for all channels)."""
+        self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
+        if not self._pending_ready:
+            self._tg.start_soon(self._publish_ready)
+        self._pending_ready.add(ch.name)
+
+    async def _publish_ready(self) -> None:
+        await anyio.sleep(READY_GAP)
+        channels, self._pending_ready = tuple(self._pending_ready), set()
+        self.events.publish(ChannelsReady(channels), "ready")
 
     async def _stop(self, ch: _Channel) -> Ok:
         if ch.state == "running" and ch.scope is not None:

@@ -89,6 +89,13 @@ class ReadData(Message):
     after: int = 0
 
 
+class ReadMany(Message):
+    """ReadData for several channels at once: (channel, after) each; the reply is
+    DataBatches, in the same order."""
+
+    reads: tuple[tuple[str, int], ...]
+
+
 class GetDeviceStatus(Message):
     """Ask for the state of every channel."""
 
@@ -232,6 +239,18 @@ class DataReady(Message):
     last: int
 
 
+class DataBatches(Message):
+    batches: tuple[DataBatch, ...]
+
+
+class ChannelsReady(Message):
+    """New points (or a task's end, or a notice) on these channels since they were last
+    read: DataReady for many channels at once, published under the topic "ready" at most
+    once per READY_GAP. A wake-up call as DataReady."""
+
+    channels: tuple[str, ...]
+
+
 COMPONENT_REQUESTS = (
     GetComponent, GetAttrs, SetAttr, GetLastData, Measure, RegisterComponent, ResetComponent,
 )
@@ -241,5 +260,5 @@ MESSAGES: tuple[type, ...] = (
     Param, Column, Technique, Task, Describe, StartTask, StopTask, ReadData, GetDeviceStatus,
     DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady, AttrInfo, GetComponent,
     ComponentInfo, GetAttrs, SetAttr, AttrValues, GetLastData, Measure, LastData,
-    RegisterComponent, ResetComponent, IdleData,
+    RegisterComponent, ResetComponent, IdleData, ReadMany, DataBatches, ChannelsReady,
 )

@@ -308,6 +308,12 @@ class JobCollected(Message):
     reason: str | None = None
 
 
+class Reports(Message):
+    """Progress of many jobs (StepStarted, JobData) in one message."""
+
+    items: tuple[Any, ...]
+
+
 # supervisor → job host.
 class RunJob(Message):
     """Start a job in a job host; its folder `jobdir` exists."""
@@ -342,7 +348,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
 
 PROCESS_MESSAGES: tuple[type, ...] = (
     ComponentSpec, StepSpec, Place, Snapshots, JobSpec, MakeOutputs, OutputsMade, JobFinished,
-    JobCollected, RunJob, CancelRun, GetHostedJobs, HostedJobs,
+    JobCollected, Reports, RunJob, CancelRun, GetHostedJobs, HostedJobs,
 )
 
 MESSAGES = CLIENT_MESSAGES + PROCESS_MESSAGES

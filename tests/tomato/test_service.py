@@ -210,7 +210,7 @@ def test_jobs_run_together_in_the_job_host_that_waited_for_them(tomato_factory):
         log = (tomato.jobdir(jobid) / "jobdata.log").read_text()
         assert f"job {jobid} started" in log and f"job {first + second - jobid} " not in log
     log = tomato.log.read_text()
-    assert f"job {first}: handed to jobhost-1" in log and "no host had room" not in log
+    assert f"job {first}: handed to jobhost-1" in log and "no job host had room" not in log
     # The host waits on, for the next jobs; no other was started.
     assert pids_of(b"tomato.job", rundir) == {host}
     assert tomato.ask(GetServiceStatus()).job_hosts[0][2] == 0

@@ -16,21 +16,19 @@ from tomato.actors import (
     Actor,
     ActorDeadError,
     ActorError,
-    Connection,
     Context,
     Ok,
     Ping,
     connect,
-    task_group,
 )
-from tomato.drivers import DataBatch, ReadData, StartTask, StopTask, Task, record_scalars
+from tomato.drivers import DataBatch, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
 from ..messages import CancelRun, JobData, RunJob, StepSpec, StepStarted
 from ..rawdata import DataFile, RecordFile
-from .links import DeviceLinks
-from .reporter import Reporter, Wake
+from .links import DeviceLink, DeviceLinks, Wake
+from .reporter import Reporter
 
 STOP_TIMEOUT = 1.0
 RESUME_TIMEOUT = 30.0
@@ -153,10 +151,7 @@ class JobActor(Actor):
         try:
             while pending:
                 try:
-                    async with self.links.use(sock) as device, \
-                            device.subscribe(channel) as events, task_group() as tg:
-                        wake = Wake()
-                        tg.start_soon(wake.on_events, events, channel)
+                    async with self.links.use(sock) as device, device.watch(channel) as wake:
                         while pending:
                             if run is None:
                                 run = _StepRun(pending[0], self.jobdir, self.log)
@@ -164,7 +159,6 @@ class JobActor(Actor):
                             run.close()
                             run = None
                             pending.pop(0)
-                        tg.cancel_scope.cancel()
                 except (_DeviceLost, ActorDeadError):
                     await self._await_device(sock, role, run)
         finally:
@@ -187,7 +181,7 @@ class JobActor(Actor):
         raise StepFailed(f"{where}the device of {role} was not back within "
                          f"{RESUME_TIMEOUT:g} s")
 
-    async def _run_step(self, device: Connection, channel: str, run: _StepRun,
+    async def _run_step(self, device: DeviceLink, channel: str, run: _StepRun,
                         wake: Wake) -> None:
         """Run (or, after a device restart, go on with) a step; raises _DeviceLost."""
         index, step = run.step.index, run.step
@@ -246,7 +240,7 @@ class JobActor(Actor):
 class _Reader:
     """Reads a running step's points from its device into its raw file and the reports."""
 
-    def __init__(self, job: JobActor, device: Connection, channel: str, run: _StepRun) -> None:
+    def __init__(self, job: JobActor, device: DeviceLink, channel: str, run: _StepRun) -> None:
         self.job, self.device, self.channel, self.run = job, device, channel, run
         self.after = 0
         self.names = [c.name for c in run.step.columns]
@@ -255,7 +249,7 @@ class _Reader:
     async def read(self, timeout: float | None = None) -> DataBatch:
         """Fetch and keep the points the device has; raises StepFailed on its error."""
         step = self.run.step
-        batch = await self.device.ask(ReadData(self.channel, self.after), timeout=timeout)
+        batch = await self.device.read(self.channel, self.after, timeout)
         points = batch.points
         self.run.out.append(points)
         for text in batch.notices:

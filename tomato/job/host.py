@@ -35,7 +35,7 @@ class JobHost(Actor):
         self.grace = orphan_grace
         self.tg = tg
         self.reporter = Reporter(supervisor)
-        self.links = DeviceLinks()
+        self.links = DeviceLinks(tg)
         self.jobs: dict[int, ActorRef] = {}
         self._reporting = 0
         """Jobs whose data is in and whose end is being reported."""

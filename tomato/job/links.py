@@ -1,59 +1,209 @@
-"""One connection per device for all the jobs of a host: a thousand jobs on one device
-cost the device one client, not a thousand."""
+"""One link per device for all the jobs of a host: one connection, one subscription to the
+device's ChannelsReady, and reads gathered into one ReadMany. A thousand jobs on a device
+cost it one client and a few messages per tick, not a thousand of each per point."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
-from tomato.actors import Connection, connect
+from tomato.actors import ActorDeadError, Connection, EventsMissed, connect
+from tomato.drivers import ChannelsReady, DataBatch, ReadMany
 
 from ..codec import CODEC
 
 
-class _Link:
+class Wake:
+    """Set when the device has news for one channel; the read loop waits on it (or, as a
+    safety net, its poll interval)."""
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
+        self._event = anyio.Event()
+
+
+class DeviceLink:
+    """The host's connection to one device, shared by every job using it."""
+
+    def __init__(self, conn: Connection, tg: TaskGroup) -> None:
+        self.conn = conn
+        self._tg = tg
+        self._scopes: set[anyio.CancelScope] = set()
+        """Of the tasks that serve the link: cancelled when it closes."""
+        self._wakes: defaultdict[str, set[Wake]] = defaultdict(set)
+        self._reads: list[tuple[str, int, _Answer]] = []
+        self._flushing = False
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.closed
+
+    @contextmanager
+    def _scope(self) -> Iterator[None]:
+        with anyio.CancelScope() as scope:
+            self._scopes.add(scope)
+            try:
+                yield
+            finally:
+                self._scopes.discard(scope)
+
+    def close(self) -> None:
+        """Stop the tasks serving the link (the connection is closed by its owner)."""
+        for scope in self._scopes:
+            scope.cancel()
+
+    async def ask(self, msg: Any, timeout: float | None = 5.0) -> Any:
+        return await self.conn.ask(msg, timeout=timeout)
+
+    @asynccontextmanager
+    async def watch(self, channel: str) -> AsyncIterator[Wake]:
+        """A Wake set whenever `channel` has news (and when the link breaks)."""
+        wake = Wake()
+        self._wakes[channel].add(wake)
+        try:
+            yield wake
+        finally:
+            self._wakes[channel].discard(wake)
+            if not self._wakes[channel]:
+                del self._wakes[channel]
+
+    async def follow(self) -> None:
+        """Wake the watchers of the channels the device says have news, until the link
+        breaks (then every watcher: their next read says so) or closes."""
+        with self._scope():
+            await self._follow()
+
+    async def _follow(self) -> None:
+        async with self.conn.subscribe("ready") as events:
+            async for event in events:
+                if isinstance(event, ChannelsReady):
+                    for channel in event.channels:
+                        for wake in self._wakes.get(channel, ()):
+                            wake.set()
+                elif isinstance(event, EventsMissed):
+                    self._wake_all()
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        for wakes in self._wakes.values():
+            for wake in wakes:
+                wake.set()
+
+    async def read(self, channel: str, after: int, timeout: float | None = None) -> DataBatch:
+        """The points of `channel` after `after`: the reads of every job asked in the same
+        tick go to the device as one ReadMany."""
+        answer = _Answer()
+        self._reads.append((channel, after, answer))
+        if not self._flushing:
+            self._flushing = True
+            self._tg.start_soon(self._flush)
+        with anyio.fail_after(timeout if timeout is not None else 30.0):
+            return await answer.wait()
+
+    async def _flush(self) -> None:
+        await anyio.lowlevel.checkpoint()  # the other reads of this tick join in
+        reads, self._reads, self._flushing = self._reads, [], False
+        error: BaseException = ActorDeadError("the link to the device was closed")
+        with self._scope():
+            try:
+                reply = await self.conn.ask(ReadMany(tuple((c, a) for c, a, _ in reads)),
+                                            timeout=None)
+            except Exception as exc:
+                error = exc
+            else:
+                for (*_, answer), batch in zip(reads, reply.batches, strict=True):
+                    answer.give(batch)
+                return
+        for *_, answer in reads:
+            answer.fail(error)
+
+
+class _Answer:
+    __slots__ = ("_done", "batch", "error")
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self.batch: DataBatch | None = None
+        self.error: BaseException | None = None
+
+    def give(self, batch: DataBatch) -> None:
+        self.batch = batch
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self._done.set()
+
+    async def wait(self) -> DataBatch:
+        await self._done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.batch is not None
+        return self.batch
+
+
+class _Slot:
     def __init__(self) -> None:
         self.lock = anyio.Lock()
-        self.conn: Connection | None = None
+        self.link: DeviceLink | None = None
         self.stack: AsyncExitStack | None = None
         self.users = 0
 
 
 class DeviceLinks:
-    """Shared connections to device sockets, opened on first use and closed with the last
-    user; a broken one is replaced by the next user (the others see it broken)."""
+    """Links to device sockets, opened on first use and closed with the last user; a
+    broken one is replaced by the next user (the others see it broken)."""
 
-    def __init__(self) -> None:
-        self._links: dict[Path, _Link] = {}
+    def __init__(self, tg: TaskGroup) -> None:
+        self._tg = tg
+        self._slots: dict[Path, _Slot] = {}
 
     @asynccontextmanager
-    async def use(self, sock: Path) -> AsyncIterator[Connection]:
-        """The connection to `sock`; raises ActorDeadError when nothing serves there."""
-        link = self._links.setdefault(sock, _Link())
-        link.users += 1
+    async def use(self, sock: Path) -> AsyncIterator[DeviceLink]:
+        """The link to `sock`; raises ActorDeadError when nothing serves there."""
+        slot = self._slots.setdefault(sock, _Slot())
+        slot.users += 1
         try:
-            async with link.lock:
-                if link.conn is None or link.conn.closed:
-                    await _close(link)
-                    stack = AsyncExitStack()
-                    link.conn = await stack.enter_async_context(connect(sock, CODEC))
-                    link.stack = stack
-            yield link.conn
+            async with slot.lock:
+                if slot.link is None or slot.link.closed:
+                    await _close(slot)
+                    slot.link = await self._open(slot, sock)
+            yield slot.link
         finally:
-            link.users -= 1
-            if link.users == 0:
-                del self._links[sock]
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[sock]
                 with anyio.CancelScope(shield=True):
-                    await _close(link)
+                    await _close(slot)
+
+    async def _open(self, slot: _Slot, sock: Path) -> DeviceLink:
+        stack = AsyncExitStack()
+        conn = await stack.enter_async_context(connect(sock, CODEC))
+        link = DeviceLink(conn, self._tg)
+        stack.callback(link.close)
+        self._tg.start_soon(link.follow)
+        slot.stack = stack
+        return link
 
     def __len__(self) -> int:
-        return len(self._links)
+        return len(self._slots)
 
 
-async def _close(link: _Link) -> None:
-    stack, link.stack, link.conn = link.stack, None, None
+async def _close(slot: _Slot) -> None:
+    stack, slot.stack, slot.link = slot.stack, None, None
     if stack is not None:
         await stack.aclose()
+

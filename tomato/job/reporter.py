@@ -8,14 +8,15 @@ from typing import Any
 
 import anyio
 
-from tomato.actors import ActorError, EventsMissed, Subscription, connect
-from tomato.drivers import DataReady
+from tomato.actors import ActorError, connect
 
 from ..codec import CODEC
+from ..messages import Reports
 
 logger = logging.getLogger(__name__)
 
-QUEUE = 1000
+QUEUE = 10_000
+BATCH = 500
 RECONNECT_DELAY = 1.0
 DRAIN_TIMEOUT = 5.0
 
@@ -53,6 +54,16 @@ class Reporter:
                 self._sent = anyio.Event()
                 await self._sent.wait()
 
+    def _waiting(self) -> list[Any]:
+        """What else was posted (many jobs' points of the same tick): sent as one message."""
+        more: list[Any] = []
+        while len(more) < BATCH:
+            try:
+                more.append(self._receive.receive_nowait())
+            except anyio.WouldBlock:
+                break
+        return more
+
     async def run(self) -> None:
         """Forward posted messages until cancelled, reconnecting when the supervisor is back."""
         with self._receive:
@@ -60,36 +71,16 @@ class Reporter:
                 try:
                     async with connect(self._path, CODEC) as conn:
                         async for msg in self._receive:
+                            batch = [msg, *self._waiting()]
                             try:
-                                await conn.tell(msg)
+                                await conn.tell(batch[0] if len(batch) == 1 else
+                                                Reports(tuple(batch)))
                             except ActorError:
-                                self.dropped += 1
+                                self.dropped += len(batch)
                                 raise
                             finally:
-                                self._done += 1
+                                self._done += len(batch)
                                 self._sent.set()
                 except ActorError as exc:
                     logger.debug("progress reports paused: %s", exc)
                     await anyio.sleep(RECONNECT_DELAY)
-
-
-class Wake:
-    """Set by a device's DataReady events; the read loop waits on it (or, as a safety net,
-    its poll interval)."""
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    async def wait(self, timeout: float) -> None:
-        with anyio.move_on_after(timeout):
-            await self._event.wait()
-        self._event = anyio.Event()
-
-    async def on_events(self, events: Subscription, channel: str) -> None:
-        """Wake on the channel's DataReady, on missed events, and when the events end (the
-        connection is lost: the next read says so)."""
-        async for event in events:
-            if isinstance(event, EventsMissed) or (
-                    isinstance(event, DataReady) and event.channel == channel):
-                self._event.set()
-        self._event.set()

@@ -36,8 +36,8 @@ class JobHosts:
         self._tg = tg
         self._hosts: dict[str, set[int]] = {}
         """Every host started (or taken over): child id → the jobs it runs."""
-        self._starting = 0
-        self._filling = False
+        self._starting = anyio.Lock()
+        """Held while a host starts: jobs that find no room wait for it, not start more."""
         self._jobs: dict[int, str] = {}
         """jobid → the host running it."""
         self._numbers = itertools.count(1)
@@ -57,13 +57,25 @@ class JobHosts:
     async def _start(self) -> str:
         """Start a job host; raises ActorError."""
         child = f"{PREFIX}{next(self._numbers)}"
-        self._starting += 1
-        try:
-            await self._procs.start(self._spec(child))
-        finally:
-            self._starting -= 1
+        await self._procs.start(self._spec(child))
         self._hosts[child] = set()
         return child
+
+    async def _reserve(self, jobid: int, tried: set[str]) -> str:
+        """A place for the job in a host with room (not one of `tried`), starting one if
+        none has: one at a time, however many jobs start at once. Raises ActorError."""
+        while True:
+            if room := [c for c in self._with_room() if c not in tried]:
+                child = room[0]
+                self._jobs[jobid] = child
+                self._hosts[child].add(jobid)
+                return child
+            if self._starting.locked():
+                async with self._starting:  # another job's start: it may have room for both
+                    continue
+            async with self._starting:
+                child = await self._start()
+                logger.info("%s started: no job host had room", child)
 
     def _with_room(self) -> list[str]:
         """Hosts with room for a job, the fullest first."""
@@ -72,10 +84,7 @@ class JobHosts:
 
     async def fill(self) -> None:
         """Start hosts until `settings.standby` of them have room."""
-        if self._filling:
-            return
-        self._filling = True
-        try:
+        async with self._starting:
             while (len(self._with_room()) < self._settings.standby
                    and not self._procs.stopping):
                 try:
@@ -84,38 +93,31 @@ class JobHosts:
                     if not self._procs.stopping:
                         logger.error("a job host did not start: %s", exc)
                     return
-        finally:
-            self._filling = False
 
     async def launch(self, spec: JobSpec, jobdir: Path) -> None:
-        """Run the job in a host with room, or in a new one; raises ActorError."""
-        for child in self._with_room():
+        """Run the job in a host with room (one is started if none has); raises
+        ActorError if none takes it."""
+        tried: set[str] = set()
+        while True:
+            # Reserved before the ask: its first reports may come before the reply.
+            child = await self._reserve(spec.jobid, tried)
             try:
-                await self._hand(child, spec, jobdir)
+                async with connect(self.socket(child), CODEC) as conn:
+                    await conn.ask(RunJob(spec, str(jobdir)))
             except ActorError as exc:
+                self._forget(spec.jobid)
+                if len(tried) >= 2:
+                    raise
+                tried.add(child)
                 logger.warning("%s did not take job %d (%s)", child, spec.jobid, exc)
                 continue
             logger.info("job %d: handed to %s (%d jobs)", spec.jobid, child,
-                        len(self._hosts[child]))
-            self._tg.start_soon(self.fill)
-            return
-        await self._hand(child := await self._start(), spec, jobdir)
-        logger.info("job %d: handed to %s, started for it (no host had room)", spec.jobid,
-                    child)
-        self._tg.start_soon(self.fill)
-
-    async def _hand(self, child: str, spec: JobSpec, jobdir: Path) -> None:
-        # Before the ask: its first reports may come before the reply.
-        self._jobs[spec.jobid] = child
-        self._hosts[child].add(spec.jobid)
-        try:
-            async with connect(self.socket(child), CODEC) as conn:
-                await conn.ask(RunJob(spec, str(jobdir)))
-        except ActorError:
-            self._forget(spec.jobid)
-            raise
+                        len(self._hosts.get(child, ())))
+            break
         if spec.jobid in self._cancelled:  # cancelled while its host was starting
             await self.cancel(spec.jobid)
+        if len(self._with_room()) < self._settings.standby:
+            self._tg.start_soon(self.fill)
 
     async def adopt(self, child: str, pid: int, jobids: tuple[int, ...]) -> None:
         """Take over the host `child` (pid `pid`) an earlier service left running `jobids`;

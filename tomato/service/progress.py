@@ -4,6 +4,7 @@ step, and its latest points (so a watcher joining late still sees them)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Container
 from dataclasses import replace
 
 from ..messages import (
@@ -16,14 +17,28 @@ from ..messages import (
     WatchState,
 )
 
-RECENT = 1000
-"""Points kept per running step and component."""
+RECENT = 200
+"""Points kept per running step and component (a thousand jobs: ~30 MB)."""
 
 
 class Progress:
     def __init__(self) -> None:
         self.steps: dict[int, dict[str, StepStarted]] = {}
         self._latest: dict[int, dict[str, tuple[JobData, deque[list[float]]]]] = {}
+
+    def take(self, reports: tuple[object, ...], running: Container[int]) -> list[object]:
+        """Keep what jobs report (StepStarted, JobData); returns what watchers are told:
+        not the points of a job that has ended."""
+        told: list[object] = []
+        for msg in reports:
+            if isinstance(msg, StepStarted):
+                self.step_started(msg)
+            elif isinstance(msg, JobData) and (msg.jobid in running or msg.jobid in self.steps):
+                self.data(msg)
+            else:
+                continue
+            told.append(msg)
+        return told
 
     def step_started(self, msg: StepStarted) -> None:
         self.steps.setdefault(msg.jobid, {})[msg.role] = msg

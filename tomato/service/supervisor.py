@@ -35,6 +35,7 @@ from ..messages import (
     LoadSample,
     PayloadChecked,
     Reload,
+    Reports,
     RestartDevice,
     SearchJobs,
     SetReady,
@@ -140,14 +141,10 @@ class Supervisor(Actor):
                 return None
             case JobFinished(jobid, status, reason, outputs):
                 return self._end_job(jobid, status, reason, outputs)
-            case StepStarted():
-                self.progress.step_started(msg)
-                self.events.publish(msg)
-                return None
-            case JobData(jobid=jobid):
-                if jobid in self.running or jobid in self.progress.steps:  # not yet ended
-                    self.progress.data(msg)
-                    self.events.publish(msg)
+            case StepStarted() | JobData() | Reports():
+                for told in self.progress.take(msg.items if isinstance(msg, Reports) else
+                                               (msg,), self.running):
+                    self.events.publish(told)
                 return None
             case GetWatchState(jobid):
                 jobs = self._shown([self._job(jobid)]) if jobid is not None else \
@@ -343,7 +340,7 @@ def _refuse_forged(msg: Any, ctx: Context, jobhosts: JobHosts, store: Store) -> 
             raise ConflictError(f"job {theirs[0]} is not yours: only its owner, "
                                 f"{_user_name(os.getuid())} or root may cancel it")
     if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
-            isinstance(msg, (JobCollected, StepStarted, JobData))
+            isinstance(msg, (JobCollected, StepStarted, JobData, Reports))
             and not jobhosts.is_ours(ctx.pid))):
         raise ActorError(f"{type(msg).__name__} is accepted from tomato's own processes only "
                          f"(not from pid {ctx.pid})")
