@@ -27,14 +27,13 @@ from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
 from ..messages import CancelRun, JobData, RunJob, StepSpec, StepStarted
 from ..rawdata import DataFile, RecordFile
-from .links import DeviceLink, DeviceLinks, Wake
+from .links import READ_TIMEOUT, DeviceLink, DeviceLinks, Wake
 from .reporter import Reporter
 
 STOP_TIMEOUT = 1.0
 RESUME_TIMEOUT = 30.0
 """How long a job waits for a restarted device before its step fails."""
 RESUME_POLL = 0.2
-MIN_READ_GAP = 0.01
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +78,9 @@ class JobActor(Actor):
     """One job: `run` collects its data; CancelRun cancels the run. The outputs are the
     supervisor's."""
 
-    def __init__(self, job: RunJob, poll_interval: float, reporter: Reporter,
-                 links: DeviceLinks) -> None:
+    def __init__(self, job: RunJob, reporter: Reporter, links: DeviceLinks) -> None:
         self.reporter = reporter
         self.links = links
-        self.poll = poll_interval
         self.spec = job.spec
         self.jobdir = Path(job.jobdir)
         self.jobid = job.spec.jobid
@@ -216,7 +213,7 @@ class JobActor(Actor):
                 stop.cancel()
         try:
             with stop:
-                await reader.until_done(wake, self.poll)
+                await reader.until_done(wake)
             if stop.cancel_called:
                 self.log.info("step %d stopped: step %r started", index, step.stop_with)
         except ActorDeadError:
@@ -246,7 +243,7 @@ class _Reader:
         self.names = [c.name for c in run.step.columns]
         self.units = [c.unit for c in run.step.columns]
 
-    async def read(self, timeout: float | None = None) -> DataBatch:
+    async def read(self, timeout: float = READ_TIMEOUT) -> DataBatch:
         """Fetch and keep the points the device has; raises StepFailed on its error."""
         step = self.run.step
         batch = await self.device.read(self.channel, self.after, timeout)
@@ -265,12 +262,11 @@ class _Reader:
             raise StepFailed(f"step {step.index} ({step.task.technique}): {batch.error}")
         return batch
 
-    async def until_done(self, wake: Wake, poll: float) -> None:
+    async def until_done(self, wake: Wake) -> None:
+        """Read whenever the device says it has news, until the step ends. (At fast rates
+        the device says so at most once per READY_GAP: reads come in batches.)"""
         while (await self.read()).state == "running":
-            read_at = anyio.current_time()
-            await wake.wait(poll)
-            # At fast rates, read in batches: at most one read per MIN_READ_GAP.
-            await anyio.sleep(max(read_at + MIN_READ_GAP - anyio.current_time(), 0))
+            await wake.wait()
 
 
 class _DeviceLost(Exception):

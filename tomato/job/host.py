@@ -31,11 +31,10 @@ class JobHost(Actor):
     def __init__(self, supervisor: Path, poll_interval: float, orphan_grace: float,
                  tg: TaskGroup) -> None:
         self.supervisor = supervisor
-        self.poll = poll_interval
         self.grace = orphan_grace
         self.tg = tg
         self.reporter = Reporter(supervisor)
-        self.links = DeviceLinks(tg)
+        self.links = DeviceLinks(tg, poll_interval)
         self.jobs: dict[int, ActorRef] = {}
         self._reporting = 0
         """Jobs whose data is in and whose end is being reported."""
@@ -60,7 +59,7 @@ class JobHost(Actor):
         raise ActorError(f"a job host does not understand {type(msg).__name__}")
 
     async def _run(self, job: RunJob, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
-        actor = JobActor(job, self.poll, self.reporter, self.links)
+        actor = JobActor(job, self.reporter, self.links)
         jobid = job.spec.jobid
         async with start_actor(actor, mailbox_size=8) as ref:
             self.jobs[jobid] = ref

@@ -18,10 +18,12 @@ from tomato.drivers import ChannelsReady, DataBatch, ReadMany
 
 from ..codec import CODEC
 
+READ_TIMEOUT = 30.0
+
 
 class Wake:
-    """Set when the device has news for one channel; the read loop waits on it (or, as a
-    safety net, its poll interval)."""
+    """Set when the device has news for one channel (and, as a safety net, every poll
+    interval); the read loop waits on it: no timer per job."""
 
     def __init__(self) -> None:
         self._event = anyio.Event()
@@ -29,18 +31,18 @@ class Wake:
     def set(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
-        with anyio.move_on_after(timeout):
-            await self._event.wait()
+    async def wait(self) -> None:
+        await self._event.wait()
         self._event = anyio.Event()
 
 
 class DeviceLink:
     """The host's connection to one device, shared by every job using it."""
 
-    def __init__(self, conn: Connection, tg: TaskGroup) -> None:
+    def __init__(self, conn: Connection, tg: TaskGroup, poll: float) -> None:
         self.conn = conn
         self._tg = tg
+        self._poll = poll
         self._scopes: set[anyio.CancelScope] = set()
         """Of the tasks that serve the link: cancelled when it closes."""
         self._wakes: defaultdict[str, set[Wake]] = defaultdict(set)
@@ -86,6 +88,13 @@ class DeviceLink:
         with self._scope():
             await self._follow()
 
+    async def safety_net(self) -> None:
+        """Wake every watcher each poll interval: were news lost, a read still comes."""
+        with self._scope():
+            while True:
+                await anyio.sleep(self._poll)
+                self._wake_all()
+
     async def _follow(self) -> None:
         async with self.conn.subscribe("ready") as events:
             async for event in events:
@@ -102,25 +111,26 @@ class DeviceLink:
             for wake in wakes:
                 wake.set()
 
-    async def read(self, channel: str, after: int, timeout: float | None = None) -> DataBatch:
+    async def read(self, channel: str, after: int, timeout: float = READ_TIMEOUT
+                   ) -> DataBatch:
         """The points of `channel` after `after`: the reads of every job asked in the same
-        tick go to the device as one ReadMany."""
+        tick go to the device as one ReadMany. Raises ActorError (AskTimeout after
+        `timeout`)."""
         answer = _Answer()
         self._reads.append((channel, after, answer))
         if not self._flushing:
             self._flushing = True
-            self._tg.start_soon(self._flush)
-        with anyio.fail_after(timeout if timeout is not None else 30.0):
-            return await answer.wait()
+            self._tg.start_soon(self._flush, timeout)
+        return await answer.wait()
 
-    async def _flush(self) -> None:
+    async def _flush(self, timeout: float) -> None:
         await anyio.lowlevel.checkpoint()  # the other reads of this tick join in
         reads, self._reads, self._flushing = self._reads, [], False
         error: BaseException = ActorDeadError("the link to the device was closed")
         with self._scope():
             try:
                 reply = await self.conn.ask(ReadMany(tuple((c, a) for c, a, _ in reads)),
-                                            timeout=None)
+                                            timeout=timeout)
             except Exception as exc:
                 error = exc
             else:
@@ -167,8 +177,9 @@ class DeviceLinks:
     """Links to device sockets, opened on first use and closed with the last user; a
     broken one is replaced by the next user (the others see it broken)."""
 
-    def __init__(self, tg: TaskGroup) -> None:
+    def __init__(self, tg: TaskGroup, poll: float) -> None:
         self._tg = tg
+        self._poll = poll
         self._slots: dict[Path, _Slot] = {}
 
     @asynccontextmanager
@@ -192,9 +203,10 @@ class DeviceLinks:
     async def _open(self, slot: _Slot, sock: Path) -> DeviceLink:
         stack = AsyncExitStack()
         conn = await stack.enter_async_context(connect(sock, CODEC))
-        link = DeviceLink(conn, self._tg)
+        link = DeviceLink(conn, self._tg, self._poll)
         stack.callback(link.close)
         self._tg.start_soon(link.follow)
+        self._tg.start_soon(link.safety_net)
         slot.stack = stack
         return link
 
