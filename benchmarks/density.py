@@ -164,7 +164,7 @@ def _take_over(svc: Service, count: int, label: str) -> None:
     svc.process.wait()
     again = Service(svc.root)
     svc.process, svc.started = again.process, again.started
-    until(lambda: sum(n for _, _, n in svc.ask(GetServiceStatus()).job_hosts) == count, 120,
+    until(lambda: sum(h.jobs for h in svc.ask(GetServiceStatus()).job_hosts) == count, 120,
           "every job taken over")
     followed = time.perf_counter() - again.started
     lost = [j.jobid for j in svc.ask(GetJobs()) if j.status != "r"]
@@ -194,13 +194,13 @@ def _burst(svc: Service, count: int, seconds: float, label: str) -> None:
                 "outputs)", [last], "s"))
 
 
-def run(devices: int, channels: int, quick: bool) -> None:
+def run(devices: int, channels: int, quick: bool, settings: str | None = None) -> None:
     count = devices * channels
     label = f"[{count} jobs, {devices} device{'s' if devices > 1 else ''} x {channels}]"
     _SHAPE[:] = [(devices, channels, quick)]
     seconds = seconds_of(count)
     with tempfile.TemporaryDirectory(prefix="tomato-density-") as tmp:
-        svc = Service(Path(tmp), lab(devices, channels))
+        svc = Service(Path(tmp), lab(devices, channels), settings)
         try:
             to_r = _all_running(svc, count)
             show(Figure(f"{label} last submit → all r", [to_r], "s"))

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 DEVICE_CODEC = Codec(MESSAGES, ERRORS)
 STOP_TIMEOUT = 1.0
-READY_GAP = 0.01
+READY_GAP = 0.025
 """Channels with news are gathered this long into one ChannelsReady event."""
 
 

@@ -1,6 +1,6 @@
 """tomato's messages: what ketchup (or any client) and the service say to each other
 (commands, replies, watch events: `CLIENT_MESSAGES`), and what the supervisor, its job
-processes and the output servers say to each other, the job spec first of all."""
+hosts and the output servers say to each other, the job spec first of all."""
 
 from __future__ import annotations
 
@@ -187,6 +187,14 @@ class ComponentRow(Message):
     """The running job that uses it."""
 
 
+class JobHostInfo(Message):
+    """A job host process: its name, pid and how many jobs it runs."""
+
+    name: str
+    pid: int
+    jobs: int
+
+
 class ServiceStatus(Message):
     pid: int
     socket: str
@@ -201,8 +209,7 @@ class ServiceStatus(Message):
     """How long the last scheduling pass took."""
     standby: int = 0
     """Job hosts started with room for a job."""
-    job_hosts: tuple[tuple[str, int, int], ...] = ()
-    """Each job host: its name, pid and how many jobs it runs."""
+    job_hosts: tuple[JobHostInfo, ...] = ()
 
 
 class StepStarted(Message):
@@ -341,7 +348,7 @@ CLIENT_MESSAGES: tuple[type, ...] = (
     SubmitJob, PayloadChecked, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample,
     EjectSample,
     SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
-    PipelineInfo, DeviceInfoRow, ServiceStatus, StepStarted, JobData, GetWatchState,
+    PipelineInfo, DeviceInfoRow, JobHostInfo, ServiceStatus, StepStarted, JobData, GetWatchState,
     WatchState, PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow,
     Reload, Reloaded, ComponentData,
 )

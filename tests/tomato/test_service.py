@@ -200,8 +200,7 @@ def test_jobs_run_together_in_the_job_host_that_waited_for_them(tomato_factory):
     second = tomato.submit(payload("sequential", 1.5, 0.1), "second")
     until(lambda: tomato.status(first) == tomato.status(second) == "r", 20, "both running")
     status = tomato.ask(GetServiceStatus())
-    assert [(name, pid, jobs) for name, pid, jobs in status.job_hosts] == \
-        [("jobhost-1", host, 2)]
+    assert [(h.name, h.pid, h.jobs) for h in status.job_hosts] == [("jobhost-1", host, 2)]
     for jobid in (first, second):
         assert tomato.wait_status(jobid, "c", "ce")["status"] == "c"
         values = [v for _, v in read_csv(tomato.data_files(jobid)[0])]
@@ -213,7 +212,7 @@ def test_jobs_run_together_in_the_job_host_that_waited_for_them(tomato_factory):
     assert f"job {first}: handed to jobhost-1" in log and "no job host had room" not in log
     # The host waits on, for the next jobs; no other was started.
     assert pids_of(b"tomato.job", rundir) == {host}
-    assert tomato.ask(GetServiceStatus()).job_hosts[0][2] == 0
+    assert tomato.ask(GetServiceStatus()).job_hosts[0].jobs == 0
 
 
 def test_outputs_wait_for_an_output_server_rather_than_start_a_process_of_their_own(

@@ -14,7 +14,7 @@ from anyio.abc import TaskGroup
 from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
 from ..codec import CODEC
-from ..messages import CancelRun, JobSpec, RunJob
+from ..messages import CancelRun, JobHostInfo, JobSpec, RunJob
 from ..paths import socket_path
 from .settings import Settings
 
@@ -40,6 +40,8 @@ class JobHosts:
         """Held while a host starts: jobs that find no room wait for it, not start more."""
         self._jobs: dict[int, str] = {}
         """jobid → the host running it."""
+        self._devices: dict[int, frozenset[str]] = {}
+        """jobid → the devices it uses (hosts are chosen by them)."""
         self._numbers = itertools.count(1)
         self._cancelled: set[int] = set()
 
@@ -61,26 +63,40 @@ class JobHosts:
         self._hosts[child] = set()
         return child
 
-    async def _reserve(self, jobid: int, tried: set[str]) -> str:
+    async def _reserve(self, spec: JobSpec, tried: set[str]) -> str:
         """A place for the job in a host with room (not one of `tried`), starting one if
-        none has: one at a time, however many jobs start at once. Raises ActorError."""
-        while True:
-            if room := [c for c in self._with_room() if c not in tried]:
-                child = room[0]
-                self._jobs[jobid] = child
-                self._hosts[child].add(jobid)
-                return child
-            if self._starting.locked():
-                async with self._starting:  # another job's start: it may have room for both
-                    continue
-            async with self._starting:
-                child = await self._start()
-                logger.info("%s started: no job host had room", child)
+        none has: one at a time, however many jobs start at once (each waits for the start
+        before it, which may have room for it). Raises ActorError."""
+        devices = frozenset(c.device for c in spec.components)
+        if (child := self._place(spec.jobid, devices, tried)) is not None:
+            return child
+        async with self._starting:
+            while (child := self._place(spec.jobid, devices, tried)) is None:
+                logger.info("%s started: no job host had room", await self._start())
+        return child
 
-    def _with_room(self) -> list[str]:
-        """Hosts with room for a job, the fullest first."""
+    def _place(self, jobid: int, devices: frozenset[str], tried: set[str]) -> str | None:
+        """Reserve room for the job in the best host with room, if one has."""
+        room = [c for c in self._with_room(devices) if c not in tried]
+        if not room:
+            return None
+        self._jobs[jobid] = room[0]
+        self._devices[jobid] = devices
+        self._hosts[room[0]].add(jobid)
+        return room[0]
+
+    def _with_room(self, devices: frozenset[str] = frozenset()) -> list[str]:
+        """Hosts with room for a job, those running most jobs on `devices` first (a host
+        hears each device it reads from at every tick: fewer hosts per device cost less),
+        then the fullest."""
         room = [c for c, jobs in self._hosts.items() if len(jobs) < self._settings.per_host]
-        return sorted(room, key=lambda c: -len(self._hosts[c]))
+
+        def order(child: str) -> tuple[int, int]:
+            jobs = self._hosts[child]
+            return (-sum(1 for j in jobs if self._devices.get(j, frozenset()) & devices),
+                    -len(jobs))
+
+        return sorted(room, key=order)
 
     async def fill(self) -> None:
         """Start hosts until `settings.standby` of them have room."""
@@ -100,7 +116,7 @@ class JobHosts:
         tried: set[str] = set()
         while True:
             # Reserved before the ask: its first reports may come before the reply.
-            child = await self._reserve(spec.jobid, tried)
+            child = await self._reserve(spec, tried)
             try:
                 async with connect(self.socket(child), CODEC) as conn:
                     await conn.ask(RunJob(spec, str(jobdir)))
@@ -130,6 +146,7 @@ class JobHosts:
             self._numbers = itertools.count(max(next(self._numbers), int(number) + 1))
 
     def _forget(self, jobid: int) -> str | None:
+        self._devices.pop(jobid, None)
         child = self._jobs.pop(jobid, None)
         if child is not None and child in self._hosts:
             self._hosts[child].discard(jobid)
@@ -150,9 +167,9 @@ class JobHosts:
         """How many hosts have room for a job."""
         return len(self._with_room())
 
-    def hosts(self) -> list[tuple[str, int, int]]:
-        """Each host: its name, pid and how many jobs it runs."""
-        return [(c, self._procs.pid(c) or 0, len(jobs)) for c, jobs in self._hosts.items()]
+    def hosts(self) -> list[JobHostInfo]:
+        return [JobHostInfo(c, self._procs.pid(c) or 0, len(jobs))
+                for c, jobs in self._hosts.items()]
 
     def socket(self, child: str) -> Path:
         return socket_path(self._settings.runtime_dir, child)
@@ -177,6 +194,7 @@ class JobHosts:
         jobs = self._hosts.pop(ev.id, set())
         for jobid in jobs:
             self._jobs.pop(jobid, None)
+            self._devices.pop(jobid, None)
         return sorted(jobs)
 
     async def cancel(self, jobid: int) -> None:

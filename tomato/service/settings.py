@@ -28,7 +28,7 @@ jobs = "{jobs}"          # one folder per job
 devices = "{devices}"    # the devices file; if missing, built-in dummy pipelines are used
 
 [jobs]
-per_host = 200           # jobs run by one job host process (more hosts start as needed)
+per_host = 500           # jobs run by one job host process (more hosts start as needed)
 standby = 1              # job hosts kept started with room, so jobs start at once
 poll_interval = 30       # a job reads its device when told of new points; without word,
                          # after this many seconds too (a safety net)
@@ -52,7 +52,7 @@ class _Paths(_Section):
 
 
 class _Jobs(_Section):
-    per_host: Annotated[int, Field(ge=1, le=10_000)] = 200
+    per_host: Annotated[int, Field(ge=1, le=10_000)] = 500
     standby: Annotated[int, Field(ge=0, le=100)] = 1
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0
     """Seconds between reads of a device's new points when no event wakes the job."""
@@ -122,7 +122,7 @@ class Settings:
     devices_file: Path
     runtime_dir: Path
     poll_interval: float = 30.0
-    per_host: int = 200
+    per_host: int = 500
     standby: int = 1
     output_servers: int = 2
     orphan_grace: float = 60.0

@@ -16,7 +16,7 @@ def settings(tmp_path, text):
 def test_first_run_writes_the_defaults_and_reads_them_back(tmp_path):
     s = load_settings(tmp_path, None, rundir=tmp_path / "run")
     assert (tmp_path / "settings.toml").exists()
-    assert (s.standby, s.per_host, s.output_servers, s.poll_interval) == (1, 200, 2, 30.0)
+    assert (s.standby, s.per_host, s.output_servers, s.poll_interval) == (1, 500, 2, 30.0)
     assert s.state_db == (tmp_path / "tomato.db").resolve()
 
 
