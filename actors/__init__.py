@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         until_released,
     )
     from ._client import Connection, connect
+    from ._flag import Flag
     from ._frame import MAX_FRAME
     from ._process import ChildEvent, ChildSpec, ProcessSupervisor
     from ._server import peer_context, prepare_socket_path, serve_actor
@@ -61,6 +62,7 @@ _LAZY = {
     "task_group": "._actor",
     "Connection": "._client",
     "connect": "._client",
+    "Flag": "._flag",
     "ask_now": "._sync",
     "MAX_FRAME": "._frame",
     "ChildEvent": "._process",
@@ -104,6 +106,7 @@ __all__ = [
     "Deferred",
     "EventHub",
     "EventsMissed",
+    "Flag",
     "HandlerError",
     "Message",
     "NoDescriptorsError",

@@ -117,6 +117,10 @@ class EventHub:
                     *(self._by_topic.get(topic, ()) if topic is not None else ())):
             sub.offer(event)
 
+    def wants(self, topic: Any) -> bool:
+        """Whether an event under `topic` would reach anyone (spare making it if not)."""
+        return None in self._by_topic or topic in self._by_topic
+
     def subscribe(self, topic: Any = None, buffer: int | None = None) -> Subscription:
         sub = Subscription(self, buffer or self._buffer, topic)
         self._by_topic.setdefault(topic, set()).add(sub)

@@ -240,7 +240,8 @@ class DeviceActor(Actor):
     def _ready(self, ch: _Channel) -> None:
         """Tell readers that `ch` has news: DataReady under its name at once, and the
         channel in the next ChannelsReady (one per READY_GAP for all channels)."""
-        self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
+        if self.events.wants(ch.name):
+            self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
         if not self._pending_ready:
             self._tg.start_soon(self._publish_ready)
         self._pending_ready.add(ch.name)

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tomato.actors import ActorDeadError, Connection, EventsMissed, connect
+from tomato.actors import ActorDeadError, Connection, EventsMissed, Flag, connect
 from tomato.drivers import ChannelsReady, DataBatch, ReadMany
 
 from ..codec import CODEC
@@ -26,14 +26,14 @@ class Wake:
     interval); the read loop waits on it: no timer per job."""
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        self._flag = Flag()
 
     def set(self) -> None:
-        self._event.set()
+        self._flag.set()
 
     async def wait(self) -> None:
-        await self._event.wait()
-        self._event = anyio.Event()
+        await self._flag.wait()
+        self._flag = Flag()
 
 
 class DeviceLink:
@@ -145,7 +145,7 @@ class _Answer:
     __slots__ = ("_done", "batch", "error")
 
     def __init__(self) -> None:
-        self._done = anyio.Event()
+        self._done = Flag()
         self.batch: DataBatch | None = None
         self.error: BaseException | None = None
 
