@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from tomato.actors import Actor, Codec, Context, Deferred, Ok
+from tomato.actors import Actor, Codec, Context, Deferred, Flag, Ok
 
 from ._interface import Driver, check_task
 from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError
@@ -115,6 +115,8 @@ class DeviceActor(Actor):
         self._owner = owner or Owner(None)
         self._channels = {ch: _Channel(ch) for ch in driver.channels}
         self._pending_ready: set[str] = set()
+        self._news = Flag()
+        """Set when a channel joins `_pending_ready`."""
         driver.notice = self._notice
 
     async def handle(self, msg: Any, ctx: Context) -> Any:
@@ -242,14 +244,21 @@ class DeviceActor(Actor):
         channel in the next ChannelsReady (one per READY_GAP for all channels)."""
         if self.events.wants(ch.name):
             self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
-        if not self._pending_ready:
-            self._tg.start_soon(self._publish_ready)
         self._pending_ready.add(ch.name)
+        self._news.set()
 
-    async def _publish_ready(self) -> None:
-        await anyio.sleep(READY_GAP)
-        channels, self._pending_ready = tuple(self._pending_ready), set()
-        self.events.publish(ChannelsReady(channels), "ready")
+    async def on_start(self) -> None:
+        self._tg.start_soon(self._tell_ready)
+
+    async def _tell_ready(self) -> None:
+        """One ChannelsReady per READY_GAP at most, for every channel with news, by one
+        task for the device's life (not a task per tick)."""
+        while True:
+            await self._news.wait()
+            await anyio.sleep(READY_GAP)
+            self._news = Flag()
+            channels, self._pending_ready = tuple(self._pending_ready), set()
+            self.events.publish(ChannelsReady(channels), "ready")
 
     async def _stop(self, ch: _Channel) -> Ok:
         if ch.state == "running" and ch.scope is not None:
