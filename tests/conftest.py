@@ -57,15 +57,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         compileall.compile_dir(root / package, quiet=1)
 
 
-def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Wait for `condition()` to be truthy (checked every 20 ms); fail after `timeout` s."""
+def until(condition: Callable[[], Any], timeout: float = 10.0,
+          what: str | Callable[[], str] = "condition") -> Any:
+    """Wait for `condition()` to be truthy (checked every 20 ms); fail after `timeout` s,
+    saying `what` it waited for (a callable: asked then, to say what is left)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for "
+                                 f"{what() if callable(what) else what}")
         time.sleep(0.02)
 
 

@@ -332,7 +332,9 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
     assert len(jobs) >= 2 and len(outputs) == 1 and len(devices) == 1
     children = jobs | outputs | devices
     until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), 30,
-          "every process of the dead service to stop")
+          lambda: "every process of the dead service to stop; left: " + ", ".join(
+              Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[2].decode()
+              for pid in children if os.path.exists(f"/proc/{pid}")))
     # The device kept serving its job to the end: every point is in the raw data.
     assert [v for _, v in read_csv(tomato.data_files(jobid)[0])] == list(range(1, 16))
 

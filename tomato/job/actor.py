@@ -17,6 +17,7 @@ from tomato.actors import (
     ActorDeadError,
     ActorError,
     Context,
+    Flag,
     Ok,
     Ping,
     connect,
@@ -27,7 +28,7 @@ from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
 from ..messages import CancelRun, JobData, RunJob, StepSpec, StepStarted
 from ..rawdata import DataFile, RecordFile
-from .links import READ_TIMEOUT, DeviceLink, DeviceLinks, Wake
+from .links import READ_TIMEOUT, DeviceLink, DeviceLinks
 from .reporter import Reporter
 
 STOP_TIMEOUT = 1.0
@@ -148,11 +149,11 @@ class JobActor(Actor):
         try:
             while pending:
                 try:
-                    async with self.links.use(sock) as device, device.watch(channel) as wake:
+                    async with self.links.use(sock) as device:
                         while pending:
                             if run is None:
                                 run = _StepRun(pending[0], self.jobdir, self.log)
-                            await self._run_step(device, channel, run, wake)
+                            await self._run_step(device, channel, run)
                             run.close()
                             run = None
                             pending.pop(0)
@@ -178,8 +179,7 @@ class JobActor(Actor):
         raise StepFailed(f"{where}the device of {role} was not back within "
                          f"{RESUME_TIMEOUT:g} s")
 
-    async def _run_step(self, device: DeviceLink, channel: str, run: _StepRun,
-                        wake: Wake) -> None:
+    async def _run_step(self, device: DeviceLink, channel: str, run: _StepRun) -> None:
         """Run (or, after a device restart, go on with) a step; raises _DeviceLost."""
         index, step = run.step.index, run.step
         if step.start_with is not None and run.started is None:
@@ -213,7 +213,7 @@ class JobActor(Actor):
                 stop.cancel()
         try:
             with stop:
-                await reader.until_done(wake)
+                await reader.until_done()
             if stop.cancel_called:
                 self.log.info("step %d stopped: step %r started", index, step.stop_with)
         except ActorDeadError:
@@ -235,24 +235,55 @@ class JobActor(Actor):
 
 
 class _Reader:
-    """Reads a running step's points from its device into its raw file and the reports."""
+    """Reads a running step's points from its device into its raw file and the reports:
+    fed by the device's link on every tick with news (in the link's task), and read
+    explicitly at the step's start and end. A batch is taken once: points it already has
+    (by sequence number) are left out, so two reads in flight cost nothing twice."""
 
     def __init__(self, job: JobActor, device: DeviceLink, channel: str, run: _StepRun) -> None:
         self.job, self.device, self.channel, self.run = job, device, channel, run
         self.after = 0
+        self.pending = self.again = False
         self.names = [c.name for c in run.step.columns]
         self.units = [c.unit for c in run.step.columns]
+        self.ended = Flag()
+        self.error: BaseException | None = None
+        self.feeding = False
+        """Between the start and end of `until_done`: a read on news arriving later (its
+        step's file may be closed) is left to the step's last read."""
 
     async def read(self, timeout: float = READ_TIMEOUT) -> DataBatch:
         """Fetch and keep the points the device has; raises StepFailed on its error."""
-        step = self.run.step
         batch = await self.device.read(self.channel, self.after, timeout)
-        points = batch.points
-        self.run.out.append(points)
+        self._take(batch)
+        return batch
+
+    def give(self, batch: DataBatch) -> None:
+        """A batch read on news: kept; the end of the step (or a failure) is noted for
+        `until_done`."""
+        if not self.feeding:
+            return
+        try:
+            self._take(batch)
+        except Exception as exc:  # StepFailed, OSError (a full disk): the step's to raise
+            self.fail(exc)
+        else:
+            if batch.state != "running":
+                self.ended.set()
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+        self.ended.set()
+
+    def _take(self, batch: DataBatch) -> None:
+        step = self.run.step
+        points = batch.points[max(self.after - batch.first, 0):]
+        self.run.out.append(points)  # first: points not written are read again
+        self.after = max(self.after, batch.first + len(batch.points))
         for text in batch.notices:
             self.job.notes.append(f"step {step.index}: {text}")
             self.job.log.warning("%s", self.job.notes[-1])
-        self.after = batch.first + len(points)
         if points:
             names, units, rows = ((self.names, self.units, points) if not step.free_form
                                   else record_scalars(points))
@@ -260,13 +291,19 @@ class _Reader:
                                            units, rows))
         if batch.state == "error":
             raise StepFailed(f"step {step.index} ({step.task.technique}): {batch.error}")
-        return batch
 
-    async def until_done(self, wake: Wake) -> None:
-        """Read whenever the device says it has news, until the step ends. (At fast rates
-        the device says so at most once per READY_GAP: reads come in batches.)"""
-        while (await self.read()).state == "running":
-            await wake.wait()
+    async def until_done(self) -> None:
+        """Keep the points the device reads out on its ticks, until the step ends."""
+        self.feeding = True
+        try:
+            with self.device.feed(self.channel, self):
+                if (await self.read()).state != "running":
+                    return
+                await self.ended.wait()
+        finally:
+            self.feeding = False
+        if self.error is not None:
+            raise self.error
 
 
 class _DeviceLost(Exception):

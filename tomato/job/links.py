@@ -8,10 +8,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 
 from tomato.actors import ActorDeadError, Connection, EventsMissed, Flag, connect
 from tomato.drivers import ChannelsReady, DataBatch, ReadMany
@@ -21,19 +21,17 @@ from ..codec import CODEC
 READ_TIMEOUT = 30.0
 
 
-class Wake:
-    """Set when the device has news for one channel (and, as a safety net, every poll
-    interval); the read loop waits on it: no timer per job."""
+class Sink(Protocol):
+    """Where a read's batch goes: a job's step reader (fed on every tick with news for its
+    channel) or one explicit read's answer."""
 
-    def __init__(self) -> None:
-        self._flag = Flag()
+    after: int
+    pending: bool
+    again: bool
 
-    def set(self) -> None:
-        self._flag.set()
+    def give(self, batch: DataBatch) -> None: ...
 
-    async def wait(self) -> None:
-        await self._flag.wait()
-        self._flag = Flag()
+    def fail(self, error: BaseException) -> None: ...
 
 
 class DeviceLink:
@@ -45,8 +43,9 @@ class DeviceLink:
         self._poll = poll
         self._scopes: set[anyio.CancelScope] = set()
         """Of the tasks that serve the link: cancelled when it closes."""
-        self._wakes: defaultdict[str, set[Wake]] = defaultdict(set)
-        self._reads: list[tuple[str, int, _Answer]] = []
+        self._feeds: defaultdict[str, set[Sink]] = defaultdict(set)
+        """channel → the readers fed with its points on every tick with news."""
+        self._reads: list[tuple[str, int, Sink]] = []
         self._flushing = False
 
     @property
@@ -70,57 +69,72 @@ class DeviceLink:
     async def ask(self, msg: Any, timeout: float | None = 5.0) -> Any:
         return await self.conn.ask(msg, timeout=timeout)
 
-    @asynccontextmanager
-    async def watch(self, channel: str) -> AsyncIterator[Wake]:
-        """A Wake set whenever `channel` has news (and when the link breaks)."""
-        wake = Wake()
-        self._wakes[channel].add(wake)
+    @contextmanager
+    def feed(self, channel: str, sink: Sink) -> Iterator[None]:
+        """While the block runs, read `channel` for `sink` whenever the device has news for
+        it (and each poll interval, and when the link breaks: the read then fails). The
+        batches are handed to `sink.give` in the link's task: no task of the job wakes per
+        point."""
+        self._feeds[channel].add(sink)
         try:
-            yield wake
+            yield
         finally:
-            self._wakes[channel].discard(wake)
-            if not self._wakes[channel]:
-                del self._wakes[channel]
+            self._feeds[channel].discard(sink)
+            if not self._feeds[channel]:
+                del self._feeds[channel]
 
-    async def follow(self) -> None:
-        """Wake the watchers of the channels the device says have news, until the link
-        breaks (then every watcher: their next read says so) or closes."""
+    async def follow(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+                     ) -> None:
+        """Read for the readers of the channels the device says have news, until the link
+        breaks (then for every reader: the reads fail, and say why) or closes. Started
+        once the device has the subscription: its frame goes before any task is started
+        on the link, so no news of that task is missed."""
         with self._scope():
-            await self._follow()
+            await self._follow(task_status)
 
     async def safety_net(self) -> None:
-        """Wake every watcher each poll interval: were news lost, a read still comes."""
+        """Read for every reader each poll interval: were news lost, a read still comes."""
         with self._scope():
             while True:
                 await anyio.sleep(self._poll)
-                self._wake_all()
+                self._read_all()
 
-    async def _follow(self) -> None:
+    async def _follow(self, task_status: TaskStatus[None]) -> None:
         async with self.conn.subscribe("ready") as events:
+            task_status.started()
             async for event in events:
                 if isinstance(event, ChannelsReady):
                     for channel in event.channels:
-                        for wake in self._wakes.get(channel, ()):
-                            wake.set()
+                        for sink in self._feeds.get(channel, ()):
+                            self._request(channel, sink)
                 elif isinstance(event, EventsMissed):
-                    self._wake_all()
-        self._wake_all()
+                    self._read_all()
+        self._read_all()
 
-    def _wake_all(self) -> None:
-        for wakes in self._wakes.values():
-            for wake in wakes:
-                wake.set()
+    def _read_all(self) -> None:
+        for channel, sinks in self._feeds.items():
+            for sink in sinks:
+                self._request(channel, sink)
+
+    def _request(self, channel: str, sink: Sink, timeout: float = READ_TIMEOUT) -> None:
+        """Read `channel` for `sink` with the next ReadMany; once at a time per sink (news
+        meanwhile: once more after it)."""
+        if sink.pending:
+            sink.again = True
+            return
+        sink.pending = True
+        self._reads.append((channel, sink.after, sink))
+        if not self._flushing:
+            self._flushing = True
+            self._tg.start_soon(self._flush, timeout)
 
     async def read(self, channel: str, after: int, timeout: float = READ_TIMEOUT
                    ) -> DataBatch:
         """The points of `channel` after `after`: the reads of every job asked in the same
         tick go to the device as one ReadMany. Raises ActorError (AskTimeout after
         `timeout`)."""
-        answer = _Answer()
-        self._reads.append((channel, after, answer))
-        if not self._flushing:
-            self._flushing = True
-            self._tg.start_soon(self._flush, timeout)
+        answer = _Answer(after)
+        self._request(channel, answer, timeout)
         return await answer.wait()
 
     async def _flush(self, timeout: float) -> None:
@@ -134,17 +148,30 @@ class DeviceLink:
             except Exception as exc:
                 error = exc
             else:
-                for (*_, answer), batch in zip(reads, reply.batches, strict=True):
-                    answer.give(batch)
+                for (channel, _, sink), batch in zip(reads, reply.batches, strict=True):
+                    sink.give(batch)  # first: its cursor moves before it is read again
+                    self._done(channel, sink)
                 return
-        for *_, answer in reads:
-            answer.fail(error)
+        for channel, _, sink in reads:
+            sink.fail(error)
+            self._done(channel, sink)
+
+    def _done(self, channel: str, sink: Sink) -> None:
+        sink.pending = False
+        if sink.again:
+            sink.again = False
+            if sink in self._feeds.get(channel, ()):
+                self._request(channel, sink)
 
 
 class _Answer:
-    __slots__ = ("_done", "batch", "error")
+    """The sink of one explicit read."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_done", "after", "again", "batch", "error", "pending")
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.pending = self.again = False
         self._done = Flag()
         self.batch: DataBatch | None = None
         self.error: BaseException | None = None
@@ -205,7 +232,11 @@ class DeviceLinks:
         conn = await stack.enter_async_context(connect(sock, CODEC))
         link = DeviceLink(conn, self._tg, self._poll)
         stack.callback(link.close)
-        self._tg.start_soon(link.follow)
+        try:
+            await self._tg.start(link.follow)
+        except BaseException:
+            await stack.aclose()
+            raise
         self._tg.start_soon(link.safety_net)
         slot.stack = stack
         return link
