@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 DEVICE_CODEC = Codec(MESSAGES, ERRORS)
 STOP_TIMEOUT = 1.0
+DELIVERY_WAIT = 60.0
+"""How long a device left by its service waits for an ended task's last points to be read."""
 READY_GAP = 0.025
 """Channels with news are gathered this long into one ChannelsReady event."""
 
@@ -67,6 +70,8 @@ class _Channel:
     done: anyio.Event = field(default_factory=anyio.Event)
     notices: list[str] = field(default_factory=list)
     """What the driver said for the task's job, not yet read."""
+    ended_at: float | None = None
+    """When the task ended (monotonic), until a read hands out its end: None then."""
 
     def status(self) -> ChannelStatus:
         return ChannelStatus(self.name, self.state, self.task_id, self.error,
@@ -171,8 +176,13 @@ class DeviceActor(Actor):
         raise DriverError(f"device {self.name!r} does not understand {type(msg).__name__}")
 
     def is_idle(self) -> bool:
-        """No task runs on any channel."""
-        return all(c.state != "running" for c in self._channels.values())
+        """No task runs on any channel, and each ended task's last points were read (or
+        nobody came for them within DELIVERY_WAIT): a device left by its service stops
+        only then, not with points its job has yet to read."""
+        now = time.monotonic()
+        return all(c.state != "running" and (c.ended_at is None
+                                             or now - c.ended_at > DELIVERY_WAIT)
+                   for c in self._channels.values())
 
     def is_channel_idle(self, channel: str) -> bool:
         return self._channels[channel].state != "running"
@@ -216,6 +226,7 @@ class DeviceActor(Actor):
             logger.exception("%s:%s task %s failed", self.name, ch.name, ch.task_id)
             ch.state, ch.error = "error", f"{type(exc).__name__}: {exc}"
         finally:
+            ch.ended_at = time.monotonic()  # with the state: no wait in between
             with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_TIMEOUT):
                 if ch.state != "done":
                     await self.driver.reset(ch.name)
@@ -270,6 +281,8 @@ class DeviceActor(Actor):
     @staticmethod
     def _read(ch: _Channel, after: int) -> DataBatch:
         ch.notified = False
+        if ch.state != "running":
+            ch.ended_at = None  # its end is handed out
         drop = min(max(after - ch.first, 0), len(ch.points))
         if drop:
             del ch.points[:drop]
