@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import threading
 from pathlib import Path
 
 import anyio
@@ -21,9 +22,18 @@ from ._frame import HEADER, MAX_FRAME
 from .errors import ProtocolError
 
 _CHUNK = 256 * 1024
-_SCRATCH = memoryview(bytearray(_CHUNK))
-"""Where the kernel's bytes land first, copied out at once (one event loop a process, no
-wait in between): recv(N) would allocate N bytes at every call."""
+_LOCAL = threading.local()
+"""Its `scratch`: where the kernel's bytes land first, copied out at once, one buffer per
+thread (clients in several threads read at once): recv(N) would allocate N bytes at every
+call."""
+
+
+def _scratch() -> memoryview:
+    try:
+        return _LOCAL.scratch  # type: ignore[no-any-return]
+    except AttributeError:
+        _LOCAL.scratch = memoryview(bytearray(_CHUNK))
+        return _LOCAL.scratch  # type: ignore[no-any-return]
 
 # What a peer going away looks like.
 DISCONNECTS = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,
@@ -46,7 +56,8 @@ class FrameSocket:
         """Take what the kernel has (one read, without waiting); False if it had nothing.
         Raises EndOfStream or IncompleteRead when the peer closed the connection."""
         try:
-            size = self.sock.recv_into(_SCRATCH)
+            scratch = _scratch()
+            size = self.sock.recv_into(scratch)
         except BlockingIOError:
             return False
         except OSError as exc:
@@ -56,7 +67,7 @@ class FrameSocket:
         if self._pos:
             del self._in[:self._pos]
             self._pos = 0
-        self._in += _SCRATCH[:size]
+        self._in += scratch[:size]
         return True
 
     def cut(self) -> bytes | None:

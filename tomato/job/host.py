@@ -66,6 +66,9 @@ class JobHost(Actor):
             task_status.started()
             try:
                 status, reason = await actor.run()
+            except Exception as exc:  # a bug of ours: this job ends, the host's others go on
+                logger.exception("job %d failed", jobid)
+                status, reason = "ce", f"tomato failed running it: {type(exc).__name__}: {exc}"
             finally:
                 del self.jobs[jobid]
         self._reporting += 1
