@@ -83,13 +83,12 @@ def by_kind(values: dict[int, float], kinds: dict[int, str]) -> dict[str, float]
     return dict(out)
 
 
-async def _start(root: Path, count: int, seconds: float) -> float:
+async def _start(root: Path, pipelines: list[str], seconds: float) -> float:
     """Load and ready every pipeline, submit a job each; returns when the last was readied."""
     async with connect(service_socket(root), CODEC) as conn:
-        pipelines = [f"p{d}-{c}" for d, c in _names(count)]
         for name in pipelines:
             await conn.ask(LoadSample(name, "s"))
-        for _ in range(count):
+        for _ in pipelines:
             await conn.ask(SubmitJob(payload(seconds), "d.yml", str(root)))
         last = time.perf_counter()
         for name in pipelines:
@@ -97,29 +96,15 @@ async def _start(root: Path, count: int, seconds: float) -> float:
         return last
 
 
-def _all_running(svc: Service, count: int) -> float:
+def _all_running(svc: Service, pipelines: list[str], seconds: float) -> float:
     """Seconds from the last submit to every job `r` (asked every 0.2 s)."""
-    last = anyio.run(_start, svc.root, count, seconds_of(count))
+    last = anyio.run(_start, svc.root, pipelines, seconds)
     deadline = time.perf_counter() + 600
-    while sum(j.status == "r" for j in svc.ask(GetJobs())) < count:
+    while sum(j.status == "r" for j in svc.ask(GetJobs())) < len(pipelines):
         if time.perf_counter() > deadline:
             raise SystemExit("benchmark: not every job runs after 600 s")
         time.sleep(0.2)
     return time.perf_counter() - last
-
-
-_SHAPE: list[tuple[int, int, bool]] = []
-"""The run's devices, channels each, and whether it is quick."""
-
-
-def seconds_of(count: int) -> float:
-    """How long each job runs: past every measurement, to end in one burst."""
-    return 12 if _SHAPE[0][2] else 150 + count // 10
-
-
-def _names(count: int) -> list[tuple[int, int]]:
-    devices, channels, _ = _SHAPE[0]
-    return [(d, c) for d in range(1, devices + 1) for c in range(1, channels + 1)][:count]
 
 
 def _steady(svc: Service, service_pid: int, seconds: float, label: str) -> None:
@@ -197,12 +182,12 @@ def _burst(svc: Service, count: int, seconds: float, label: str) -> None:
 def run(devices: int, channels: int, quick: bool, settings: str | None = None) -> None:
     count = devices * channels
     label = f"[{count} jobs, {devices} device{'s' if devices > 1 else ''} x {channels}]"
-    _SHAPE[:] = [(devices, channels, quick)]
-    seconds = seconds_of(count)
+    pipelines = [f"p{d}-{c}" for d in range(1, devices + 1) for c in range(1, channels + 1)]
+    seconds = 12 if quick else 150 + count // 10  # past every measurement, then one burst
     with tempfile.TemporaryDirectory(prefix="tomato-density-") as tmp:
         svc = Service(Path(tmp), lab(devices, channels), settings)
         try:
-            to_r = _all_running(svc, count)
+            to_r = _all_running(svc, pipelines, seconds)
             show(Figure(f"{label} last submit → all r", [to_r], "s"))
             _steady(svc, svc.process.pid, 5 if quick else 20, label)
             show(Figure(f"{label} ketchup status (whole process)", [

@@ -241,9 +241,6 @@ class DeviceLinks:
         slot.stack = stack
         return link
 
-    def __len__(self) -> int:
-        return len(self._slots)
-
 
 async def _close(slot: _Slot) -> None:
     stack, slot.stack, slot.link = slot.stack, None, None

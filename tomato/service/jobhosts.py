@@ -157,7 +157,7 @@ class JobHosts:
         stops if enough others have room."""
         child = self._forget(jobid)
         if (child is not None and not self._hosts.get(child)
-                and len(self._with_room()) > max(self._settings.standby, 0)
+                and len(self._with_room()) > self._settings.standby
                 and not self._procs.stopping):
             del self._hosts[child]
             logger.info("%s has no job left: stopping it", child)
