@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     from ._registry import DriverHost, driver_fingerprint, driver_names, load_driver
     from .messages import (
         COMPONENT_REQUESTS,
+        Acknowledge,
         AttrInfo,
         AttrValues,
         ChannelsReady,
@@ -80,6 +81,7 @@ _LAZY = {
     "ChannelStatus": ".messages",
     "Column": ".messages",
     "ChannelsReady": ".messages",
+    "Acknowledge": ".messages",
     "DataBatch": ".messages",
     "DataBatches": ".messages",
     "DataReady": ".messages",
@@ -121,6 +123,7 @@ __all__ = [
     "COMPONENT_REQUESTS",
     "DEVICE_CODEC",
     "SETTINGS_REFUSED",
+    "Acknowledge",
     "AttrInfo",
     "AttrValues",
     "ChannelBusyError",

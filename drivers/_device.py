@@ -18,6 +18,7 @@ from .errors import ERRORS, ChannelBusyError, DriverError, UnknownChannelError
 from .messages import (
     COMPONENT_REQUESTS,
     MESSAGES,
+    Acknowledge,
     ChannelsReady,
     ChannelStatus,
     DataBatch,
@@ -49,7 +50,7 @@ DEVICE_CODEC = Codec(MESSAGES, ERRORS)
 STOP_TIMEOUT = 1.0
 DELIVERY_WAIT = 60.0
 """How long a device left by its service waits for an ended task's last points to be read."""
-READY_GAP = 0.025
+READY_GAP = 0.05
 """Channels with news are gathered this long into one ChannelsReady event."""
 
 
@@ -64,6 +65,8 @@ class _Channel:
     """The last point of a task."""
     first: int = 0
     """Sequence number of the point before points[0]."""
+    pushed: int = 0
+    """Sequence number of the last point pushed with a ChannelsReady."""
     scope: anyio.CancelScope | None = None
     notified: bool = False
     """A DataReady went out since the last read."""
@@ -142,6 +145,10 @@ class DeviceActor(Actor):
             case ReadMany(reads):
                 return DataBatches(tuple(self._read(self._channel(ch), after)
                                          for ch, after in reads))
+            case Acknowledge(reads):
+                for name, after in reads:
+                    _forget(self._channel(name), after)
+                return None
             case GetDeviceStatus():
                 return DeviceStatus(self.name, tuple(c.status() for c in self._channels.values()))
             case _ if isinstance(msg, COMPONENT_REQUESTS):
@@ -206,7 +213,7 @@ class DeviceActor(Actor):
             raise DriverError(f"driver {self.driver.name!r} has no technique {task.technique!r}")
         check_task(technique, task)
         ch.state, ch.task_id, ch.error = "running", task_id, None
-        ch.points, ch.first, ch.done, ch.notices = [], 0, anyio.Event(), []
+        ch.points, ch.first, ch.pushed, ch.done, ch.notices = [], 0, 0, anyio.Event(), []
         ch.scope = anyio.CancelScope()
         self._tg.start_soon(self._run, ch, task, ch.scope)
         logger.info("%s:%s started %s (%s)", self.name, ch.name, task.technique, task_id)
@@ -251,8 +258,9 @@ class DeviceActor(Actor):
             self._ready(ch)
 
     def _ready(self, ch: _Channel) -> None:
-        """Tell readers that `ch` has news: DataReady under its name at once, and the
-        channel in the next ChannelsReady (one per READY_GAP for all channels)."""
+        """Tell readers that `ch` has news: DataReady under its name at once, and its
+        points (or the channel, for other news) in the next ChannelsReady (one per
+        READY_GAP for all channels)."""
         if self.events.wants(ch.name):
             self.events.publish(DataReady(ch.name, ch.first + len(ch.points)), ch.name)
         self._pending_ready.add(ch.name)
@@ -263,13 +271,27 @@ class DeviceActor(Actor):
 
     async def _tell_ready(self) -> None:
         """One ChannelsReady per READY_GAP at most, for every channel with news, by one
-        task for the device's life (not a task per tick)."""
+        task for the device's life (not a task per tick). A running channel's new points
+        go with it (its reader need not ask for them); any other news is named, to be
+        read."""
         while True:
             await self._news.wait()
             await anyio.sleep(READY_GAP)
             self._news = Flag()
-            channels, self._pending_ready = tuple(self._pending_ready), set()
-            self.events.publish(ChannelsReady(channels), "ready")
+            pending, self._pending_ready = self._pending_ready, set()
+            channels, batches = [], []
+            for name in pending:
+                ch = self._channels[name]
+                if ch.state != "running" or ch.notices:
+                    channels.append(name)
+                    continue
+                ch.notified = False
+                start = max(ch.pushed, ch.first)
+                if start < ch.first + len(ch.points):
+                    batches.append(DataBatch(name, ch.task_id, start,
+                                             ch.points[start - ch.first:], ch.state))
+                    ch.pushed = ch.first + len(ch.points)
+            self.events.publish(ChannelsReady(tuple(channels), tuple(batches)), "ready")
 
     async def _stop(self, ch: _Channel) -> Ok:
         if ch.state == "running" and ch.scope is not None:
@@ -283,10 +305,15 @@ class DeviceActor(Actor):
         ch.notified = False
         if ch.state != "running":
             ch.ended_at = None  # its end is handed out
-        drop = min(max(after - ch.first, 0), len(ch.points))
-        if drop:
-            del ch.points[:drop]
-            ch.first += drop
+        _forget(ch, after)
         notices, ch.notices = tuple(ch.notices), []
         return DataBatch(ch.name, ch.task_id, ch.first, list(ch.points), ch.state, ch.error,
                          notices)
+
+
+def _forget(ch: _Channel, after: int) -> None:
+    """The points up to sequence number `after` were kept by their reader."""
+    drop = min(max(after - ch.first, 0), len(ch.points))
+    if drop:
+        del ch.points[:drop]
+        ch.first += drop

@@ -244,11 +244,21 @@ class DataBatches(Message):
 
 
 class ChannelsReady(Message):
-    """New points (or a task's end, or a notice) on these channels since they were last
-    read: DataReady for many channels at once, published under the topic "ready" at most
-    once per READY_GAP. A wake-up call as DataReady."""
+    """News of many channels at once, published under the topic "ready" at most once per
+    READY_GAP: `batches`, the new points of running channels (sequence numbers after the
+    last such push: none twice); `channels`, those with other news since they were last
+    read (a task's end, a notice): a wake-up call to read them, as DataReady. The points
+    stay in the device until a read or an Acknowledge says they were kept."""
 
     channels: tuple[str, ...]
+    batches: tuple[DataBatch, ...] = ()
+
+
+class Acknowledge(Message):
+    """(channel, after) each: the reader kept every point up to `after`; the device may
+    forget them. A tell: no reply."""
+
+    reads: tuple[tuple[str, int], ...]
 
 
 COMPONENT_REQUESTS = (
@@ -261,4 +271,5 @@ MESSAGES: tuple[type, ...] = (
     DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady, AttrInfo, GetComponent,
     ComponentInfo, GetAttrs, SetAttr, AttrValues, GetLastData, Measure, LastData,
     RegisterComponent, ResetComponent, IdleData, ReadMany, DataBatches, ChannelsReady,
+    Acknowledge,
 )

@@ -185,11 +185,11 @@ class JobActor(Actor):
         if step.start_with is not None and run.started is None:
             self.log.info("step %d waits for step %r to start", index, step.start_with)
             await self._started[step.start_with].wait()
-        task = run.rest()
+        task, task_id = run.rest(), f"{self.jobid}.{index}"
         if task.max_duration <= 0:
             return  # the device came back after the step's time was up
         try:
-            await device.ask(StartTask(channel, task, f"{self.jobid}.{index}"))
+            await device.ask(StartTask(channel, task, task_id))
         except ActorDeadError:
             raise _DeviceLost from None
         if run.started is None:
@@ -205,7 +205,7 @@ class JobActor(Actor):
                               f"its last {task.max_duration:.3g} s (points may be missing "
                               "in between)")
             self.log.warning("%s", self.notes[-1])
-        reader = _Reader(self, device, channel, run)
+        reader = _Reader(self, device, channel, run, task_id)
         stop = anyio.CancelScope()
         if step.stop_with is not None:
             self._stoppers[step.stop_with].append(stop)
@@ -240,9 +240,11 @@ class _Reader:
     explicitly at the step's start and end. A batch is taken once: points it already has
     (by sequence number) are left out, so two reads in flight cost nothing twice."""
 
-    def __init__(self, job: JobActor, device: DeviceLink, channel: str, run: _StepRun) -> None:
+    def __init__(self, job: JobActor, device: DeviceLink, channel: str, run: _StepRun,
+                 task_id: str) -> None:
         self.job, self.device, self.channel, self.run = job, device, channel, run
-        self.after = 0
+        self.task_id = task_id
+        self.after = self.acked = 0
         self.pending = self.again = False
         self.names = [c.name for c in run.step.columns]
         self.units = [c.unit for c in run.step.columns]

@@ -1,12 +1,13 @@
 """One link per device for all the jobs of a host: one connection, one subscription to the
-device's ChannelsReady, and reads gathered into one ReadMany. A thousand jobs on a device
-cost it one client and a few messages per tick, not a thousand of each per point."""
+device's ChannelsReady (which brings running channels' points along), and reads gathered
+into one ReadMany. A thousand jobs on a device cost it one client and one message per
+tick, not a thousand of each per point."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,11 +15,14 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from tomato.actors import ActorDeadError, Connection, EventsMissed, Flag, connect
-from tomato.drivers import ChannelsReady, DataBatch, ReadMany
+from tomato.drivers import Acknowledge, ChannelsReady, DataBatch, ReadMany
 
 from ..codec import CODEC
 
 READ_TIMEOUT = 30.0
+ACK_GAP = 1.0
+"""Pushed points kept by their readers are acknowledged to the device at most this often
+(it forgets them then; a read forgets them too)."""
 
 
 class Sink(Protocol):
@@ -26,6 +30,13 @@ class Sink(Protocol):
     channel) or one explicit read's answer."""
 
     after: int
+    """Every point up to this sequence number is kept."""
+    acked: int
+    """… and the device was told so."""
+    @property
+    def task_id(self) -> str | None:
+        """The device's task whose points the sink takes (a batch of another is not
+        given)."""
     pending: bool
     again: bool
 
@@ -47,6 +58,7 @@ class DeviceLink:
         """channel → the readers fed with its points on every tick with news."""
         self._reads: list[tuple[str, int, Sink]] = []
         self._flushing = False
+        self._acked_at = 0.0
 
     @property
     def closed(self) -> bool:
@@ -104,12 +116,40 @@ class DeviceLink:
             task_status.started()
             async for event in events:
                 if isinstance(event, ChannelsReady):
+                    for batch in event.batches:
+                        self._pushed(batch)
                     for channel in event.channels:
                         for sink in self._feeds.get(channel, ()):
                             self._request(channel, sink)
+                    if anyio.current_time() - self._acked_at >= ACK_GAP:
+                        await self._acknowledge()
                 elif isinstance(event, EventsMissed):
                     self._read_all()
         self._read_all()
+
+    def _pushed(self, batch: DataBatch) -> None:
+        """Points a device pushed: given to the channel's readers of that task; a reader
+        missing points before them (a push it did not see) reads them all."""
+        for sink in self._feeds.get(batch.channel, ()):
+            if sink.task_id != batch.task_id:
+                continue  # an earlier task's, arriving late
+            if batch.first > sink.after:
+                self._request(batch.channel, sink)
+            else:
+                sink.give(batch)
+
+    async def _acknowledge(self) -> None:
+        """Tell the device which pushed points were kept (they were written)."""
+        self._acked_at = anyio.current_time()
+        reads = []
+        for channel, sinks in self._feeds.items():
+            for sink in sinks:
+                if sink.after > sink.acked:
+                    reads.append((channel, sink.after))
+                    sink.acked = sink.after
+        if reads:
+            with suppress(ActorDeadError):  # the link broke: its readers hear it from follow
+                await self.conn.tell(Acknowledge(tuple(reads)))
 
     def _read_all(self) -> None:
         for channel, sinks in self._feeds.items():
@@ -167,10 +207,11 @@ class DeviceLink:
 class _Answer:
     """The sink of one explicit read."""
 
-    __slots__ = ("_done", "after", "again", "batch", "error", "pending")
+    __slots__ = ("_done", "acked", "after", "again", "batch", "error", "pending", "task_id")
 
     def __init__(self, after: int) -> None:
-        self.after = after
+        self.after = self.acked = after
+        self.task_id = None
         self.pending = self.again = False
         self._done = Flag()
         self.batch: DataBatch | None = None
