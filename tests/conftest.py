@@ -22,7 +22,6 @@ import yaml
 from tomato.actors import ActorError, EventsMissed, connect
 
 from tomato.cli.client import CLIENT_CODEC
-from tomato.cli.payloadfile import read_payload
 from tomato.messages import (
     CancelJobs,
     EjectSample,
@@ -35,16 +34,19 @@ from tomato.messages import (
     SubmitJob,
 )
 from tomato.paths import runtime_dir, socket_path
+from tomato.payloadfile import read_payload
 
 pytest_plugins = ["clusterlab"]  # a NATS server and tomatos joined to it (tests/clusterlab.py)
 
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).parent / "data"
 FINISHED = ("c", "ce", "cd")
-LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
+NO_WEB = '[web]\nlisten = ""\n'
+"""No web page: tests/tomato/test_web.py starts its own (on a free port)."""
+LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n" + NO_WEB
 """A service without processes kept waiting: what most tests need, at the least CPU (a job
 starts a process of its own; its outputs are made by a one-off output process)."""
-WARM = "[jobs]\nstandby = 0\noutput_servers = 1\n"
+WARM = "[jobs]\nstandby = 0\noutput_servers = 1\n" + NO_WEB
 """A service many tests share: one output server kept warm for all their jobs."""
 
 
@@ -313,6 +315,21 @@ def open_datagram(path: Path) -> Any:
 
     with xr.open_datatree(path) as tree:
         return tree.load()
+
+
+def pids_of(module: bytes, rundir: bytes) -> set[int]:
+    """Processes running `python -m module` for the service of `rundir`."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if module in argv and rundir in b" ".join(argv):
+                pids.add(int(entry))
+    return pids
 
 
 def read_csv(path: Path) -> list[list[float]]:

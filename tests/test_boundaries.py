@@ -17,7 +17,7 @@ LAYERS = {"actors": 0, "drivers": 1, "tomato": 2}
 """The repository's folders, lowest layer first."""
 INSTALLED = {"actors": "tomato.actors", "drivers": "tomato.drivers", "tomato": "tomato"}
 """Their import names: installed, actors/ and drivers/ are inside tomato."""
-PROCESSES = ("cli", "service", "job", "outputs")
+PROCESSES = ("cli", "service", "job", "outputs", "web")
 """tomato's sub-packages, one per kind of process."""
 
 

@@ -22,6 +22,9 @@ class SubmitJob(Message):
     cwd: str
     jobname: str | None = None
     check: bool = False
+    submitter: str | None = None
+    """Who submitted it through the web page or API (a token's name): said by tomato's web
+    process, which runs as the service's user; refused from anyone else."""
 
 
 class PayloadChecked(Message):

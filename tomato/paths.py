@@ -65,3 +65,9 @@ def device_socket(rundir: Path, device: str) -> Path:
     if safe != device or len(safe) > 32:
         safe = f"{safe[:20]}-{hashlib.sha1(device.encode()).hexdigest()[:8]}"
     return socket_path(rundir, f"dev-{safe}")
+
+
+def web_address_file(rundir: Path) -> Path:
+    """Written (0600) by the web process while it serves: the page's address and the
+    owner's login token (`ketchup web` prints them)."""
+    return rundir / "web.json"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import signal
 
-from conftest import payload, read_csv, until
+from conftest import NO_WEB, payload, read_csv, until
 
 from tomato.messages import GetServiceStatus
 
 FOUR = ("devices:\n  - {name: d, driver: dummy, channels: [1, 2, 3, 4]}\n"
         "pipelines:\n  - name: p-*\n    devices: [{tag: worker, name: d, channel: each}]\n")
-TWO_PER_HOST = "[jobs]\nstandby = 0\nper_host = 2\noutput_servers = 1\n"
+TWO_PER_HOST = "[jobs]\nstandby = 0\nper_host = 2\noutput_servers = 1\n" + NO_WEB
 
 
 def four_jobs(tomato, seconds):

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import BIN, open_datagram, payload, until
+from conftest import BIN, NO_WEB, open_datagram, payload, until
 
 
 def test_the_ready_line_is_said_once_at_every_verbosity(tmp_path, env):
     for flags in ((), ("-v",)):
         folder = tmp_path / f"lab{len(flags)}"
         folder.mkdir()
-        (folder / "settings.toml").write_text("[jobs]\nstandby = 0\noutput_servers = 0\n")
+        (folder / "settings.toml").write_text("[jobs]\nstandby = 0\noutput_servers = 0\n" + NO_WEB)
         out = folder / "out"
         with out.open("w") as sink:
             service = subprocess.Popen([str(BIN / "tomato"), "-t", *flags], cwd=folder,

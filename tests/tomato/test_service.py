@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, WARM, payload, read_csv, until
+from conftest import BIN, NO_WEB, WARM, payload, pids_of, read_csv, until
 
 from tomato.messages import GetPipelines, GetServiceStatus, SetReady
 
@@ -152,7 +152,7 @@ def test_a_job_handed_over_just_before_a_crash_is_taken_over_all_the_same(tomato
 
 def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato_factory):
     """Data collected, outputs not yet made (the output servers are held), then a crash."""
-    tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 2\n")
+    tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 2\n" + NO_WEB)
     rundir = str(tomato.socket.parent).encode()
     servers = until(lambda: len(found := pids_of(b"tomato.outputs", rundir)) == 2 and found, 20,
                     "the output servers")
@@ -173,21 +173,6 @@ def test_a_service_restarted_after_a_crash_makes_the_outputs_it_owed(tomato_fact
     assert "data collected before a restart" in tomato.log.read_text()
     until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in servers), 20,
           "the old output servers to be stopped")
-
-
-def pids_of(module: bytes, rundir: bytes) -> set[int]:
-    """Processes running `python -m module` for the service of `rundir`."""
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if module in argv and rundir in b" ".join(argv):
-                pids.add(int(entry))
-    return pids
 
 
 def test_jobs_run_together_in_the_job_host_that_waited_for_them(tomato_factory):
@@ -217,7 +202,7 @@ def test_jobs_run_together_in_the_job_host_that_waited_for_them(tomato_factory):
 
 def test_outputs_wait_for_an_output_server_rather_than_start_a_process_of_their_own(
         tomato_factory):
-    tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 1\n")
+    tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 1\n" + NO_WEB)
     tomato.prepare("dummy-5", "s1")  # at once, while the output server is still starting
     jobid = tomato.submit(payload(time=0.05, delay=0.05))
     job = tomato.wait_status(jobid, "c", "ce")
@@ -314,10 +299,11 @@ def test_a_service_restarted_after_its_job_process_died_too_ends_the_job_ce_with
 def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_stop(
         tomato_factory):
     tomato = tomato_factory(settings="[jobs]\nstandby = 2\noutput_servers = 1\n"
-                                     "orphan_grace = 1\n")
+                                     "orphan_grace = 1\n[web]\nlisten = \"127.0.0.1:0\"\n")
     rundir = str(tomato.socket.parent).encode()
-    until(lambda: pids_of(b"tomato.outputs", rundir) and len(pids_of(b"tomato.job", rundir)) == 2,
-          20, "an output server and two standby job processes")
+    until(lambda: pids_of(b"tomato.outputs", rundir) and len(pids_of(b"tomato.job", rundir)) == 2
+          and pids_of(b"tomato.web", rundir), 20,
+          "an output server, two standby job processes and the web process")
     for pid in pids_of(b"tomato.outputs", rundir) | pids_of(b"tomato.job", rundir):
         # one BLAS thread each: they do no linear algebra
         assert b"OPENBLAS_NUM_THREADS=1\0" in Path(f"/proc/{pid}/environ").read_bytes()
@@ -329,8 +315,9 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
     # What it left (a waiting job process may have been started to refill the pool).
     jobs, outputs = pids_of(b"tomato.job", rundir), pids_of(b"tomato.outputs", rundir)
     devices = pids_of(b"tomato.drivers.device", rundir)
-    assert len(jobs) >= 2 and len(outputs) == 1 and len(devices) == 1
-    children = jobs | outputs | devices
+    web = pids_of(b"tomato.web", rundir)
+    assert len(jobs) >= 2 and len(outputs) == 1 and len(devices) == 1 and len(web) == 1
+    children = jobs | outputs | devices | web
     until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), 30,
           lambda: "every process of the dead service to stop; left: " + ", ".join(
               Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[2].decode()

@@ -23,8 +23,8 @@ from conftest import BIN, LEAN, payload, read_csv, until
 from tomato.actors import connect
 
 from tomato.cli.client import CLIENT_CODEC
-from tomato.cli.payloadfile import read_payload
 from tomato.messages import CancelJobs, StopService, SubmitJob, TakeSnapshot
+from tomato.payloadfile import read_payload
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 

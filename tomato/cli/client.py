@@ -9,15 +9,13 @@ from typing import Any
 from tomato.actors import ActorDeadError, Codec
 from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 
+from ..client_codec import CLIENT_CODEC
 from ..errors import ERRORS, NotRunningError, PayloadError, TomatoError
 from ..messages import CLIENT_MESSAGES
 from ..paths import runtime_dir, socket_path
 
 REQUEST_TIMEOUT = 30.0
 
-# What a client and the service exchange: the client messages and every error (not the
-# drivers' messages, so a command starts without importing them).
-CLIENT_CODEC = Codec(CLIENT_MESSAGES, (*ERRORS, *DRIVER_ERRORS))
 
 
 def component_codec() -> Codec:

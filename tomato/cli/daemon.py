@@ -30,6 +30,7 @@ from ..messages import (
 from .client import request
 from .command import Ctx, Group, command, pipeline_command
 from .config import config_dirs, start_command
+from .web import token
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
@@ -272,6 +273,9 @@ def _stopped(settings: Any) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+cli.add_command(token)
 
 
 def _fail(exc: TomatoError) -> None:

@@ -24,9 +24,11 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
+from ..records import job_records
 from .command import Ctx, Group, client_options, command, pipeline_command
 from .components import component
 from .config import config_dirs
+from .web import web
 
 
 @click.group(cls=Group)
@@ -43,6 +45,7 @@ async def cli(ctx: click.Context, test_mode: bool, config: Path | None, verbose:
 
 
 cli.add_command(component)
+cli.add_command(web)
 
 
 @cli.command()
@@ -56,7 +59,7 @@ cli.add_command(component)
 async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool,
                  columns: bool) -> None:
     """Submit the PAYLOAD file (YAML or JSON) to the queue; prints the jobid."""
-    from .payloadfile import read_payload, read_payload_base64
+    from ..payloadfile import read_payload, read_payload_base64
 
     raw = read_payload_base64(str(payload)) if columns else read_payload(payload)
     if columns:
@@ -104,7 +107,7 @@ async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool, verbose: bool,
         jobs = await ctx.ask(GetJobs(_jobids(what)))
         if columns:
             return _columns(render.job_columns(jobs, queue=False))
-        ctx.emit(render.job_records(jobs))
+        ctx.emit(job_records(jobs))
 
 
 def _columns(table: dict[str, list[Any]]) -> None:
@@ -127,10 +130,9 @@ def _jobids(values: tuple[str, ...]) -> tuple[int, ...]:
 @command
 async def cancel(ctx: Ctx, jobids: tuple[str, ...]) -> None:
     """Cancel jobs: queued ones at once, running ones after their devices stop."""
-    from . import render
 
     jobs = await ctx.ask(CancelJobs(_jobids(jobids)))
-    ctx.emit(render.job_records(jobs))
+    ctx.emit(job_records(jobs))
 
 
 @cli.command("cancel_all")

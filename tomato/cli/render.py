@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from rich import box
@@ -21,7 +20,6 @@ from .cells import (
     printable,
 )
 
-SEED_KEYS = ("jobid", "jobname", "status", "submitted", "executed", "completed", "pipeline")
 IDENTIFYING = {"jobid", "jobname", "status", "sample", "pipeline", "component"}
 """Columns kept at least as wide as their name on a narrow terminal."""
 
@@ -86,16 +84,6 @@ def jobs_table(jobs: Sequence[JobInfo], title: str = "jobs") -> Table:
     if not jobs:
         table.caption = "no jobs"
     return table
-
-
-def job_records(jobs: Sequence[JobInfo]) -> list[dict[str, Any]]:
-    """Jobs for `ketchup status <jobid>` and `cancel`, YAML and JSON alike: the seed's keys
-    first, in its order, then every other field."""
-    records = []
-    for job in jobs:
-        fields = asdict(job)
-        records.append({**{key: fields.pop(key) for key in SEED_KEYS}, **fields})
-    return records
 
 
 def components_table(rows: Sequence[ComponentRow]) -> Table:

@@ -23,28 +23,12 @@ from ..messages import (
     PipelineChanged,
     WatchState,
 )
+from ..records import event_records
 from .client import CLIENT_CODEC, service_socket
 from .watchmodel import FINISHED, Model
 
 EXIT_CODES = {"c": 0, "ce": 10, "cd": 11}
 RECONNECT_DELAY = 1.0
-
-
-def event_records(event: Any) -> list[dict[str, Any]]:
-    """JSON lines for an event: one per data point, one for anything else."""
-    if isinstance(event, JobData):
-        return [{"event": "point", "jobid": event.jobid, "step": event.step,
-                 "role": event.role, "uts": p[0],
-                 "values": dict(zip(event.columns, p[1:], strict=False)),
-                 "units": dict(zip(event.columns, event.units, strict=False))}
-                for p in event.points]
-    if isinstance(event, ComponentData):
-        return [{"event": "idle", "component": event.component, "uts": p[0],
-                 "values": dict(zip(event.columns, p[1:], strict=False)),
-                 "units": dict(zip(event.columns, event.units, strict=False))}
-                for p in event.points]
-    body = asdict(event) if not isinstance(event, dict) else event
-    return [{"event": type(event).__name__, **body}]
 
 
 class Watcher:

@@ -36,6 +36,7 @@ from .statecheck import check_state
 from .store import Store
 from .supervisor import CancelAll, Supervisor
 from .takeover import stop_leftovers, survivors
+from .web import start_web
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 for number in range(settings.output_servers):
                     tg.start_soon(outputs.start_server, procs, number)
                 tg.start_soon(supervisor.jobhosts.fill)
+                if settings.web_listen is not None:
+                    tg.start_soon(start_web, procs, settings)
                 if settings.cluster is not None:
                     from .cluster import join
 

@@ -36,6 +36,11 @@ output_servers = 2       # processes making datagrams and archives (0: one proce
 orphan_grace = 60        # seconds the service's processes wait for it, if it dies, before
                          # those with nothing to do stop (a device stops once its job ends)
 
+[web]
+listen = "127.0.0.1:8742"  # the web page and API (`ketchup web` prints its address with a
+                           # login token); "": off. Only this PC can reach it unless you
+                           # listen elsewhere: put a proxy with TLS in front (docs/web.md)
+
 # Per-driver settings, passed to the driver of each device, e.g.
 # [drivers.dummy]
 """
@@ -80,7 +85,16 @@ class _Cluster(_Section):
 
 
 _EXPECTED = {("cluster", "url"): "one or more nats:// or tls:// URLs, comma-separated",
+             ("web", "listen"): 'HOST:PORT (e.g. "127.0.0.1:8742"), or "" for none',
              ("cluster", "host"): "a name of letters, digits, '-' and '_' (at most 64)"}
+
+
+_LISTEN = r"^$|^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$"
+
+
+class _Web(_Section):
+    listen: Annotated[str, Field(pattern=_LISTEN)] = "127.0.0.1:8742"
+    """HOST:PORT of the web page and API; "": none."""
 
 
 class _Sharing(_Section):
@@ -95,6 +109,7 @@ class _File(_Section):
     drivers: dict[str, dict[str, Any]] = {}
     cluster: _Cluster | None = None
     sharing: _Sharing | None = None
+    web: _Web = _Web()
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,8 @@ class Settings:
     """None: this tomato runs alone (no `[cluster]` table)."""
     shared_socket: tuple[Path, int] | None = None
     """`[sharing]`: a second socket and the group (gid) whose members may use it."""
+    web_listen: str | None = None
+    """`[web] listen`: HOST:PORT of the web page and API (None: none)."""
 
 
 def default_text(config_dir: Path, data_dir: Path | None) -> str:
@@ -180,6 +197,7 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         test_mode=test_mode,
         cluster=_cluster(parsed.cluster, resolve, path),
         shared_socket=_sharing(parsed.sharing, resolve, path),
+        web_listen=parsed.web.listen or None,
     )
 
 

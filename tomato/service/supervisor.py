@@ -180,10 +180,11 @@ class Supervisor(Actor):
                                    self.cluster)
         if msg.check:  # `ketchup submit --check`: nothing queued
             return checked
+        who = _submitter(msg, ctx.uid)
         if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
-            payload["user"] = {"identifier": _user_name(ctx.uid)}
+            payload["user"] = {"identifier": who}
         owner = None if ctx.uid == os.getuid() else ctx.uid
-        spec = self.store.add_job(payload, (ctx.uid, _user_name(ctx.uid)), msg.cwd,
+        spec = self.store.add_job(payload, (ctx.uid, who), msg.cwd,
                                   lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd,
                                                          owner),
                                   self.cluster.jobs.next_jobid() if self.cluster else None)
@@ -352,6 +353,16 @@ def _owned_by(job: JobInfo, home: str | None, here: str | None, uid: int) -> boo
     if home in (None, here):
         return job.owner == uid
     return job.owner_name is not None and job.owner_name == _user_name(uid)
+
+
+def _submitter(msg: SubmitJob, uid: int) -> str:
+    """The name a job is recorded under: its submitter's user name, or, from the web
+    process (the service's own user), the token's name, marked as such."""
+    if msg.submitter is None:
+        return _user_name(uid)
+    if uid != os.getuid():
+        raise ConflictError("a submitter is named by tomato's web process only")
+    return f"{msg.submitter} (web)"
 
 
 def _user_name(uid: int) -> str:

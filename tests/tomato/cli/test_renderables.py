@@ -11,6 +11,7 @@ from rich.console import Console
 from tomato.cli import render, watchview
 from tomato.cli.watchmodel import Model
 from tomato.messages import JobData, JobInfo, PipelineInfo, StepStarted, WatchState
+from tomato.records import SEED_KEYS, job_records
 
 
 def text_of(renderable, width=120):
@@ -44,8 +45,8 @@ def test_the_jobs_table_shows_a_reason_column_only_when_a_job_has_one():
 
 
 def test_job_records_have_the_seed_keys_first_then_every_other_field():
-    [record] = render.job_records([JOB])
-    assert list(record)[:7] == list(render.SEED_KEYS)
+    [record] = job_records([JOB])
+    assert list(record)[:7] == list(SEED_KEYS)
     assert set(record) == {f.name for f in dataclasses.fields(JobInfo)}  # as --json has them
     assert record["jobpath"] == "/jobs/3" and record["reason"] is None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from clusterlab import wait_known
-from conftest import FINISHED, payload, until
+from conftest import FINISHED, NO_WEB, payload, until
 
 from tomato.messages import GetJobs
 
@@ -22,7 +22,7 @@ pipelines:
 JOBS = 60
 """The benchmark (`python benchmarks/run.py --only cluster`) runs 200 and checks the same;
 here, 200 would cost the suite ~30 s of CPU."""
-WARM = "[jobs]\nstandby = 2\noutput_servers = 1\n"  # as a lab runs it: no process per job
+WARM = "[jobs]\nstandby = 2\noutput_servers = 1\n" + NO_WEB  # as a lab runs it: no process per job
 
 
 def test_jobs_submitted_on_three_tomatos_at_once_each_run_exactly_once(cluster):

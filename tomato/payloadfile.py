@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import PayloadError
+from .errors import PayloadError
 
 SUFFIXES = {".yml": "yaml", ".yaml": "yaml", ".json": "json"}
 MAX_BYTES = 4 * 1024 * 1024
@@ -27,7 +27,7 @@ def read_payload(path: Path) -> dict[str, Any]:
                 sub = path.parent / str(raw.pop(key))
                 content = _load(sub, SUFFIXES.get(sub.suffix.lower(), "yaml"))
                 raw[part] = content.get(part) if isinstance(content, dict) else None
-    _check_values(path, raw)
+    _check_values(path, raw)  # again: with its parts
     return raw  # type: ignore[no-any-return]
 
 
@@ -68,6 +68,12 @@ def _load(path: Path, kind: str | None = None) -> Any:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise PayloadError(f"{path}: cannot read the payload: {exc.strerror}") from None
+    return parse_payload(path, data, kind)
+
+
+def parse_payload(path: Path, data: bytes, kind: str) -> Any:
+    """A payload's bytes (YAML or JSON, `kind`), bounded as a file's; `path` names it in
+    the errors. Checked values: see _check_values."""
     if len(data) > MAX_BYTES:
         raise PayloadError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB; a payload "
                            "describes an experiment, it holds no data")
@@ -77,9 +83,11 @@ def _load(path: Path, kind: str | None = None) -> Any:
         raise PayloadError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset "
                            f"{exc.start})") from None
     try:
-        return _parse(path, text, kind)
+        raw = _parse(path, text, kind)
     except RecursionError:
         raise PayloadError(f"{path}: nested too deeply") from None
+    _check_values(path, raw)
+    return raw
 
 
 def _parse(path: Path, text: str, kind: str) -> Any:

@@ -1,0 +1,147 @@
+"""Entry point of the web process: `python -m tomato.web --listen HOST:PORT --service SOCK
+…`, started and supervised by the service when `[web] listen` is set. It holds no state the
+service does not: its crash or hang touches no job."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+
+from tomato.actors import (
+    Actor,
+    ActorError,
+    Context,
+    serve_actor,
+    signal_failed,
+    signal_ready,
+    start_actor,
+    task_group,
+    until_released,
+)
+
+from ..codec import CODEC
+
+logger = logging.getLogger(__name__)
+SHUTDOWN = 2
+"""Seconds open connections (event streams) get to close when the process stops."""
+
+
+class _Pinged(Actor):
+    """The web process's mailbox: the service pings it (a hang is a restart)."""
+
+    async def handle(self, msg: object, ctx: Context) -> object:
+        raise ActorError(f"the web process does not understand {type(msg).__name__}")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:PORT` for IPv6) → (host, port); raises ValueError."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host or int(port) > 65535:
+        raise ValueError(f"listen {text!r}: HOST:PORT expected (e.g. 127.0.0.1:8742)")
+    return host.strip("[]"), int(port)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"[web] listen {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _write_private(path: Path, data: dict[str, object]) -> None:
+    part = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(part, path)
+
+
+@contextlib.contextmanager
+def _address_file(path: Path, data: dict[str, object]) -> Iterator[None]:
+    """Where `ketchup web` finds the page and the owner's login token, while it serves."""
+    _write_private(path, data)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ..tokens import Tokens
+    from .app import Web, make_app
+    from .events import Fanout
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # SIGTERM is the process's to handle (until_released), not uvicorn's
+
+    try:
+        host, port = parse_listen(args.listen)
+        sock = _bind(host, port)
+    except (ValueError, OSError) as exc:
+        signal_failed(str(exc))
+        raise SystemExit(1) from None
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    owner_token = secrets.token_urlsafe(32)
+    fanout = Fanout(args.service)
+    web = Web(args.service, Tokens(args.tokens), owner_token, args.results, fanout)
+    server = Server(uvicorn.Config(make_app(web), log_level="warning", access_log=False,
+                                   lifespan="off", timeout_graceful_shutdown=SHUTDOWN))
+    async with task_group() as tg, start_actor(_Pinged()) as ref:
+        tg.start_soon(fanout.run)
+        await tg.start(serve_actor, ref, args.socket, CODEC)
+        async with anyio.create_task_group() as http:  # ends once uvicorn has shut down
+            http.start_soon(server.serve, [sock])
+            with _address_file(args.address_file, {"url": url, "token": owner_token,
+                                                   "pid": os.getpid()}):
+                logger.info("the web page is at %s", url)
+                signal_ready()
+                await until_released(args.supervisor, args.orphan_grace)
+            server.should_exit = True  # open streams get SHUTDOWN seconds, then end
+        tg.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tomato.web")
+    parser.add_argument("--listen", required=True, help="HOST:PORT (port 0: any free one)")
+    parser.add_argument("--service", required=True, type=Path, help="the service's socket")
+    parser.add_argument("--socket", required=True, type=Path, help="this process's mailbox")
+    parser.add_argument("--tokens", required=True, type=Path, help="the tokens file")
+    parser.add_argument("--results", required=True, type=Path,
+                        help="where jobs submitted over the API write their results")
+    parser.add_argument("--address-file", required=True, type=Path,
+                        help="written (0600) with the page's address and the owner's token")
+    parser.add_argument("--supervisor", type=Path, default=None)
+    parser.add_argument("--orphan-grace", type=float, default=60.0)
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s web: %(message)s")
+    anyio.run(_serve, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""The web page's and the API's routes (Starlette): the same records as `ketchup --json`,
+each request asked of the service as ketchup would; tokens and roles checked first."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from tomato.actors import ActorDeadError, ActorError, connect
+
+from ..client_codec import CLIENT_CODEC
+from ..errors import ConflictError, NotFoundError, PayloadError
+from ..messages import CancelJobs, GetJobs, GetPipelines, JobInfo, SubmitJob
+from ..payloadfile import MAX_BYTES, parse_payload
+from ..records import job_records
+from ..tokens import Person, Tokens
+from .data import CursorError, parse_cursor, points_after
+from .events import Fanout
+from .openapi import OPENAPI
+
+COOKIE = "tomato_token"
+ASK_TIMEOUT = 30.0
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+STATUSES = {"q", "qw", "r", "rd", "c", "ce", "cd"}
+_OUTPUT_KEYS = {"output", "snapshot"}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class Web:
+    """What the routes share: the service's socket, the tokens, the event fan-out."""
+
+    def __init__(self, service: Path, tokens: Tokens, owner_token: str, results: Path,
+                 fanout: Fanout) -> None:
+        self.service = service
+        self.tokens = tokens
+        self.owner_token = owner_token
+        self.results = results
+        self.fanout = fanout
+
+    async def ask(self, msg: Any) -> Any:
+        try:
+            async with connect(self.service, CLIENT_CODEC) as conn:
+                return await conn.ask(msg, timeout=ASK_TIMEOUT)
+        except ActorDeadError:
+            raise Refused(503, "tomato's service does not answer (is it running?)") from None
+
+    def person(self, request: Request) -> Person | None:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else \
+            request.cookies.get(COOKIE) or request.query_params.get("token")
+        if not token:
+            return None
+        if token == self.owner_token:
+            return Person("owner", "admin")
+        return self.tokens.check(token)
+
+    async def job(self, jobid: int) -> JobInfo:
+        jobs = await self.ask(GetJobs((jobid,), True))
+        return jobs[0]  # type: ignore[no-any-return]
+
+
+def _allowed(role: str) -> Callable[[Callable[[Web, Request, Person], Awaitable[Response]]],
+                                    Callable[[Request], Awaitable[Response]]]:
+    """A route for `role` and above: 401 without a valid token, 403 for a lesser role; a
+    refusal of the service's as its status and one line."""
+
+    def wrap(fn: Callable[[Web, Request, Person], Awaitable[Response]]
+             ) -> Callable[[Request], Awaitable[Response]]:
+        async def route(request: Request) -> Response:
+            web: Web = request.app.state.web
+            person = web.person(request)
+            try:
+                if person is None:
+                    raise Refused(401, "a token is needed: Authorization: Bearer TOKEN "
+                                       "(tomato token add NAME prints one)")
+                if not person.may(role):
+                    raise Refused(403, f"{person.name} ({person.role}) may not do this: it is "
+                                       f"for the role {role} and above")
+                return await fn(web, request, person)
+            except Refused as exc:
+                return _error(exc.status, str(exc))
+            except (NotFoundError, PayloadError, ConflictError) as exc:
+                status = {NotFoundError: 404, PayloadError: 422, ConflictError: 409}[type(exc)]
+                return _error(status, str(exc))
+            except ActorError as exc:
+                return _error(500, str(exc))
+
+        route.__name__ = fn.__name__
+        return route
+
+    return wrap
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status)
+
+
+def _jobid(request: Request) -> int:
+    try:
+        return int(request.path_params["jobid"])
+    except ValueError:
+        raise Refused(404, f"no job {request.path_params['jobid']!r}") from None
+
+
+@_allowed("viewer")
+async def pipelines(web: Web, request: Request, person: Person) -> Response:
+    return JSONResponse([asdict(p) for p in await web.ask(GetPipelines())])
+
+
+@_allowed("viewer")
+async def jobs(web: Web, request: Request, person: Person) -> Response:
+    wanted = request.query_params.get("status")
+    statuses = set(wanted.split(",")) if wanted else None
+    if statuses is not None and not statuses <= STATUSES:
+        raise Refused(400, f"status {wanted!r}: one or more of {', '.join(sorted(STATUSES))} "
+                           "expected")
+    found = await web.ask(GetJobs((), True))
+    return JSONResponse(job_records([j for j in found
+                                     if statuses is None or j.status in statuses]))
+
+
+@_allowed("viewer")
+async def job(web: Web, request: Request, person: Person) -> Response:
+    return JSONResponse(job_records([await web.job(_jobid(request))])[0])
+
+
+@_allowed("viewer")
+async def data(web: Web, request: Request, person: Person) -> Response:
+    found = await web.job(_jobid(request))
+    try:
+        after = parse_cursor(request.query_params.get("after"))
+    except CursorError as exc:
+        raise Refused(400, str(exc)) from None
+    if found.jobpath is None or ":" in found.jobpath.split("/")[0]:
+        return JSONResponse({"jobid": found.jobid, "status": found.status, "steps": [],
+                             "cursor": request.query_params.get("after", "")})
+    points = await anyio.to_thread.run_sync(points_after, Path(found.jobpath), after)
+    return JSONResponse({"jobid": found.jobid, "status": found.status, **points})
+
+
+@_allowed("user")
+async def download(web: Web, request: Request, person: Person) -> Response:
+    found = await web.job(_jobid(request))
+    name = request.path_params["name"]
+    outputs = {Path(p).name: p for p in found.outputs or []}
+    if name not in outputs:
+        raise Refused(404, f"job {found.jobid} has no output {name!r} (it has: "
+                           f"{', '.join(outputs) or 'none yet'})")
+    return FileResponse(outputs[name], filename=name)  # a file gone: 404 by Starlette
+
+
+@_allowed("user")
+async def submit(web: Web, request: Request, person: Person) -> Response:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in YAML_TYPES and kind != "application/json":
+        raise Refused(415, f"Content-Type {kind or '(none)'!r}: application/json or "
+                           "application/yaml expected")
+    body = await _body(request)
+    name = Path("(API payload)")
+    try:
+        payload = parse_payload(name, body, "json" if kind == "application/json" else "yaml")
+    except PayloadError as exc:
+        raise Refused(400, str(exc)) from None
+    if not isinstance(payload, dict):
+        raise Refused(422, f"{name}: a payload is a map of keys, not {type(payload).__name__}")
+    for key in ("samplefile", "methodfile"):
+        if key in payload:
+            raise Refused(422, f"{name}: {key}: the API reads no files; put its content in "
+                               "the payload")
+    if not person.may("admin") and (where := _output_key(payload)) is not None:
+        raise Refused(403, f"{name}: {where}: where results are written is for admins over "
+                           "the API; download them instead")
+    folder = web.results / person.name
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = await web.ask(SubmitJob(payload, str(name), str(folder),
+                                   request.query_params.get("jobname"),
+                                   submitter=person.name))
+    return JSONResponse({"jobid": made.jobid}, 201)
+
+
+async def _body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise Refused(413, f"larger than {MAX_BYTES // 1024 // 1024} MiB; a payload "
+                               "describes an experiment, it holds no data")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _output_key(value: Any, where: str = "") -> str | None:
+    """Where the payload says a folder for its results (`…output.path`), if anywhere."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{where}.{key}" if where else str(key)
+            if key in _OUTPUT_KEYS and isinstance(inner, dict) and "path" in inner:
+                return f"{here}.path"
+            if (found := _output_key(inner, here)) is not None:
+                return found
+    elif isinstance(value, list):
+        for k, inner in enumerate(value):
+            if (found := _output_key(inner, f"{where}[{k}]")) is not None:
+                return found
+    return None
+
+
+@_allowed("user")
+async def cancel(web: Web, request: Request, person: Person) -> Response:
+    found = await web.job(_jobid(request))
+    if not person.may("admin") and found.owner_name != f"{person.name} (web)":
+        raise Refused(403, f"job {found.jobid} is not yours ({person.name}): only admins "
+                           "cancel others' jobs")
+    done = await web.ask(CancelJobs((found.jobid,)))
+    return JSONResponse(job_records(done)[0])
+
+
+@_allowed("viewer")
+async def events(web: Web, request: Request, person: Person) -> Response:
+    wanted = request.query_params.get("job")
+    jobid = int(wanted) if wanted and re.fullmatch(r"\d+", wanted) else None
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b": tomato events\n\n"
+        async with web.fanout.listen() as records:
+            async for record in records:
+                if record is None:
+                    yield b": still here\n\n"
+                elif jobid is None or record.get("jobid") == jobid:
+                    yield f"data: {json.dumps(record)}\n\n".encode()
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+async def login(request: Request) -> Response:
+    """`/?token=…` (what `ketchup web` prints): the token becomes a cookie, then the page
+    without it in its address."""
+    web: Web = request.app.state.web
+    token = request.query_params.get("token")
+    if token and web.person(request) is not None:
+        response = RedirectResponse("/", 303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+    if web.person(request) is None:
+        return Response("tomato: a token is needed: open the address `ketchup web` prints "
+                        "(or ask for one: tomato token add NAME)\n", 401,
+                        media_type="text/plain")
+    return Response("tomato\n", media_type="text/plain")
+
+
+def make_app(web: Web) -> Starlette:
+    app = Starlette(routes=[
+        Route("/", login),
+        Route("/api/v1/openapi.json", openapi),
+        Route("/api/v1/pipelines", pipelines),
+        Route("/api/v1/jobs", jobs),
+        Route("/api/v1/jobs", submit, methods=["POST"]),
+        Route("/api/v1/jobs/{jobid}", job),
+        Route("/api/v1/jobs/{jobid}/data", data),
+        Route("/api/v1/jobs/{jobid}/files/{name}", download),
+        Route("/api/v1/jobs/{jobid}/cancel", cancel, methods=["POST"]),
+        Route("/api/v1/events", events),
+    ])
+    app.state.web = web
+    return app

@@ -1,0 +1,60 @@
+"""The API's description (OpenAPI 3.1), served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+
+_JOBID = {"name": "jobid", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ERROR = {"description": "refused: {\"error\": one line saying why}",
+          "content": {"application/json": {"schema": {
+              "type": "object", "properties": {"error": {"type": "string"}}}}}}
+_REFUSALS = {"401": _ERROR, "403": _ERROR}
+
+
+def _op(summary: str, role: str, ok: str, **more: Any) -> dict[str, Any]:
+    return {"summary": summary, "description": f"Role: {role} or above.",
+            "responses": {"200": {"description": ok}, **_REFUSALS}, **more}
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "tomato", "version": __version__,
+             "description": "The records are those of `ketchup --json`."},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"token": []}],
+    "paths": {
+        "/api/v1/pipelines": {"get": _op("Every pipeline", "viewer", "a list of pipelines")},
+        "/api/v1/jobs": {
+            "get": _op("Jobs, finished ones too", "viewer", "a list of jobs", parameters=[
+                {"name": "status", "in": "query", "schema": {"type": "string"},
+                 "description": "only these statuses, comma-separated (q,qw,r,rd,c,ce,cd)"}]),
+            "post": _op("Queue a payload", "user", "unused: 201 {\"jobid\": N}",
+                        parameters=[{"name": "jobname", "in": "query",
+                                     "schema": {"type": "string"}}],
+                        requestBody={"required": True, "content": {
+                            "application/yaml": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"type": "object"}}}},
+                        responses={"201": {"description": "{\"jobid\": N}"},
+                                   "400": _ERROR, "422": _ERROR, **_REFUSALS})},
+        "/api/v1/jobs/{jobid}": {"get": _op("One job", "viewer", "the job",
+                                            parameters=[_JOBID])},
+        "/api/v1/jobs/{jobid}/data": {"get": _op(
+            "The job's points after a cursor, with units", "viewer",
+            "{jobid, status, steps: [{step, role, technique, columns, units, points}], cursor}",
+            parameters=[_JOBID, {"name": "after", "in": "query", "schema": {"type": "string"},
+                                 "description": "the cursor of the last reply"}])},
+        "/api/v1/jobs/{jobid}/files/{name}": {"get": _op(
+            "Download one of the job's outputs (.nc, .zip)", "user", "the file",
+            parameters=[_JOBID, {"name": "name", "in": "path", "required": True,
+                                 "schema": {"type": "string"}}])},
+        "/api/v1/jobs/{jobid}/cancel": {"post": _op(
+            "Cancel a job (a user: its own)", "user", "the job", parameters=[_JOBID])},
+        "/api/v1/events": {"get": _op(
+            "The service's events, as server-sent events (the records of `ketchup watch "
+            "--json`)", "viewer", "text/event-stream", parameters=[
+                {"name": "job", "in": "query", "schema": {"type": "integer"},
+                 "description": "only this job's"}])},
+    },
+}
