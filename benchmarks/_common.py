@@ -22,7 +22,7 @@ from tomato.codec import CODEC
 from tomato.messages import GetPipelines, GetServiceStatus, JobStatusChanged, SubmitJob
 
 BIN = Path(sys.executable).parent
-LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n"
+LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n[web]\nlisten = \"\"\n"
 """Settings for a quick run where a figure does not depend on them: no processes kept
 waiting, so the smoke run takes little CPU from the tests beside it."""
 

@@ -33,7 +33,7 @@ from tomato.messages import (
 )
 
 KINDS = ((b"tomato.job", "job hosts"), (b"tomato.outputs", "output servers"),
-         (b"tomato.drivers.device", "devices"))
+         (b"tomato.web", "web"), (b"tomato.drivers.device", "devices"))
 
 
 def lab(devices: int, channels: int) -> str:

@@ -14,9 +14,11 @@ DriverInterface 2.1 and 3.0 packages (tomato-example-counter) against our native
 (device start, CPU per point), the cluster (submit → r alone and through NATS, claims with
 three tomatos competing, `ketchup status` over 3 x 100 pipelines), and density (100 and
 1,000 jobs running at once: memory and CPU by process kind, status, watch, take-over, the
-end burst; tomato 2.2's memory per job beside it). `--quick` runs every section on a tiny
-size (the test suite's smoke test); `--only SECTION` runs one section (cli, throughput,
-scale, datapath, actors, outputs, watch, drivers, cluster, density).
+end burst; tomato 2.2's memory per job beside it), and the web page (first paint of the
+lab page in a headless Chromium, event → browser latency, CPU with followers). `--quick`
+runs every section on a tiny size (the test suite's smoke test); `--only SECTION` runs one
+section (cli, throughput, scale, datapath, actors, outputs, watch, drivers, cluster,
+density, web).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import ours
 import outputs
 import reference
 import watch
+import web
 from _common import (
     BIN,
     LEAN,
@@ -111,7 +114,7 @@ def commit_times(path: Path, synchronous: str, count: int) -> list[float]:
 
 
 SECTIONS = ("cli", "throughput", "scale", "datapath", "actors", "outputs", "watch", "drivers",
-            "cluster", "density")
+            "cluster", "density", "web")
 
 
 def run_section(section: str, quick: bool, rounds: int, with_reference: bool = True
@@ -138,6 +141,8 @@ def run_section(section: str, quick: bool, rounds: int, with_reference: bool = T
             cluster.main(quick, rounds)
         case "density":
             density.main(quick, with_reference)
+        case "web":
+            web.main(quick)
     return None
 
 

@@ -30,6 +30,8 @@ FIGURES = {
                 "claims with three tomatos competing", "ketchup status, 3 tomatos x 5"),
     "density": ("last submit → all r", "PSS, every tomato process", "CPU, every tomato process",
                 "every job taken over (0 not running)", "(10/10 c with all points"),
+    "web": ("lab page: address → every pipeline shown", "event → browser latency",
+            "CPU web process, 3 followers"),
 }
 
 

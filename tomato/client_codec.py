@@ -11,3 +11,10 @@ from .errors import ERRORS
 from .messages import CLIENT_MESSAGES
 
 CLIENT_CODEC = Codec(CLIENT_MESSAGES, (*ERRORS, *DRIVER_ERRORS))
+
+
+def component_codec() -> Codec:
+    """The client's codec and the drivers' messages: what component requests exchange."""
+    from tomato.drivers.messages import MESSAGES as DRIVER_MESSAGES
+
+    return Codec((*CLIENT_MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -76,6 +77,11 @@ def test_no_token_no_entry_and_each_role_does_what_it_may(web):
     assert status == 200 and "dummy-5" in {p["name"] for p in pipelines}
     # The same records as ketchup's.
     assert pipelines == tomato.json("status")
+    status, components = api.get("/api/v1/components", owner)
+    assert status == 200 and "dummy_device:5" in {c["name"] for c in components}
+    status, component = api.get("/api/v1/components/dummy_device:5", owner)
+    assert status == 200 and component["driver"] == "dummy" and component["running"] is False
+    assert api.get("/api/v1/components/nope:1", owner)[0] == 404
     viewer = token(tomato, "vic", "viewer")
     assert api.get("/api/v1/jobs", viewer)[0] == 200
     status, said = api.submit(viewer, payload("random", 1, 0.1))
@@ -105,6 +111,8 @@ def test_submit_follow_download_and_cancel_through_the_api(web):
     assert status == 200 and job["jobname"] == "from-web" and job["owner_name"] == "ula (web)"
     assert list(job)[:7] == ["jobid", "jobname", "status", "submitted", "executed",
                              "completed", "pipeline"]
+    assert [j["jobid"] for j in api.get("/api/v1/jobs?name=web", user)[1]] == [jobid]
+    assert api.get("/api/v1/jobs?name=nothing-like-it", user)[1] == []
     tomato.prepare("dummy-5", "s1")
     # Follow the points from a cursor until the job ends: each point once, with units.
     cursor, values = "", []
@@ -132,12 +140,21 @@ def test_submit_follow_download_and_cancel_through_the_api(web):
     status, body = api.get(f"/api/v1/jobs/{jobid}/files/{nc}", user)
     assert status == 200 and body[:4] in (b"\x89HDF", b"CDF\x01", b"CDF\x02")
     assert api.get(f"/api/v1/jobs/{jobid}/files/../../settings.toml", user)[0] == 404
+    # A snapshot of its own job: the .nc file, at once.
+    status, body = api.call("POST", f"/api/v1/jobs/{jobid}/snapshot", user)
+    assert status == 200 and body[:4] in (b"\x89HDF", b"CDF\x01", b"CDF\x02")
+    # Pipelines are an admin's to command.
+    status, said = api.call("POST", "/api/v1/pipelines/dummy-10/load?sample=s9", user)
+    assert status == 403 and "admin" in said["error"]
+    status, pipeline = api.call("POST", "/api/v1/pipelines/dummy-10/load?sample=s9", owner)
+    assert status == 200 and pipeline["sample"] == "s9"
+    assert tomato.pipelines()["dummy-10"]["sample"] == "s9"
     # Cancel: its own job, not someone else's (unless an admin).
     status, waiting = api.submit(user, payload("random", 60, 1))
     mine = waiting["jobid"]
     theirs = tomato.submit(payload("random", 60, 1))
     status, said = api.call("POST", f"/api/v1/jobs/{theirs}/cancel", user)
-    assert status == 403 and "not yours" in said["error"]
+    assert status == 403 and "is not yours" in said["error"]
     status, job = api.call("POST", f"/api/v1/jobs/{mine}/cancel", user)
     assert status == 200 and job["status"] == "cd"
     assert api.call("POST", f"/api/v1/jobs/{theirs}/cancel", owner)[1]["status"] == "cd"
@@ -203,3 +220,41 @@ def test_ketchup_web_says_why_there_is_no_page(tomato_factory):
     tomato = tomato_factory(settings=NO_WEB)
     said = tomato.ketchup("web", check=False)
     assert said.returncode == 7 and "[web] listen" in said.stderr
+
+
+def test_a_browser_that_does_not_read_is_dropped_and_slows_nobody(web):
+    """A flood of points: the browser that reads nothing is cut off; the one that reads
+    gets every point, and the job ends as ever."""
+    tomato, api, owner = web
+    jobid = tomato.submit(payload("sequential", 2, 0.0001))  # 20,000 points
+    parts = urlsplit(api.url)
+    request = (f"GET /api/v1/events?job={jobid} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+               f"Authorization: Bearer {owner}\r\n\r\n").encode()
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    slow.connect((parts.hostname, parts.port))
+    slow.sendall(request)
+    fast = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    fast.sendall(request)
+    tomato.prepare("dummy-5", "s1")
+    values: list[float] = []
+    pending = b""
+    while len(values) < 20_000:  # read as a browser does: whatever came, in big gulps
+        chunk = fast.recv(1 << 20)
+        assert chunk, f"the reading browser was cut off after {len(values)} points"
+        *lines, pending = (pending + chunk).split(b"\n")
+        values += [r["values"]["value"] for line in lines if line.startswith(b"data: ")
+                   and (r := json.loads(line[6:]))["event"] == "point"]
+    assert values == [float(k) for k in range(1, 20_001)]
+    assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
+    fast.close()
+    # The one that read nothing: what was in flight, then the end of its stream (the last
+    # chunk: the connection itself may stay open for another request).
+    slow.settimeout(30)
+    received = b""
+    while not received.endswith(b"\r\n0\r\n\r\n"):
+        chunk = slow.recv(65536)
+        assert chunk, "closed without ending the stream"
+        received += chunk
+    slow.close()
+    assert received.count(b'"event": "point"') < 20_000

@@ -7,22 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from tomato.actors import ActorDeadError, Codec
-from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 
 from ..client_codec import CLIENT_CODEC
-from ..errors import ERRORS, NotRunningError, PayloadError, TomatoError
-from ..messages import CLIENT_MESSAGES
+from ..errors import NotRunningError, PayloadError, TomatoError
 from ..paths import runtime_dir, socket_path
 
 REQUEST_TIMEOUT = 30.0
 
-
-
-def component_codec() -> Codec:
-    """The client's codec and the drivers' messages: what component commands exchange."""
-    from tomato.drivers.messages import MESSAGES as DRIVER_MESSAGES
-
-    return Codec((*CLIENT_MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))
 
 
 def service_socket(config_dir: Path) -> Path:

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncclick as click
 
+from ..client_codec import component_codec
 from ..messages import ForComponent, ListComponents
-from .client import component_codec
 from .command import Ctx, Group, command
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -32,6 +33,8 @@ from ..codec import CODEC
 
 logger = logging.getLogger(__name__)
 SHUTDOWN = 2
+BIND_WAIT = 5.0
+SEND_BUFFER = 256 * 1024
 """Seconds open connections (event streams) get to close when the process stops."""
 
 
@@ -50,18 +53,30 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+async def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket; a port in use is tried again for BIND_WAIT seconds (the web
+    process of a tomato that died may be stopping), then refused, saying so."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"[web] listen {host}:{port}: {exc.strerror}") from None
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
+    with anyio.move_on_after(BIND_WAIT):
+        while True:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Connections inherit it: what the kernel holds for a browser that does not
+            # read stays small (autotuned, it grows to 4 MiB each), and such a browser is
+            # soon behind by a whole queue, and dropped.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                sock.close()
+                if exc.errno != errno.EADDRINUSE:
+                    raise OSError(f"[web] listen {host}:{port}: {exc.strerror}") from None
+                await anyio.sleep(0.2)
+                continue
+            sock.listen(128)
+            return sock
+    raise OSError(f"[web] listen {host}:{port}: the address is in use (by another tomato or "
+                  "program?); choose another port in settings.toml")
 
 
 def _write_private(path: Path, data: dict[str, object]) -> None:
@@ -88,8 +103,9 @@ async def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from ..tokens import Tokens
-    from .app import Web, make_app
+    from .api import Web
     from .events import Fanout
+    from .pages import make_app
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -98,7 +114,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     try:
         host, port = parse_listen(args.listen)
-        sock = _bind(host, port)
+        sock = await _bind(host, port)
     except (ValueError, OSError) as exc:
         signal_failed(str(exc))
         raise SystemExit(1) from None
@@ -120,7 +136,8 @@ async def _serve(args: argparse.Namespace) -> None:
                 logger.info("the web page is at %s", url)
                 signal_ready()
                 await until_released(args.supervisor, args.orphan_grace)
-            server.should_exit = True  # open streams get SHUTDOWN seconds, then end
+            fanout.close()  # event streams end: their responses finish
+            server.should_exit = True
         tg.cancel_scope.cancel()
 
 

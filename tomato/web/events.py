@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from tomato.actors import ActorError, EventsMissed, connect
+from tomato.actors import ActorError, EventsMissed, Flag, connect
 
 from ..client_codec import CLIENT_CODEC
 from ..records import event_records
@@ -23,39 +23,63 @@ KEEPALIVE = 15.0
 """Seconds without an event after which a browser is sent a comment (proxies keep it)."""
 RECONNECT = 1.0
 
-_QUIET = object()
-
-
 class Fanout:
-    """One subscription to the service's events; `listen()` for each browser."""
+    """One subscription to the service's events while any browser follows them (none:
+    nothing comes to this process); `listen()` for each browser."""
 
     def __init__(self, service: Path) -> None:
         self.service = service
         self._clients: set[MemoryObjectSendStream[dict[str, Any]]] = set()
+        self._wanted = Flag()
+        """Set while a browser listens."""
+        self._unwanted = Flag()
+        """Set when the last one left."""
         self.dropped = 0
         """Browsers dropped for being slow, since the start."""
+        self._closed = False
 
     @property
     def clients(self) -> int:
         return len(self._clients)
 
     async def run(self) -> None:
-        """Follow the service's events for as long as the process runs (reconnecting)."""
+        """Follow the service's events while browsers listen, for as long as the process
+        runs (reconnecting)."""
         while True:
-            try:
-                async with connect(self.service, CLIENT_CODEC) as conn, \
-                        conn.subscribe() as events:
-                    self._offer({"event": "connected"})
-                    async for event in events:
-                        if isinstance(event, EventsMissed):
-                            self._offer({"event": "EventsMissed"})
-                            continue
-                        for record in event_records(event):
-                            self._offer(record)
-            except ActorError:
-                pass
+            await self._wanted.wait()
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._until_unwanted, scope)
+                    await self._follow()
+            if scope.cancelled_caught:
+                continue
             self._offer({"event": "disconnected"})
             await anyio.sleep(RECONNECT)
+
+    async def _until_unwanted(self, scope: anyio.CancelScope) -> None:
+        await self._unwanted.wait()
+        scope.cancel()
+
+    async def _follow(self) -> None:
+        try:
+            async with connect(self.service, CLIENT_CODEC) as conn, conn.subscribe() as events:
+                self._offer({"event": "connected"})
+                async for event in events:
+                    if isinstance(event, EventsMissed):
+                        self._offer({"event": "EventsMissed"})
+                        continue
+                    for record in event_records(event):
+                        self._offer(record)
+        except ActorError:
+            pass
+
+    def _changed(self) -> None:
+        if self._clients and not self._wanted.is_set():  # the first: `run` wakes
+            self._unwanted = Flag()
+            self._wanted.set()
+        elif not self._clients and self._wanted.is_set():  # the last left
+            self._unwanted.set()
+            self._wanted = Flag()
 
     def _offer(self, record: dict[str, Any]) -> None:
         for client in list(self._clients):
@@ -67,28 +91,50 @@ class Fanout:
                 self.dropped += 1
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._clients.discard(client)
+        self._changed()
+
+    def close(self) -> None:
+        """End every browser's stream (the process stops): their responses finish, and
+        the server need not cut them off."""
+        self._closed = True
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._changed()
 
     @asynccontextmanager
-    async def listen(self) -> AsyncIterator[AsyncIterator[dict[str, Any] | None]]:
-        """A browser's records, None after KEEPALIVE seconds without one; ends if it was
-        dropped."""
+    async def listen(self) -> AsyncIterator[AsyncIterator[list[dict[str, Any]] | None]]:
+        """A browser's records, in batches of what came meanwhile, None after KEEPALIVE
+        seconds without any; ends if it was dropped."""
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](QUEUE)
-        self._clients.add(send)
+        if self._closed:
+            send.close()
+        else:
+            self._clients.add(send)
+        self._changed()
         try:
             yield _records(receive)
         finally:
             self._clients.discard(send)
+            self._changed()
             send.close()
             receive.close()
 
 
 async def _records(receive: MemoryObjectReceiveStream[dict[str, Any]]
-                   ) -> AsyncIterator[dict[str, Any] | None]:
+                   ) -> AsyncIterator[list[dict[str, Any]] | None]:
+    """What came since the last batch (at least one record, one write to the browser
+    however many), or None after KEEPALIVE seconds without any."""
     while True:
-        record: Any = _QUIET
+        batch: list[dict[str, Any]] = []
         with anyio.move_on_after(KEEPALIVE):
             try:
-                record = await receive.receive()
+                batch.append(await receive.receive())
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 return
-        yield None if record is _QUIET else record
+        while len(batch) < QUEUE:
+            try:
+                batch.append(receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+        yield batch or None

@@ -29,7 +29,11 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/jobs": {
             "get": _op("Jobs, finished ones too", "viewer", "a list of jobs", parameters=[
                 {"name": "status", "in": "query", "schema": {"type": "string"},
-                 "description": "only these statuses, comma-separated (q,qw,r,rd,c,ce,cd)"}]),
+                 "description": "only these statuses, comma-separated (q,qw,r,rd,c,ce,cd)"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer"},
+                 "description": "only the newest this many"},
+                {"name": "name", "in": "query", "schema": {"type": "string"},
+                 "description": "only those whose name holds this"}]),
             "post": _op("Queue a payload", "user", "unused: 201 {\"jobid\": N}",
                         parameters=[{"name": "jobname", "in": "query",
                                      "schema": {"type": "string"}}],
@@ -51,6 +55,24 @@ OPENAPI: dict[str, Any] = {
                                  "schema": {"type": "string"}}])},
         "/api/v1/jobs/{jobid}/cancel": {"post": _op(
             "Cancel a job (a user: its own)", "user", "the job", parameters=[_JOBID])},
+        "/api/v1/jobs/{jobid}/snapshot": {"post": _op(
+            "A snapshot of the job's data so far (a user: its own job)", "user",
+            "the snapshot's .nc file", parameters=[_JOBID])},
+        "/api/v1/pipelines/{name}/{action}": {"post": _op(
+            "load (?sample=NAME), eject, ready or unready a pipeline", "admin",
+            "the pipeline", parameters=[
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "action", "in": "path", "required": True, "schema": {
+                    "enum": ["load", "eject", "ready", "unready"]}},
+                {"name": "sample", "in": "query", "schema": {"type": "string"}}])},
+        "/api/v1/components": {"get": _op(
+            "Every component (DEVICE:CHANNEL): driver, state, pipelines, the job using it",
+            "viewer", "a list of components")},
+        "/api/v1/components/{name}": {"get": _op(
+            "A component: status, attrs with their values and units, capabilities, "
+            "constants, its last point", "viewer", "the component", parameters=[
+                {"name": "name", "in": "path", "required": True,
+                 "schema": {"type": "string"}}])},
         "/api/v1/events": {"get": _op(
             "The service's events, as server-sent events (the records of `ketchup watch "
             "--json`)", "viewer", "text/event-stream", parameters=[

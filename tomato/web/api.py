@@ -1,5 +1,5 @@
-"""The web page's and the API's routes (Starlette): the same records as `ketchup --json`,
-each request asked of the service as ketchup would; tokens and roles checked first."""
+"""The API's routes (Starlette): the same records as `ketchup --json`, each request asked
+of the service as ketchup would; tokens and roles checked first."""
 
 from __future__ import annotations
 
@@ -11,22 +11,33 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
     JSONResponse,
-    RedirectResponse,
     Response,
     StreamingResponse,
 )
 from starlette.routing import Route
 
-from tomato.actors import ActorDeadError, ActorError, connect
+from tomato.actors import ActorDeadError, ActorError, Codec, connect
 
-from ..client_codec import CLIENT_CODEC
+from ..client_codec import CLIENT_CODEC, component_codec
 from ..errors import ConflictError, NotFoundError, PayloadError
-from ..messages import CancelJobs, GetJobs, GetPipelines, JobInfo, SubmitJob
+from ..messages import (
+    CancelJobs,
+    EjectSample,
+    ForComponent,
+    GetJobs,
+    GetPipelines,
+    JobInfo,
+    ListComponents,
+    LoadSample,
+    SearchJobs,
+    SetReady,
+    SubmitJob,
+    TakeSnapshot,
+)
 from ..payloadfile import MAX_BYTES, parse_payload
 from ..records import job_records
 from ..tokens import Person, Tokens
@@ -58,9 +69,9 @@ class Web:
         self.results = results
         self.fanout = fanout
 
-    async def ask(self, msg: Any) -> Any:
+    async def ask(self, msg: Any, codec: Codec = CLIENT_CODEC) -> Any:
         try:
-            async with connect(self.service, CLIENT_CODEC) as conn:
+            async with connect(self.service, codec) as conn:
                 return await conn.ask(msg, timeout=ASK_TIMEOUT)
         except ActorDeadError:
             raise Refused(503, "tomato's service does not answer (is it running?)") from None
@@ -135,9 +146,13 @@ async def jobs(web: Web, request: Request, person: Person) -> Response:
     if statuses is not None and not statuses <= STATUSES:
         raise Refused(400, f"status {wanted!r}: one or more of {', '.join(sorted(STATUSES))} "
                            "expected")
-    found = await web.ask(GetJobs((), True))
-    return JSONResponse(job_records([j for j in found
-                                     if statuses is None or j.status in statuses]))
+    limit = request.query_params.get("limit", "")
+    if limit and not limit.isdigit():
+        raise Refused(400, f"limit {limit!r}: a number of jobs expected")
+    name = request.query_params.get("name")
+    asked = SearchJobs(name, True) if name else GetJobs((), True)
+    found = [j for j in await web.ask(asked) if statuses is None or j.status in statuses]
+    return JSONResponse(job_records(found[-int(limit):] if limit else found))
 
 
 @_allowed("viewer")
@@ -191,9 +206,7 @@ async def submit(web: Web, request: Request, person: Person) -> Response:
     if not person.may("admin") and (where := _output_key(payload)) is not None:
         raise Refused(403, f"{name}: {where}: where results are written is for admins over "
                            "the API; download them instead")
-    folder = web.results / person.name
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    made = await web.ask(SubmitJob(payload, str(name), str(folder),
+    made = await web.ask(SubmitJob(payload, str(name), str(_results(web, person)),
                                    request.query_params.get("jobname"),
                                    submitter=person.name))
     return JSONResponse({"jobid": made.jobid}, 201)
@@ -229,11 +242,74 @@ def _output_key(value: Any, where: str = "") -> str | None:
 @_allowed("user")
 async def cancel(web: Web, request: Request, person: Person) -> Response:
     found = await web.job(_jobid(request))
-    if not person.may("admin") and found.owner_name != f"{person.name} (web)":
-        raise Refused(403, f"job {found.jobid} is not yours ({person.name}): only admins "
-                           "cancel others' jobs")
+    _own(person, found)
     done = await web.ask(CancelJobs((found.jobid,)))
     return JSONResponse(job_records(done)[0])
+
+
+@_allowed("user")
+async def snapshot(web: Web, request: Request, person: Person) -> Response:
+    """A snapshot of the job's data so far (its own job, for a user): the .nc file."""
+    found = await web.job(_jobid(request))
+    _own(person, found)
+    folder = _results(web, person)
+    taken = await web.ask(TakeSnapshot(found.jobid, str(folder)))
+    nc = next((f for f in taken.files if f.endswith(".nc")), None)
+    if nc is None:
+        raise Refused(500, f"the snapshot of job {found.jobid} made no .nc file")
+    headers = {"X-Tomato-Warning": taken.warning} if taken.warning else None
+    return FileResponse(nc, filename=Path(nc).name, headers=headers)
+
+
+@_allowed("admin")
+async def command_pipeline(web: Web, request: Request, person: Person) -> Response:
+    """load (?sample=NAME), eject, ready, unready: as `ketchup` does them."""
+    name, action = request.path_params["name"], request.path_params["action"]
+    messages: dict[str, Callable[[], Any]] = {
+        "load": lambda: LoadSample(name, _required(request, "sample")),
+        "eject": lambda: EjectSample(name), "ready": lambda: SetReady(name, True),
+        "unready": lambda: SetReady(name, False)}
+    if action not in messages:
+        raise Refused(404, f"no action {action!r} on a pipeline (load, eject, ready, unready)")
+    return JSONResponse(asdict(await web.ask(messages[action]())))
+
+
+def _required(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if not value:
+        raise Refused(400, f"?{name}= is needed")
+    return value
+
+
+def _own(person: Person, job: JobInfo) -> None:
+    if not person.may("admin") and job.owner_name != f"{person.name} (web)":
+        raise Refused(403, f"job {job.jobid} is not yours ({person.name}): only admins "
+                           "act on others' jobs")
+
+
+def _results(web: Web, person: Person) -> Path:
+    folder = web.results / person.name
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+@_allowed("viewer")
+async def components(web: Web, request: Request, person: Person) -> Response:
+    return JSONResponse([asdict(c) for c in await web.ask(ListComponents())])
+
+
+@_allowed("viewer")
+async def component(web: Web, request: Request, person: Person) -> Response:
+    """A component's status, attrs (with values), capabilities, constants and last point,
+    as `ketchup component show`, `get` and `data` give them."""
+    from tomato.drivers.messages import GetAttrs, GetComponent, GetLastData
+
+    name = request.path_params["name"]
+    info = await web.ask(ForComponent(name, GetComponent("")), component_codec())
+    values = await web.ask(ForComponent(name, GetAttrs("", ())), component_codec())
+    last = await web.ask(ForComponent(name, GetLastData("")), component_codec())
+    return JSONResponse({"name": name, **asdict(info), "values": values.values,
+                         "units": values.units, "last": last.point})
 
 
 @_allowed("viewer")
@@ -243,12 +319,15 @@ async def events(web: Web, request: Request, person: Person) -> Response:
 
     async def stream() -> AsyncIterator[bytes]:
         yield b": tomato events\n\n"
-        async with web.fanout.listen() as records:
-            async for record in records:
-                if record is None:
+        async with web.fanout.listen() as batches:
+            async for batch in batches:
+                if batch is None:
                     yield b": still here\n\n"
-                elif jobid is None or record.get("jobid") == jobid:
-                    yield f"data: {json.dumps(record)}\n\n".encode()
+                    continue
+                text = "".join(f"data: {json.dumps(record)}\n\n" for record in batch
+                               if jobid is None or record.get("jobid") == jobid)
+                if text:
+                    yield text.encode()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -258,34 +337,18 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(OPENAPI)
 
 
-async def login(request: Request) -> Response:
-    """`/?token=…` (what `ketchup web` prints): the token becomes a cookie, then the page
-    without it in its address."""
-    web: Web = request.app.state.web
-    token = request.query_params.get("token")
-    if token and web.person(request) is not None:
-        response = RedirectResponse("/", 303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-        return response
-    if web.person(request) is None:
-        return Response("tomato: a token is needed: open the address `ketchup web` prints "
-                        "(or ask for one: tomato token add NAME)\n", 401,
-                        media_type="text/plain")
-    return Response("tomato\n", media_type="text/plain")
-
-
-def make_app(web: Web) -> Starlette:
-    app = Starlette(routes=[
-        Route("/", login),
-        Route("/api/v1/openapi.json", openapi),
-        Route("/api/v1/pipelines", pipelines),
-        Route("/api/v1/jobs", jobs),
-        Route("/api/v1/jobs", submit, methods=["POST"]),
-        Route("/api/v1/jobs/{jobid}", job),
-        Route("/api/v1/jobs/{jobid}/data", data),
-        Route("/api/v1/jobs/{jobid}/files/{name}", download),
-        Route("/api/v1/jobs/{jobid}/cancel", cancel, methods=["POST"]),
-        Route("/api/v1/events", events),
-    ])
-    app.state.web = web
-    return app
+ROUTES = [
+    Route("/api/v1/openapi.json", openapi),
+    Route("/api/v1/pipelines", pipelines),
+    Route("/api/v1/jobs", jobs),
+    Route("/api/v1/jobs", submit, methods=["POST"]),
+    Route("/api/v1/jobs/{jobid}", job),
+    Route("/api/v1/jobs/{jobid}/data", data),
+    Route("/api/v1/jobs/{jobid}/files/{name}", download),
+    Route("/api/v1/jobs/{jobid}/cancel", cancel, methods=["POST"]),
+    Route("/api/v1/jobs/{jobid}/snapshot", snapshot, methods=["POST"]),
+    Route("/api/v1/pipelines/{name}/{action}", command_pipeline, methods=["POST"]),
+    Route("/api/v1/components", components),
+    Route("/api/v1/components/{name}", component),
+    Route("/api/v1/events", events),
+]
