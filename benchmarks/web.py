@@ -1,7 +1,8 @@
 """The web page: time to first paint of the lab page with N pipelines (a real headless
 Chromium), event → browser latency (a point's time stamp to its arrival in the page's
-JavaScript), and the CPU of the service and the web process while browsers follow
-running jobs (each follower what an open page costs them: its event stream)."""
+JavaScript), the CPU of the service and the web process while browsers follow running
+jobs (each follower what an open page costs them: its event stream), and their memory
+with 100 followers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
-from _common import Figure, Service, cpu_seconds, show, until
+from _common import Figure, Service, cpu_seconds, rss_mib, show, until
 from density import lab, payload
 from tomato.actors import connect
 
@@ -63,7 +64,14 @@ def _follower(url: str, token: str, stop: threading.Event, counts: list[int]) ->
     conn.close()
 
 
-def run(pipelines: int, jobs: int, followers: int, quick: bool) -> None:
+def _follow(url: str, token: str, stop: threading.Event, counts: list[int], n: int) -> None:
+    for _ in range(n):
+        threading.Thread(target=_follower, args=(url, token, stop, counts), daemon=True
+                         ).start()
+    time.sleep(1)
+
+
+def run(pipelines: int, jobs: int, followers: int, many: int, quick: bool) -> None:
     label = f"[web, {pipelines} pipelines, {jobs} running jobs]"
     with tempfile.TemporaryDirectory(prefix="tomato-web-") as tmp:
         root = Path(tmp)
@@ -108,13 +116,10 @@ def run(pipelines: int, jobs: int, followers: int, quick: bool) -> None:
                 browser = None
             stop = threading.Event()
             counts: list[int] = []
-            threads = [threading.Thread(target=_follower, args=(url, token, stop, counts),
-                                        daemon=True) for _ in range(followers)]
-            for thread in threads:
-                thread.start()
-            time.sleep(1)
             web_pid = found["pid"]
             pids = {"service": svc.process.pid, "web process": web_pid}
+            alone = {kind: rss_mib(pid) for kind, pid in pids.items()}
+            _follow(url, token, stop, counts, followers)
             before = {k: cpu_seconds(p) for k, p in pids.items()}
             took = 5 if quick else 20
             time.sleep(took)
@@ -122,6 +127,11 @@ def run(pipelines: int, jobs: int, followers: int, quick: bool) -> None:
                 show(Figure(f"{label} CPU {kind}, {followers} followers",
                             [(cpu_seconds(pid) - before[kind]) / took * 100], "% of a core"))
             show(Figure(f"{label} events delivered to the followers", [len(counts)], ""))
+            _follow(url, token, stop, counts, many - followers)
+            time.sleep(5)
+            for kind, pid in pids.items():
+                show(Figure(f"{label} RSS {kind}, no follower", [alone[kind]], "MiB"))
+                show(Figure(f"{label} RSS {kind}, {many} followers", [rss_mib(pid)], "MiB"))
             stop.set()
         finally:
             if browser is not None:
@@ -131,6 +141,6 @@ def run(pipelines: int, jobs: int, followers: int, quick: bool) -> None:
 
 def main(quick: bool) -> None:
     if quick:
-        run(10, 2, 3, True)
+        run(10, 2, 3, 10, True)
         return
-    run(100, 10, 20, False)
+    run(100, 10, 20, 100, False)

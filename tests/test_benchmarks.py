@@ -31,7 +31,7 @@ FIGURES = {
     "density": ("last submit → all r", "PSS, every tomato process", "CPU, every tomato process",
                 "every job taken over (0 not running)", "(10/10 c with all points"),
     "web": ("lab page: address → every pipeline shown", "event → browser latency",
-            "CPU web process, 3 followers"),
+            "CPU web process, 3 followers", "RSS web process, 10 followers"),
 }
 
 

@@ -80,6 +80,14 @@ def test_the_lab_and_a_job_live_in_a_browser(tomato_factory, browser):
     until(lambda: ".nc" in text_of(browser, "#fact-outputs"), 30, "the outputs to download")
     assert painted(browser.get_screenshot_as_png()) > 20
     assert "value" in text_of(browser, ".plot .title")
+    # A component's page, reached from the lab page's link.
+    browser.get(found["url"])
+    until(lambda: "dummy_device:5" in text_of(browser, "#pipelines"), 20, "the lab page")
+    browser.execute_script("document.querySelector('a[href=\"/components/dummy_device%3A5\"]')"
+                           ".click()")
+    until(lambda: "dummy" in text_of(browser, "#facts"), 20, "the component's page")
+    assert text_of(browser, "#title") == "dummy_device:5"
+    assert painted(browser.get_screenshot_as_png()) > 20
 
 
 def points(browser: Any) -> int:
