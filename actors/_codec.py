@@ -9,6 +9,7 @@ from typing import Any
 
 import msgpack
 
+from ._fieldcheck import apply, field_checks
 from .errors import (
     ActorDeadError,
     ActorError,
@@ -45,6 +46,8 @@ class Codec:
             e.__name__: e for e in (*_RUNTIME_ERRORS, *errors)
         }
         self._local = threading.local()
+        self._checks: dict[type, Any] = {}
+        """Each message type's field checks, made at its first decode."""
 
     def encode(self, obj: Any) -> bytes:
         """`obj` as msgpack, its messages as extension types. The packers are kept (one per
@@ -92,8 +95,13 @@ class Codec:
         cls = self._types.get(name)
         if cls is None:
             raise ProtocolError(f"unknown message type {name!r}")
+        checks = self._checks.get(cls)
+        if checks is None:
+            checks = self._checks[cls] = field_checks(cls)
         try:
-            return cls(**body)
+            if not isinstance(body, dict):
+                raise TypeError("its fields must come as a map")
+            return cls(**apply(cls, checks, body))
         except TypeError as exc:
             raise ProtocolError(f"bad fields for {name}: {exc}") from None
 

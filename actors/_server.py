@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgpack
 from anyio.abc import TaskStatus
 
 from ._actor import ActorRef, Context, Subscription
@@ -195,7 +196,14 @@ class _Connection:
         """Dispatch the frames read so far, until one must wait (a full mailbox)."""
         try:
             while self._reading and (data := self._conn.cut()) is not None:
-                self._dispatch(*self._open(self._codec.decode(data)))
+                try:
+                    decoded = self._codec.decode(data)
+                except ProtocolError as exc:
+                    if (cid := _call_id(data)) is None:
+                        raise
+                    _ReplyTo(self, cid).set(error=exc)  # a call's message is refused
+                    continue
+                self._dispatch(*self._open(decoded))
         except ActorError as exc:
             logger.warning("closing connection from pid %s: %s", self.ctx.pid, exc)
             self._close()
@@ -298,6 +306,20 @@ class _Connection:
         finally:
             self._subs.pop(cid, None)
             sub.close()
+
+
+def _call_id(data: bytes) -> int | None:
+    """The id of the call a frame holds, its message left undecoded (None: the frame is
+    not a well-formed call): whose message was refused can be told so."""
+    try:
+        envelope = msgpack.unpackb(data, ext_hook=lambda code, body: None, raw=False,
+                                   strict_map_key=False)
+    except Exception:
+        return None
+    if (isinstance(envelope, list) and len(envelope) == 5 and envelope[0] == PROTOCOL_VERSION
+            and envelope[1] == CALL and isinstance(envelope[2], int)):
+        return envelope[2]
+    return None
 
 
 class _ReplyTo:

@@ -28,7 +28,7 @@ def read_payload(path: Path) -> dict[str, Any]:
                 content = _load(sub, SUFFIXES.get(sub.suffix.lower(), "yaml"))
                 raw[part] = content.get(part) if isinstance(content, dict) else None
     _check_values(path, raw)  # again: with its parts
-    return raw  # type: ignore[no-any-return]
+    return payload_mapping(path, raw)
 
 
 def read_payload_base64(text: str) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def read_payload_base64(text: str) -> dict[str, Any]:
     except RecursionError:
         raise PayloadError(f"{name}: nested too deeply") from None
     _check_values(name, raw)
-    return raw  # type: ignore[no-any-return]
+    return payload_mapping(name, raw)
 
 
 def _load(path: Path, kind: str | None = None) -> Any:
@@ -87,6 +87,13 @@ def parse_payload(path: Path, data: bytes, kind: str) -> Any:
     except RecursionError:
         raise PayloadError(f"{path}: nested too deeply") from None
     _check_values(path, raw)
+    return raw
+
+
+def payload_mapping(path: Path, raw: Any) -> dict[str, Any]:
+    """A payload is a mapping (as the service says too: the message carries one)."""
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{path}: expected a mapping at the top level")
     return raw
 
 

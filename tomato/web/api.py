@@ -38,7 +38,7 @@ from ..messages import (
     SubmitJob,
     TakeSnapshot,
 )
-from ..payloadfile import MAX_BYTES, parse_payload
+from ..payloadfile import MAX_BYTES, parse_payload, payload_mapping
 from ..records import job_records
 from ..tokens import Person, Tokens
 from .data import CursorError, parse_cursor, points_after
@@ -194,11 +194,10 @@ async def submit(web: Web, request: Request, person: Person) -> Response:
     body = await _body(request)
     name = Path("(API payload)")
     try:
-        payload = parse_payload(name, body, "json" if kind == "application/json" else "yaml")
+        payload = payload_mapping(name, parse_payload(
+            name, body, "json" if kind == "application/json" else "yaml"))
     except PayloadError as exc:
         raise Refused(400, str(exc)) from None
-    if not isinstance(payload, dict):
-        raise Refused(422, f"{name}: a payload is a map of keys, not {type(payload).__name__}")
     for key in ("samplefile", "methodfile"):
         if key in payload:
             raise Refused(422, f"{name}: {key}: the API reads no files; put its content in "

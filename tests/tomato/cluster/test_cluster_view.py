@@ -17,7 +17,7 @@ def test_each_tomato_shows_the_others_pipelines_and_when_a_host_is_away(cluster)
     until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
     until(lambda: {"pc-a:dummy-5", "pc-a:dummy-10"} <= set(b.pipelines()), 20,
           "pc-a's pipelines on pc-b")
-    assert a.pipelines()["pc-b:bench-7"]["capabilities"] == ["sequential"]
+    assert a.pipelines()["pc-b:bench-7"]["capabilities"] == ("sequential",)
     assert a.pipelines()["pc-b:bench-7"]["failed"] is None
     # A change on pc-b reaches pc-a.
     b.ask(LoadSample("bench-7", "s9"))

@@ -1,0 +1,93 @@
+"""A message whose field has the wrong type is refused where it is decoded, naming the
+field, at each border: client → service, service → device, service → job host, and the
+cluster's commands. What it asked for does not happen; the process answers on."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgpack
+import pytest
+from conftest import LEAN, payload, until
+from tomato.actors._codec import PROTOCOL_VERSION
+from tomato.actors._frame import HEADER, frame
+
+from tomato.codec import CODEC
+from tomato.messages import GetServiceStatus
+
+TWO_HOSTS = "[jobs]\nstandby = 1\noutput_servers = 0\n[web]\nlisten = \"\"\n"
+
+
+def forged(name: str, body: dict[str, Any]) -> bytes:
+    """A message `name` with these fields, as a client would send it."""
+    return msgpack.packb(msgpack.ExtType(1, msgpack.packb([name, body])))
+
+
+def call(sock: Path, message: bytes) -> Any:
+    """One call over a raw connection; its decoded reply frame [v, kind, id, op, body]."""
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.settimeout(10)
+        raw.connect(str(sock))
+        envelope = msgpack.packb([PROTOCOL_VERSION, "call", 7, "x", msgpack.ExtType(
+            1, msgpack.unpackb(message).data)])
+        raw.sendall(frame(envelope))
+        data = b""
+        while len(data) < 4 or len(data) < 4 + HEADER.unpack(data[:4])[0]:
+            chunk = raw.recv(65536)
+            assert chunk, "the connection was closed without an answer"
+            data += chunk
+        return CODEC.decode(data[4:4 + HEADER.unpack(data[:4])[0]])
+
+
+def test_client_to_service(tomato):
+    reply = call(tomato.socket, forged("LoadSample", {"pipeline": "dummy-5", "sample": 42}))
+    assert reply[1] == "error" and reply[2] == 7
+    assert reply[4]["type"] == "ProtocolError"
+    assert "field 'sample' must be str, not int" in reply[4]["message"]
+    assert tomato.pipelines()["dummy-5"]["sample"] is None  # nothing loaded
+    jobs = call(tomato.socket, forged("GetJobs", {"jobids": [], "finished": True}))
+    assert jobs[1] == "reply"  # the same connection's next call is answered
+
+
+def test_service_to_device(tomato):
+    [sock] = tomato.socket.parent.glob("dev-*.sock")
+    reply = call(sock, forged("StartTask", {"channel": "5", "task": "random", "task_id": "x"}))
+    assert reply[1] == "error" and "field 'task' must be Task" in reply[4]["message"]
+    [device] = tomato.ask(GetServiceStatus()).devices
+    assert device.state == "running" and "running" not in device.channels.values()
+
+
+def test_service_to_job_host(tomato_factory):
+    tomato = tomato_factory(settings=TWO_HOSTS)
+    sock = until(lambda: next(tomato.socket.parent.glob("jobhost-*.sock"), None), 20,
+                 "the waiting job host")
+    reply = call(sock, forged("CancelRun", {"jobid": "1"}))
+    assert reply[1] == "error" and "field 'jobid' must be int, not str" in reply[4]["message"]
+    assert call(sock, forged("GetHostedJobs", {}))[1] in ("reply", "error")  # answers on
+    tomato.prepare("dummy-5", "s1")
+    jobid = tomato.submit(payload("random", 0.3, 0.1))
+    assert tomato.wait_status(jobid, "c", "ce", "cd")["status"] == "c"
+
+
+@pytest.mark.timeout(60)
+def test_the_cluster_s_commands(cluster, nats):
+    from tomato.service.cluster.rpc import subject
+
+    cluster("pc-a", settings=LEAN)
+
+    async def ask() -> Any:
+        import nats as nats_client
+
+        nc = await nats_client.connect(nats.url)
+        try:
+            msg = await nc.request(subject("pc-a"), forged(
+                "LoadSample", {"pipeline": ["dummy-5"], "sample": "s1"}), timeout=10)
+        finally:
+            await nc.close()
+        return CODEC.decode(msg.data)
+
+    reply = anyio.run(ask)
+    assert "field 'pipeline' must be str" in reply["error"]["message"]
