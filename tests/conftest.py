@@ -22,6 +22,7 @@ import yaml
 from tomato.actors import ActorError, EventsMissed, connect
 
 from tomato.cli.client import CLIENT_CODEC
+from tomato.jobstatus import FINISHED
 from tomato.messages import (
     CancelJobs,
     EjectSample,
@@ -40,7 +41,7 @@ pytest_plugins = ["clusterlab"]  # a NATS server and tomatos joined to it (tests
 
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).parent / "data"
-FINISHED = ("c", "ce", "cd")
+
 NO_WEB = '[web]\nlisten = ""\n'
 """No web page: tests/tomato/test_web.py starts its own (on a free port)."""
 LEAN = "[jobs]\nstandby = 0\noutput_servers = 0\n" + NO_WEB

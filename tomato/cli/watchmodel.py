@@ -9,6 +9,7 @@ from typing import Any
 
 from tomato.actors import EventsMissed
 
+from ..jobstatus import FINISHED
 from ..messages import (
     ComponentData,
     JobData,
@@ -20,7 +21,6 @@ from ..messages import (
     WatchState,
 )
 
-FINISHED = ("c", "ce", "cd")
 HISTORY = 240
 """Values kept per column for the sparkline plots."""
 

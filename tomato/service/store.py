@@ -14,6 +14,7 @@ from typing import Any, NoReturn, cast
 
 from ..codec import CODEC
 from ..errors import StateDamagedError, StateFullError, TomatoError
+from ..jobstatus import FINISHED, NEXT, PENDING, Status
 from ..messages import JobInfo, JobSpec
 from .storeschema import SCHEMA as _SCHEMA
 from .unwritten import Kept
@@ -27,12 +28,6 @@ REPAIR = ("restore it from a backup (`tomato backup`), or rebuild its records fr
 FULL_BELOW = 1 << 20
 """Bytes free under which an I/O error opening the database is a full disk."""
 
-ACTIVE = ("r", "rd")
-PENDING = ("q", "qw")
-FINISHED = ("c", "ce", "cd")
-# Allowed moves; statuses never go backwards.
-_NEXT = {"q": {"qw", "r", "cd", "ce"}, "qw": {"r", "cd", "ce"}, "r": {"rd", "c", "ce", "cd"},
-         "rd": {"c", "ce", "cd"}}
 
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
                 "owner, reason, jobpath, outputs, owner_name, pid")
@@ -70,7 +65,7 @@ def now() -> str:
 
 
 def can_move(old: str, new: str) -> bool:
-    return new in _NEXT.get(old, set())
+    return old in NEXT and new in NEXT[Status(old)]
 
 
 def moves(old: str, new: str) -> bool:

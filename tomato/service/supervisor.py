@@ -17,6 +17,7 @@ from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context
 
 from ..errors import ConflictError, NotFoundError
 from ..jobfolder import JOB_RECORD
+from ..jobstatus import ACTIVE, FINISHED, PENDING
 from ..messages import (
     CancelJobs,
     EjectSample,
@@ -58,7 +59,7 @@ from .scheduler import Pending, Queue
 from .settings import Settings
 from .statecheck import note_end
 from .status import request_stop, service_status
-from .store import ACTIVE, FINISHED, PENDING, Store, can_move, now
+from .store import Store, can_move, now
 from .takeover import recover_jobs
 
 if TYPE_CHECKING:

@@ -20,10 +20,11 @@ from tomato.actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connec
 from tomato.drivers import Describe, DeviceInfo
 
 from ..codec import CODEC
+from ..jobstatus import ACTIVE, PENDING
 from ..messages import GetHostedJobs, JobSpec
 from .devicesfile import DeviceSpec
 from .jobhosts import PREFIX
-from .store import ACTIVE, PENDING, Store
+from .store import Store
 
 if TYPE_CHECKING:
     from .supervisor import Supervisor

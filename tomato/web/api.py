@@ -24,6 +24,7 @@ from tomato.actors import ActorDeadError, ActorError, Codec, connect
 
 from ..client_codec import CLIENT_CODEC, component_codec
 from ..errors import ConflictError, NotFoundError, PayloadError
+from ..jobstatus import Status
 from ..messages import (
     CancelJobs,
     EjectSample,
@@ -48,7 +49,6 @@ from .openapi import OPENAPI
 COOKIE = "tomato_token"
 ASK_TIMEOUT = 30.0
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
-STATUSES = {"q", "qw", "r", "rd", "c", "ce", "cd"}
 _OUTPUT_KEYS = {"output", "snapshot"}
 
 
@@ -143,8 +143,8 @@ async def pipelines(web: Web, request: Request, person: Person) -> Response:
 async def jobs(web: Web, request: Request, person: Person) -> Response:
     wanted = request.query_params.get("status")
     statuses = set(wanted.split(",")) if wanted else None
-    if statuses is not None and not statuses <= STATUSES:
-        raise Refused(400, f"status {wanted!r}: one or more of {', '.join(sorted(STATUSES))} "
+    if statuses is not None and not statuses <= set(Status):
+        raise Refused(400, f"status {wanted!r}: one or more of {', '.join(Status)} "
                            "expected")
     limit = request.query_params.get("limit", "")
     if limit and not limit.isdigit():

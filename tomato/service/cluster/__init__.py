@@ -15,6 +15,7 @@ import anyio
 from tomato.actors import Deferred, EventsMissed
 
 from ...errors import ConflictError
+from ...jobstatus import FINISHED, PENDING
 from ...messages import (
     CancelJobs,
     EjectSample,
@@ -30,7 +31,7 @@ from ...messages import (
 )
 from ..payload import job_spec
 from ..settings import ClusterSettings
-from ..store import FINISHED, PENDING, moves
+from ..store import moves
 from . import events, results, rpc
 from .jobs import ClusterJobs
 from .link import Link

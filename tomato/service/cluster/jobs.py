@@ -20,7 +20,8 @@ from typing import Any
 import anyio
 
 from ...errors import ConflictError
-from ..store import FINISHED, PENDING, Store, moves, now
+from ...jobstatus import FINISHED, PENDING
+from ..store import Store, moves, now
 from .link import Link, pack, unpack
 from .local import Claimed, Copy, LinkBack
 from .results import fetch, send, waiting
