@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
         task_group,
     )
     from ._child import (
+        ORPHAN_GRACE,
         python_argv,
         run_until_signalled,
         signal_failed,
@@ -68,6 +69,7 @@ _LAZY = {
     "ChildEvent": "._process",
     "ChildSpec": "._process",
     "ProcessSupervisor": "._process",
+    "ORPHAN_GRACE": "._child",
     "python_argv": "._child",
     "run_until_signalled": "._child",
     "signal_failed": "._child",
@@ -91,6 +93,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "LOCAL",
     "MAX_FRAME",
+    "ORPHAN_GRACE",
     "PROTOCOL_VERSION",
     "Actor",
     "ActorDeadError",

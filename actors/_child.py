@@ -57,6 +57,11 @@ async def run_until_signalled() -> None:
             return
 
 
+ORPHAN_GRACE = 60.0
+"""Seconds a child waits, by default, for its supervisor to be back before it stops (once
+idle); the service passes its `[jobs] orphan_grace` to each child."""
+
+
 async def until_released(supervisor: Path | None, grace: float,
                          is_idle: Callable[[], bool] = lambda: True) -> None:
     """What a child waits for before it stops: SIGTERM or SIGINT, or its supervisor (serving

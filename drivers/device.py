@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 from tomato.actors import (
+    ORPHAN_GRACE,
     serve_actor,
     signal_failed,
     signal_ready,
@@ -36,7 +37,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--supervisor", type=Path, default=None,
                         help="the supervisor's socket: stop when it is gone and no task runs")
-    parser.add_argument("--orphan-grace", type=float, default=60.0,
+    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE,
                         help="seconds the supervisor may be gone before that")
     parser.add_argument("--check", action="store_true",
                         help="only load the driver and make it with its settings: exit 0, or "

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import anyio
 
-from tomato.actors import serve_actor, signal_ready, start_actor, task_group, until_released
+from tomato.actors import (
+    ORPHAN_GRACE,
+    serve_actor,
+    signal_ready,
+    start_actor,
+    task_group,
+    until_released,
+)
 
 from ..codec import CODEC
 from .host import JobHost
@@ -24,7 +31,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--supervisor", required=True, type=Path)
     parser.add_argument("--poll-interval", type=float, default=30.0)
     parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--orphan-grace", type=float, default=60.0,
+    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE,
                         help="seconds the supervisor may be gone before an idle host ends")
     return parser.parse_args(argv)
 

@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from tomato.actors import ORPHAN_GRACE
+
 from ..codec import CODEC
 from ..errors import OutputError
 from ..messages import MakeOutputs
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--serve", type=Path, help="serve requests on this socket")
     parser.add_argument("--supervisor", type=Path, default=None,
                         help="the supervisor's socket: a server ends when it is gone")
-    parser.add_argument("--orphan-grace", type=float, default=60.0,
+    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE,
                         help="seconds the supervisor may be gone before that")
     args = parser.parse_args(argv)
     if args.serve:

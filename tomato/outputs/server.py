@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from tomato.actors import (
+    ORPHAN_GRACE,
     Actor,
     ActorError,
     Context,
@@ -55,7 +56,8 @@ def make(msg: MakeOutputs) -> OutputsMade:
     return OutputsMade(tuple(str(f) for f in files), tuple(notes))
 
 
-def serve_outputs(sock: Path, supervisor: Path | None = None, grace: float = 60.0) -> None:
+def serve_outputs(sock: Path, supervisor: Path | None = None, grace: float = ORPHAN_GRACE
+                  ) -> None:
     """Entry of the output server process (supervised by the service)."""
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s outputs: %(message)s")
 

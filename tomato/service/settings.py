@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tomato.actors import ORPHAN_GRACE
+
 from ..errors import ConfigError
 from ..paths import runtime_dir
 
@@ -33,7 +35,7 @@ standby = 1              # job hosts kept started with room, so jobs start at on
 poll_interval = 30       # a job reads its device when told of new points; without word,
                          # after this many seconds too (a safety net)
 output_servers = 2       # processes making datagrams and archives (0: one process per job)
-orphan_grace = 60        # seconds the service's processes wait for it, if it dies, before
+orphan_grace = {grace:g}        # seconds the service's processes wait for it, if it dies, before
                          # those with nothing to do stop (a device stops once its job ends)
 
 [web]
@@ -62,7 +64,7 @@ class _Jobs(_Section):
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0
     """Seconds between reads of a device's new points when no event wakes the job."""
     output_servers: Annotated[int, Field(ge=0, le=16)] = 2
-    orphan_grace: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    orphan_grace: Annotated[float, Field(gt=0, le=86400)] = ORPHAN_GRACE
 
 
 _URL = r"(nats|tls)://[^\s,/]+(:\d+)?"
@@ -140,7 +142,7 @@ class Settings:
     per_host: int = 500
     standby: int = 1
     output_servers: int = 2
-    orphan_grace: float = 60.0
+    orphan_grace: float = ORPHAN_GRACE
     """Seconds the service's processes wait for it (to be back) if it dies."""
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
     log_level: str = "WARNING"
@@ -155,9 +157,10 @@ class Settings:
 
 def default_text(config_dir: Path, data_dir: Path | None) -> str:
     if data_dir is None:  # test mode: everything beside settings.toml
-        return _DEFAULT.format(state="tomato.db", jobs="jobs", devices="devices.yml")
+        return _DEFAULT.format(state="tomato.db", jobs="jobs", devices="devices.yml",
+                               grace=ORPHAN_GRACE)
     return _DEFAULT.format(state=data_dir / "tomato.db", jobs=data_dir / "jobs",
-                           devices=config_dir / "devices.yml")
+                           devices=config_dir / "devices.yml", grace=ORPHAN_GRACE)
 
 
 def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "WARNING",

@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio
 
 from tomato.actors import (
+    ORPHAN_GRACE,
     Actor,
     ActorError,
     Context,
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--address-file", required=True, type=Path,
                         help="written (0600) with the page's address and the owner's token")
     parser.add_argument("--supervisor", type=Path, default=None)
-    parser.add_argument("--orphan-grace", type=float, default=60.0)
+    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE)
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level,
