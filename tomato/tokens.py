@@ -22,6 +22,8 @@ ROLES = ("viewer", "user", "admin")
 snapshots its own jobs and downloads results; admin also commands pipelines and others'
 jobs."""
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+OWNER = "owner"
+"""Who the login `ketchup web` prints is (an admin): no token of a person's has the name."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class Tokens:
         if not NAME.match(name):
             raise ConfigError(f"token name {name!r}: letters, digits and . _ @ - expected "
                               "(at most 64)")
+        if name == OWNER:
+            raise ConfigError(f"token name {name!r}: it is the name of tomato's own login "
+                              "(ketchup web); choose another")
         if role not in ROLES:
             raise ConfigError(f"role {role!r}: one of {', '.join(ROLES)} expected")
         token = secrets.token_urlsafe(32)

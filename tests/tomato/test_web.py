@@ -86,6 +86,7 @@ def test_no_token_no_entry_and_each_role_does_what_it_may(web):
     assert api.get("/api/v1/jobs", viewer)[0] == 200
     status, said = api.submit(viewer, payload("random", 1, 0.1))
     assert status == 403 and "vic (viewer)" in said["error"]
+    assert tomato.run("tomato", "token", "add", "owner", check=False).returncode == 6
     listed = tomato.json_of("tomato", "token", "list")
     assert [(t["name"], t["role"]) for t in listed] == [("vic", "viewer")]
     assert "sha256" not in json.dumps(listed)
@@ -113,6 +114,8 @@ def test_submit_follow_download_and_cancel_through_the_api(web):
                              "completed", "pipeline"]
     assert [j["jobid"] for j in api.get("/api/v1/jobs?name=web", user)[1]] == [jobid]
     assert api.get("/api/v1/jobs?name=nothing-like-it", user)[1] == []
+    assert api.get("/api/v1/jobs?limit=0", user)[1] == []
+    assert api.get("/api/v1/jobs?status=x", user)[0] == 400
     tomato.prepare("dummy-5", "s1")
     # Follow the points from a cursor until the job ends: each point once, with units.
     cursor, values = "", []
@@ -200,6 +203,8 @@ def test_events_stream_to_a_browser_and_a_killed_web_process_comes_back(web):
         line = stream.readline().decode().strip()
         if line.startswith("data: "):
             record = json.loads(line[6:])
+            if record["event"] in ("connected", "disconnected", "EventsMissed"):
+                continue  # news of the stream itself, for every follower
             assert record.get("jobid") == jobid
             if record["event"] == "point":
                 points.append(record)

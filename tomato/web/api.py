@@ -3,6 +3,7 @@ of the service as ketchup would; tokens and roles checked first."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from tomato.actors import ActorDeadError, ActorError, Codec, connect
+from tomato.actors import ActorDeadError, ActorError, Codec, ProtocolError, connect
 
 from ..client_codec import CLIENT_CODEC, component_codec
 from ..errors import ConflictError, NotFoundError, PayloadError
@@ -41,7 +42,7 @@ from ..messages import (
 )
 from ..payloadfile import MAX_BYTES, parse_payload, payload_mapping
 from ..records import job_records
-from ..tokens import Person, Tokens
+from ..tokens import OWNER, Person, Tokens
 from .data import CursorError, parse_cursor, points_after
 from .events import Fanout
 from .openapi import OPENAPI
@@ -50,6 +51,8 @@ COOKIE = "tomato_token"
 ASK_TIMEOUT = 30.0
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
 _OUTPUT_KEYS = {"output", "snapshot"}
+STREAM_NEWS = {"connected", "disconnected", "EventsMissed"}
+"""What every follower hears of its stream (from the service, lost, missed some)."""
 
 
 class Refused(Exception):
@@ -82,8 +85,8 @@ class Web:
             request.cookies.get(COOKIE) or request.query_params.get("token")
         if not token:
             return None
-        if token == self.owner_token:
-            return Person("owner", "admin")
+        if hmac.compare_digest(token.encode(), self.owner_token.encode()):
+            return Person(OWNER, "admin")
         return self.tokens.check(token)
 
     async def job(self, jobid: int) -> JobInfo:
@@ -111,16 +114,22 @@ def _allowed(role: str) -> Callable[[Callable[[Web, Request, Person], Awaitable[
                 return await fn(web, request, person)
             except Refused as exc:
                 return _error(exc.status, str(exc))
-            except (NotFoundError, PayloadError, ConflictError) as exc:
-                status = {NotFoundError: 404, PayloadError: 422, ConflictError: 409}[type(exc)]
-                return _error(status, str(exc))
             except ActorError as exc:
-                return _error(500, str(exc))
+                return _error(_status_of(exc), str(exc))
 
         route.__name__ = fn.__name__
         return route
 
     return wrap
+
+
+def _status_of(exc: ActorError) -> int:
+    """The HTTP status of a refusal of the service's."""
+    for kind, status in ((NotFoundError, 404), (PayloadError, 422), (ConflictError, 409),
+                         (ProtocolError, 400)):
+        if isinstance(exc, kind):
+            return status
+    return 500
 
 
 def _error(status: int, reason: str) -> JSONResponse:
@@ -152,7 +161,7 @@ async def jobs(web: Web, request: Request, person: Person) -> Response:
     name = request.query_params.get("name")
     asked = SearchJobs(name, True) if name else GetJobs((), True)
     found = [j for j in await web.ask(asked) if statuses is None or j.status in statuses]
-    return JSONResponse(job_records(found[-int(limit):] if limit else found))
+    return JSONResponse(job_records(found[len(found) - int(limit):] if limit else found))
 
 
 @_allowed("viewer")
@@ -324,7 +333,8 @@ async def events(web: Web, request: Request, person: Person) -> Response:
                     yield b": still here\n\n"
                     continue
                 text = "".join(f"data: {json.dumps(record)}\n\n" for record in batch
-                               if jobid is None or record.get("jobid") == jobid)
+                               if jobid is None or record.get("jobid") == jobid
+                               or record["event"] in STREAM_NEWS)
                 if text:
                     yield text.encode()
 

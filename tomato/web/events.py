@@ -51,6 +51,7 @@ class Fanout:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._until_unwanted, scope)
                     await self._follow()
+                    tg.cancel_scope.cancel()  # the service went away: connect again
             if scope.cancelled_caught:
                 continue
             self._offer({"event": "disconnected"})
