@@ -263,3 +263,18 @@ def test_a_browser_that_does_not_read_is_dropped_and_slows_nobody(web):
         received += chunk
     slow.close()
     assert received.count(b'"event": "point"') < 20_000
+
+
+def test_a_port_in_use_is_said_and_the_service_runs_on(tomato_factory):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        tomato = tomato_factory(settings="[jobs]\nstandby = 0\noutput_servers = 0\n"
+                                         f'[web]\nlisten = "127.0.0.1:{port}"\n')
+        until(lambda: b"the web page did not start" in tomato.log.read_bytes(), 30,
+              "the service to say the page did not start")
+        assert f"127.0.0.1:{port}: the address is in use".encode() in tomato.log.read_bytes()
+        said = tomato.ketchup("web", check=False)
+        assert said.returncode == 7 and "tomato's log says why" in said.stderr
+        assert "dummy-5" in tomato.pipelines()  # the service runs on
