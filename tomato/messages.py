@@ -244,6 +244,8 @@ class GetWatchState(Message):
     """What `ketchup watch` shows before the first event: pipelines, active jobs, progress."""
 
     jobid: int | None = None
+    points: bool = True
+    """False: without the recent points (the web's lab page: progress only)."""
 
 
 class WatchState(Message):

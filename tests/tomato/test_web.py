@@ -117,6 +117,10 @@ def test_submit_follow_download_and_cancel_through_the_api(web):
     assert api.get("/api/v1/jobs?limit=0", user)[1] == []
     assert api.get("/api/v1/jobs?status=x", user)[0] == 400
     tomato.prepare("dummy-5", "s1")
+    running = until(lambda: api.get("/api/v1/progress", user)[1].get(str(jobid)), 20,
+                    "the job's progress")
+    assert running["steps"] == [{"role": "worker", "technique": "sequential",
+                                 "max_duration": 2.0}]
     # Follow the points from a cursor until the job ends: each point once, with units.
     cursor, values = "", []
     deadline = time.monotonic() + 60

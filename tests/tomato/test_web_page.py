@@ -67,16 +67,17 @@ def test_the_lab_and_a_job_live_in_a_browser(tomato_factory, browser):
     assert "token=" not in browser.current_url
     assert painted(browser.get_screenshot_as_png()) > 20
     # A job submitted: the lab page shows it waiting, without a reload.
-    jobid = tomato.submit(payload("sequential", 4, 0.1))
+    jobid = tomato.submit(payload("sequential", 6, 0.1))
     until(lambda: f"{jobid}" in text_of(browser, "#queue"), 20, "the job in the queue")
+    tomato.prepare("dummy-5", "s1")
+    until(lambda: "step 1 of 1" in text_of(browser, "#pipelines"), 20, "its progress")
     # Its page: the plot grows as points arrive, the status turns c, no reload.
     browser.get(f"{found['url']}jobs/{jobid}")
-    until(lambda: text_of(browser, "#fact-status") == "qw", 20, "the job's page")
-    tomato.prepare("dummy-5", "s1")
+    until(lambda: text_of(browser, "#fact-status") == "r", 20, "the job's page")
     first = until(lambda: (n := points(browser)) >= 3 and n, 20, "points in the plot")
     until(lambda: points(browser) > first, 20, "more points a moment later")
     until(lambda: text_of(browser, "#fact-status") == "c", 30, "the status to turn c")
-    assert until(lambda: points(browser) == 40 and 40, 10, "every point plotted") == 40
+    assert until(lambda: points(browser) == 60 and 60, 10, "every point plotted") == 60
     until(lambda: ".nc" in text_of(browser, "#fact-outputs"), 30, "the outputs to download")
     assert painted(browser.get_screenshot_as_png()) > 20
     assert "value" in text_of(browser, ".plot .title")

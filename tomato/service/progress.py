@@ -61,12 +61,13 @@ class Progress:
                     roles.items()} for j, roles in self._latest.items() if j in jobids}
 
     def watch_state(self, pipelines: list[PipelineInfo], jobs: list[JobInfo],
-                    specs: dict[int, JobSpec], idle: dict[str, ComponentData]) -> WatchState:
-        """What a watcher of `jobs` starts from."""
+                    specs: dict[int, JobSpec], idle: dict[str, ComponentData],
+                    points: bool = True) -> WatchState:
+        """What a watcher of `jobs` starts from (`points`: with their recent points)."""
         methods = {jobid: [{"role": s.role, "technique": s.task.technique,
                             "max_duration": s.task.max_duration} for s in spec.steps]
                    for jobid, spec in specs.items()}
         ids = {j.jobid for j in jobs}
         return WatchState(pipelines, jobs, methods,
-                          {j: s for j, s in self.steps.items() if j in ids}, self.latest(ids),
-                          dict(idle))
+                          {j: s for j, s in self.steps.items() if j in ids},
+                          self.latest(ids) if points else {}, dict(idle))

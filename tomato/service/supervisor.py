@@ -147,11 +147,12 @@ class Supervisor(Actor):
                                                (msg,), self.running):
                     self.events.publish(told)
                 return None
-            case GetWatchState(jobid):
+            case GetWatchState(jobid, points):
                 jobs = self._shown([self._job(jobid)]) if jobid is not None else \
                     self.store.jobs(ACTIVE)
                 return self.progress.watch_state(self.pipelines.infos(), jobs, {
-                    j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle)
+                    j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle,
+                    points)
             case TakeSnapshot(jobid, cwd):
                 return self.outputs.take_snapshot(self._job(jobid), self.store.spec(jobid),
                                                   Path(cwd), ctx.uid)

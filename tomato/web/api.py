@@ -32,6 +32,7 @@ from ..messages import (
     ForComponent,
     GetJobs,
     GetPipelines,
+    GetWatchState,
     JobInfo,
     ListComponents,
     LoadSample,
@@ -162,6 +163,17 @@ async def jobs(web: Web, request: Request, person: Person) -> Response:
     asked = SearchJobs(name, True) if name else GetJobs((), True)
     found = [j for j in await web.ask(asked) if statuses is None or j.status in statuses]
     return JSONResponse(job_records(found[len(found) - int(limit):] if limit else found))
+
+
+@_allowed("viewer")
+async def progress(web: Web, request: Request, person: Person) -> Response:
+    """Each running job's steps (role, technique, max_duration) and the step running on
+    each of its components (step, started, max_duration, total): how far it is."""
+    state = await web.ask(GetWatchState(None, points=False))
+    return JSONResponse({str(jobid): {
+        "steps": state.methods.get(jobid, []),
+        "running": {role: asdict(step) for role, step in state.steps.get(jobid, {}).items()}}
+        for jobid in {j.jobid for j in state.jobs}})
 
 
 @_allowed("viewer")
@@ -351,6 +363,7 @@ ROUTES = [
     Route("/api/v1/pipelines", pipelines),
     Route("/api/v1/jobs", jobs),
     Route("/api/v1/jobs", submit, methods=["POST"]),
+    Route("/api/v1/progress", progress),
     Route("/api/v1/jobs/{jobid}", job),
     Route("/api/v1/jobs/{jobid}/data", data),
     Route("/api/v1/jobs/{jobid}/files/{name}", download),

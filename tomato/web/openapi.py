@@ -42,6 +42,9 @@ OPENAPI: dict[str, Any] = {
                             "application/json": {"schema": {"type": "object"}}}},
                         responses={"201": {"description": "{\"jobid\": N}"},
                                    "400": _ERROR, "422": _ERROR, **_REFUSALS})},
+        "/api/v1/progress": {"get": _op(
+            "How far each running job is: its steps, and the step running on each component "
+            "(step, started, max_duration, total)", "viewer", "{jobid: {steps, running}}")},
         "/api/v1/jobs/{jobid}": {"get": _op("One job", "viewer", "the job",
                                             parameters=[_JOBID])},
         "/api/v1/jobs/{jobid}/data": {"get": _op(
