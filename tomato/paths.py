@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -57,6 +58,16 @@ def open_lock(rundir: Path) -> int:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be opened as tomato's lock file ({exc.strerror}); "
                           "remove it if no tomato runs") from None
+
+
+def write_private(path: Path, data: object) -> None:
+    """`data` as JSON in `path`, private to this user (0600) from its first byte, never
+    through a symlink, and whole: written beside it, then put in its place."""
+    part = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(part, path)
 
 
 def device_socket(rundir: Path, device: str) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import time
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .paths import write_private
 
 TOKENS_FILE = "web-tokens.json"
 ROLES = ("viewer", "user", "admin")
@@ -63,13 +63,8 @@ class Tokens:
         return entries
 
     def _write(self, entries: dict[str, dict[str, str]]) -> None:
-        """Atomically, private to this user (0600) from its first byte."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        part = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(entries, f, indent=1)
-        os.replace(part, self.path)
+        write_private(self.path, entries)
 
     def add(self, name: str, role: str) -> str:
         """A new token for `name` (replacing one it had); returns it: it is not kept."""

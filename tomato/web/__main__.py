@@ -31,6 +31,7 @@ from tomato.actors import (
 )
 
 from ..codec import CODEC
+from ..paths import write_private
 
 logger = logging.getLogger(__name__)
 SHUTDOWN = 2
@@ -80,18 +81,10 @@ async def _bind(host: str, port: int) -> socket.socket:
                   "program?); choose another port in settings.toml")
 
 
-def _write_private(path: Path, data: dict[str, object]) -> None:
-    part = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(part, path)
-
-
 @contextlib.contextmanager
 def _address_file(path: Path, data: dict[str, object]) -> Iterator[None]:
     """Where `ketchup web` finds the page and the owner's login token, while it serves."""
-    _write_private(path, data)
+    write_private(path, data)
     try:
         yield
     finally:

@@ -34,13 +34,7 @@ class Fanout:
         """Set while a browser listens."""
         self._unwanted = Flag()
         """Set when the last one left."""
-        self.dropped = 0
-        """Browsers dropped for being slow, since the start."""
         self._closed = False
-
-    @property
-    def clients(self) -> int:
-        return len(self._clients)
 
     async def run(self) -> None:
         """Follow the service's events while browsers listen, for as long as the process
@@ -89,7 +83,6 @@ class Fanout:
             except anyio.WouldBlock:  # slow: dropped
                 self._clients.discard(client)
                 client.close()
-                self.dropped += 1
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._clients.discard(client)
         self._changed()
