@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
     from ..models import Reply, Task
     from ._component import ModelComponent
-    from ._model import Attr, ModelInterface, Settings, Status
+    from ._model import ModelInterface, Settings
+    from .types import Attr, Status
 
-_PUBLIC = {"Attr": "._model", "ModelComponent": "._component", "ModelInterface": "._model",
-           "Settings": "._model", "Status": "._model", "Reply": "..models", "Task": "..models"}
+_PUBLIC = {"Attr": ".types", "ModelComponent": "._component", "ModelInterface": "._model",
+           "Settings": "._model", "Status": ".types", "Reply": "..models", "Task": "..models"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,14 +12,11 @@ import queue
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..hosting import described
 from ..models import Task
-from ._model import MEASURE, Attr, Status
-
-if TYPE_CHECKING:
-    from ._model import ModelInterface
+from .types import MEASURE, Attr, Status
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +31,8 @@ class ModelComponent(ABC):
     state: str | None = None
     running_task: Task | None = None
 
-    def __init__(self, driver: ModelInterface, name: str, **kwargs: Any) -> None:
+    def __init__(self, driver: Any, name: str, **kwargs: Any) -> None:
+        # `driver`: its ModelInterface (which makes components: this module names none of it)
         self.driver = driver
         self.name = name
         self.constants: dict[str, Any] = {}

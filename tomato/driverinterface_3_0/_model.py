@@ -10,48 +10,16 @@ import atexit
 import importlib
 import logging
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-import pint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from ..models import Reply, Task
+from ._component import ModelComponent
 from .decorators import coerce_attr, in_devmap, log_errors, to_reply
-from .types import Type, Val
-
-if TYPE_CHECKING:
-    from ._component import ModelComponent
+from .types import MEASURE, Val
 
 logger = logging.getLogger(__name__)
-
-MEASURE = "measure"
-"""The one-shot measurement a component's queue can hold instead of a Task."""
-
-
-class Attr(BaseModel, arbitrary_types_allowed=True):
-    """An attribute of a component: its type, whether it can be set (`rw`), whether it is
-    part of the component's status, and its units, bounds and options."""
-
-    type: Type
-    rw: bool = False
-    status: bool = False
-    units: str | None = None
-    maximum: float | pint.Quantity | None = Field(None, union_mode="left_to_right")
-    minimum: float | pint.Quantity | None = Field(None, union_mode="left_to_right")
-    options: set[Any] | None = None
-
-
-class Status(BaseModel):
-    """A component's status: whether it answers (`connected`), its state (idle, meas: an
-    idle measurement, task, stop: stopped until reset; None when not connected), whether a
-    task may be queued, its status attrs and the task it runs."""
-
-    connected: bool
-    state: Literal["idle", "meas", "task", "stop"] | None
-    can_submit: bool
-    attrs: dict[str, Any] = Field(default_factory=dict)
-    task: Task | None = None
-
 
 class Settings(BaseModel):
     """A driver's settings (`[drivers.<name>]` in settings.toml); a driver extends it with

@@ -9,17 +9,13 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tomato.drivers import ParameterError, Task, Technique, check_task
 
 from ..errors import PayloadError
 from ..messages import JobSpec, PayloadChecked, Place, Snapshots, StepSpec, SubmitJob
-from .payloadwords import VERSIONS, explained, field_name, refuse_unhonoured
-
-if TYPE_CHECKING:
-    from .cluster import Cluster
-    from .pipelines import Pipelines
+from .payloadwords import MAX_NAME, VERSIONS, explained, field_name, refuse_unhonoured
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +146,6 @@ def check_places(version: str, spec: JobSpec, filename: str, uid: int) -> None:
             raise PayloadError(f"{filename}: {where}: results are written as you could; {why}",
                                {"file": filename, "field": where})
 
-
-MAX_NAME = 256
 
 
 def check_names(version: str, payload: dict[str, Any], filename: str,
@@ -292,12 +286,13 @@ def _reaches(waits: dict[int, set[int]], start: int) -> bool:
 
 
 def check_submission(version: str, payload: dict[str, Any], msg: SubmitJob, uid: int,
-                     pipelines: Pipelines, cluster: Cluster | None) -> PayloadChecked:
-    """Everything a submit checks against the lab (names, method, where results go);
-    raises PayloadError. What it found: the version, the pipelines that could run it."""
+                     roles: dict[str, dict[str, dict[str, Technique]]],
+                     failures: dict[str, str]) -> PayloadChecked:
+    """Everything a submit checks against the lab (names, method, where results go), with
+    what each pipeline's roles can do and why some cannot (a failed device); raises
+    PayloadError. What it found: the version, the pipelines that could run it."""
     check_names(version, payload, msg.filename, msg.jobname)
-    roles = pipelines.roles(cluster)
-    check_method(version, payload, msg.filename, roles, pipelines.failures())
+    check_method(version, payload, msg.filename, roles, failures)
     spec = job_spec(payload, 0, None, msg.cwd)
     check_places(version, spec, msg.filename, uid)
     needs = {(s.role, s.task.technique) for s in spec.steps}

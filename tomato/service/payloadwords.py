@@ -10,6 +10,9 @@ from typing import Any
 
 from ..errors import PayloadError
 
+MAX_NAME = 256
+"""The longest sample or job name."""
+
 VERSIONS = ("0.1", "0.2", "1.0", "2.0", "2.1", "2.2")
 
 # 2.2 names of a step's fields as 0.x payloads spell them.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tomato.drivers import Technique
 
@@ -14,12 +14,9 @@ from ..errors import ConflictError, NotFoundError, PayloadError
 from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec
 from ..paths import device_socket
 from .devicesfile import Lab
-from .payload import MAX_NAME
+from .payloadwords import MAX_NAME
 from .scheduler import Pipeline, components_of
 from .store import Store
-
-if TYPE_CHECKING:
-    from .cluster import Cluster
 
 
 class Pipelines:
@@ -47,11 +44,10 @@ class Pipelines:
                                 f"{', '.join(self.all)})")
         return pipeline
 
-    def roles(self, cluster: Cluster | None = None) -> dict[str, dict[str, dict[str, Technique]]]:
-        """What each pipeline's roles can do: pipeline → role → technique by name (with a
-        cluster: every tomato's, as HOST:PIPELINE)."""
-        return {**{p.name: {c.role: self._techniques[c.device] for c in p.spec.components}
-                   for p in self.all.values()}, **(cluster.view.roles() if cluster else {})}
+    def roles(self) -> dict[str, dict[str, dict[str, Technique]]]:
+        """What each pipeline's roles can do: pipeline → role → technique by name."""
+        return {p.name: {c.role: self._techniques[c.device] for c in p.spec.components}
+                for p in self.all.values()}
 
     def infos(self) -> list[PipelineInfo]:
         return [info(p) for p in self.all.values()]
@@ -107,6 +103,15 @@ class Pipelines:
                 tuple(self._techniques[c.device])) for c in p.spec.components),
             steps=tuple(_placed(s, self._techniques[components[s.role].device]
                                 [s.task.technique]) for s in spec.steps))
+
+    def hold(self, name: str, jobid: int) -> None:
+        """Keep `name` for `jobid` while the cluster is asked to let this tomato run it (in
+        memory only: a restart asks again)."""
+        self.all[name].jobid = jobid
+
+    def unhold(self, name: str, jobid: int) -> None:
+        if (p := self.all.get(name)) is not None and p.jobid == jobid:
+            p.jobid = None
 
     def release(self, name: str | None, jobid: int, ready: bool) -> None:
         """Free the pipeline `name` of job `jobid` (if it still holds it)."""

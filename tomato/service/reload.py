@@ -9,60 +9,59 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ConflictError
 from ..messages import Reloaded
-from .devices import check_drivers, check_settings, start_device, techniques_of
+from .components import Components
+from .devices import Devices, check_drivers, check_settings, start_device, techniques_of
 from .devicesfile import DeviceSpec, Lab, load_lab
+from .pipelines import Pipelines
 from .settings import SETTINGS_FILE, Settings, load_settings
-
-if TYPE_CHECKING:
-    from .supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
 
-async def reload_lab(sup: Supervisor) -> Reloaded:
-    """Apply the devices file and settings as they are now; raises ConfigError (a file is
-    wrong) or ConflictError (a change would touch a running job), changing nothing."""
-    settings = _settings(sup.settings)
-    lab = load_lab(sup.settings.devices_file)  # where it is now: a new path needs a restart
+async def reload_lab(current: Settings, devices: Devices, pipelines: Pipelines,
+                     components: Components) -> tuple[Reloaded, Settings]:
+    """Apply the devices file and settings as they are now: what changed, and the settings
+    the service runs with now (the drivers' settings are new); raises ConfigError (a file
+    is wrong) or ConflictError (a change would touch a running job), changing nothing. The
+    queue is then to be matched again."""
+    settings = _settings(current)
+    lab = load_lab(current.devices_file)  # where it is now: a new path needs a restart
     check_drivers(lab)
-    old = {d.name: d for d in sup.devices.lab.devices}
+    old = {d.name: d for d in devices.lab.devices}
     new = {d.name: d for d in lab.devices}
-    changed = [n for n in old.keys() & new.keys() if _differs(old[n], new[n], sup.settings,
+    changed = [n for n in old.keys() & new.keys() if _differs(old[n], new[n], current,
                                                                 settings)
-               or sup.devices.upgraded(new[n])]
+               or devices.upgraded(new[n])]
     removed = [n for n in old if n not in new]
     added = [n for n in new if n not in old]
-    _refuse_if_in_use(sup, lab, {*changed, *removed})
+    _refuse_if_in_use(pipelines, lab, {*changed, *removed})
     for name in {new[n].driver: n for n in (*changed, *added)}.values():
         await check_settings(new[name], settings)  # a key its driver refuses: nothing done
     for name in (*removed, *changed):  # no job starts on them while they change
-        sup.pipelines.device_failed(name, "being reloaded")
+        pipelines.device_failed(name, "being reloaded")
     for name in (*removed, *changed):
-        await sup.devices.remove(name)
-    sup.settings = replace(sup.settings, drivers=settings.drivers)
-    sup.devices.use(lab)
-    techniques = {n: ts for n, ts in sup.pipelines.device_techniques().items() if n in new
+        await devices.remove(name)
+    current = replace(current, drivers=settings.drivers)
+    devices.use(lab)
+    techniques = {n: ts for n, ts in pipelines.device_techniques().items() if n in new
                   and n not in changed}
     failed: list[str] = []
     for name in (*changed, *added):
-        techniques[name] = await _start(sup, new[name], settings, failed)
-        sup.devices.started(new[name])
-    sup.pipelines.use(lab, techniques)
+        techniques[name] = await _start(devices, new[name], settings, failed)
+        devices.started(new[name])
+    pipelines.use(lab, techniques)
     for name in changed:
-        sup.pipelines.device_failed(name, None)
+        pipelines.device_failed(name, None)
     for name in failed:
-        sup.pipelines.device_failed(name, sup.devices.reason(name) or "did not start")
-    sup.components.follow_added()
-    sup.queue.rematch()
-    sup.schedule()  # new pipelines may take queued jobs
+        pipelines.device_failed(name, devices.reason(name) or "did not start")
+    components.follow_added()
     report = Reloaded(tuple(added), tuple(changed), tuple(removed), tuple(failed),
-                      _not_applied(sup.settings, settings))
+                      _not_applied(current, settings))
     logger.info("reloaded: %s", report)
-    return report
+    return report, current
 
 
 def _settings(current: Settings) -> Settings:
@@ -79,12 +78,12 @@ def _differs(old: DeviceSpec, new: DeviceSpec, old_settings: Settings,
             or old_settings.drivers.get(old.driver) != new_settings.drivers.get(new.driver))
 
 
-def _refuse_if_in_use(sup: Supervisor, new: Lab, devices: set[str]) -> None:
+def _refuse_if_in_use(pipelines: Pipelines, new: Lab, devices: set[str]) -> None:
     """Raise ConflictError listing what a running job uses that the reload would change."""
     reasons = []
     specs = {p.name: p for p in new.pipelines}
     kept = {d.name for d in new.devices}
-    for p in sup.pipelines.all.values():
+    for p in pipelines.all.values():
         if p.jobid is None:
             continue
         why = []
@@ -100,17 +99,17 @@ def _refuse_if_in_use(sup: Supervisor, new: Lab, devices: set[str]) -> None:
         raise ConflictError(f"reload refused, nothing changed: {'; '.join(reasons)}")
 
 
-async def _start(sup: Supervisor, device: DeviceSpec, settings: Settings, failed: list[str]
-                 ) -> dict:
+async def _start(devices: Devices, device: DeviceSpec, settings: Settings,
+                 failed: list[str]) -> dict:
     """Start a new (or changed) device; returns its techniques ({} if it did not start)."""
-    info = await start_device(sup.devices.procs, device, settings)
-    if sup.devices.procs.pid(f"dev-{device.name}") is None:  # it did not start
+    info = await start_device(devices.procs, device, settings)
+    if devices.procs.pid(f"dev-{device.name}") is None:  # it did not start
         failed.append(device.name)
         return {}
     try:
-        return techniques_of(sup.devices.lab, device, info)
+        return techniques_of(devices.lab, device, info)
     except ConfigError as exc:  # a capability its driver does not have: failed, as it says
-        await sup.devices.remove(device.name, reason=str(exc))
+        await devices.remove(device.name, reason=str(exc))
         failed.append(device.name)
         return {}
 

@@ -70,6 +70,10 @@ class Queue:
                                                  *self._matches[needs])
         return job
 
+    def drop(self, jobid: int) -> None:
+        """`jobid` no longer waits here (it ended, or another tomato runs it)."""
+        self.pending.pop(jobid, None)
+
     def rematch(self) -> None:
         """The pipelines changed (reload): match every queued job again."""
         self._matches.clear()

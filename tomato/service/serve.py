@@ -6,7 +6,7 @@ import fcntl
 import logging
 import os
 import resource
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -15,7 +15,9 @@ from anyio.abc import TaskStatus
 
 from tomato.actors import (
     ActorDeadError,
+    ActorRef,
     ChildEvent,
+    EventHub,
     ProcessSupervisor,
     run_until_signalled,
     serve_actor,
@@ -25,16 +27,18 @@ from tomato.actors import (
 
 from ..codec import CODEC
 from ..errors import AlreadyRunningError
+from ..messages import JobSpec
 from ..paths import ensure_private_dir, lock_path, open_lock, socket_path
 from .devices import Devices, check_drivers, start_devices
 from .devicesfile import Lab, load_lab
+from .guard import CancelAll
 from .jobhosts import JobHosts
 from .outputs import Outputs
 from .pipelines import Pipelines
 from .settings import Settings
 from .statecheck import check_state
 from .store import Store
-from .supervisor import CancelAll, Supervisor
+from .supervisor import Supervisor
 from .takeover import stop_leftovers, survivors
 from .web import start_web
 
@@ -122,19 +126,26 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 if settings.web_listen is not None:
                     tg.start_soon(start_web, procs, settings)
                 if settings.cluster is not None:
-                    from .cluster import join
+                    from .cluster import Home, join
 
-                    supervisor.cluster = await tg.start(join, settings.cluster, supervisor)
+                    home = Home(store, supervisor.pipelines, supervisor.queue,
+                                supervisor.events, ref, settings.jobs_dir,
+                                supervisor.start_job, supervisor.schedule, supervisor.enqueue,
+                                supervisor.progress.forget)
+                    supervisor.use_cluster(await tg.start(join, settings.cluster, home))
                 await tg.start(supervisor.components.follow, supervisor.events.publish)
-                if await _until_stop(supervisor) and supervisor.running_jobs():
-                    _leave_running_jobs(supervisor, procs)
+                if await _until_stop(supervisor.stop_requested) and supervisor.running_jobs():
+                    _leave_running_jobs(supervisor.running_jobs(), supervisor.running,
+                                        supervisor.jobhosts, procs, settings.orphan_grace)
                 else:
-                    await _finish_running_jobs(supervisor)
+                    await _finish_running_jobs(ref, supervisor.events,
+                                               supervisor.running_jobs)
                 await procs.stop_all()  # while the supervisor still records their exits
         except BaseException:  # the service fails: its running jobs must not
-            if sup is not None and sup.running_jobs():
+            if sup is not None and (running := sup.running_jobs()):
                 logger.critical("the service is failing: its running jobs keep running")
-                _leave_running_jobs(sup, procs)
+                _leave_running_jobs(running, sup.running, sup.jobhosts, procs,
+                                    settings.orphan_grace)
             raise
         finally:
             with anyio.CancelScope(shield=True):
@@ -164,7 +175,7 @@ async def _flush_when_room(store: Store) -> None:
             store.flush()
 
 
-async def _until_stop(sup: Supervisor) -> bool:
+async def _until_stop(requested: anyio.Event) -> bool:
     """Wait for a signal (returns True) or `tomato stop` (False)."""
     signalled = False
     async with anyio.create_task_group() as tg:
@@ -175,7 +186,7 @@ async def _until_stop(sup: Supervisor) -> bool:
             tg.cancel_scope.cancel()
 
         async def on_request() -> None:
-            await sup.stop_requested.wait()
+            await requested.wait()
             tg.cancel_scope.cancel()
 
         tg.start_soon(on_signal)
@@ -184,28 +195,29 @@ async def _until_stop(sup: Supervisor) -> bool:
     return signalled
 
 
-def _leave_running_jobs(sup: Supervisor, procs: ProcessSupervisor) -> None:
+def _leave_running_jobs(running: list[int], specs: Mapping[int, JobSpec], jobhosts: JobHosts,
+                        procs: ProcessSupervisor, grace: float) -> None:
     """Stopped by a signal (a restart, an upgrade, the machine's shutdown): running jobs
     keep running, with their devices, for the next start to take over, as after a crash;
     everything else stops. (`tomato stop --force` cancels them instead.)"""
-    running = sup.running_jobs()
-    devices = {c.device for j in running if (spec := sup.running.get(j)) is not None
+    devices = {c.device for j in running if (spec := specs.get(j)) is not None
                for c in spec.components}
-    procs.release([*sup.jobhosts.children_of(running), *(f"dev-{d}" for d in devices)])
+    procs.release([*jobhosts.children_of(running), *(f"dev-{d}" for d in devices)])
     logger.warning("job(s) %s keep running: start tomato again within %g s to take them over "
                    "(after that they finish, stop, and get their outputs at the next start)",
-                   ", ".join(map(str, running)), sup.settings.orphan_grace)
+                   ", ".join(map(str, running)), grace)
 
 
-async def _finish_running_jobs(sup: Supervisor) -> None:
+async def _finish_running_jobs(supervisor: ActorRef, events: EventHub,
+                               running: Callable[[], list[int]]) -> None:
     """Cancel running jobs and wait (bounded) for them to report, so their data is kept."""
-    if not sup.running_jobs():
+    if not running():
         return
-    sub = sup.events.subscribe()
+    sub = events.subscribe()
     try:
-        await sup.ref.ask(CancelAll())
+        await supervisor.ask(CancelAll())
         with anyio.move_on_after(SHUTDOWN_TIMEOUT):
-            while sup.running_jobs():
+            while running():
                 await sub.__anext__()
     finally:
         sub.close()

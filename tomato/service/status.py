@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+
+import anyio
 
 from tomato.actors import Ok
 
 from ..errors import ConflictError
 from ..messages import ServiceStatus
 from ..paths import socket_path
+from .devices import Devices
+from .jobhosts import JobHosts
+from .pipelines import Pipelines
+from .scheduler import Queue
+from .settings import Settings
 
-if TYPE_CHECKING:
-    from .supervisor import Supervisor
 
-
-async def service_status(sup: Supervisor) -> ServiceStatus:
-    s = sup.settings
+async def service_status(s: Settings, pipelines: Pipelines, devices: Devices,
+                         jobhosts: JobHosts, queue: Queue, running: list[int]
+                         ) -> ServiceStatus:
     return ServiceStatus(os.getpid(), str(socket_path(s.runtime_dir, "tomato")),
                          str(s.config_dir), str(s.state_db), str(s.jobs_dir),
-                         sup.pipelines.source, tuple(await sup.devices.rows()),
-                         tuple(sup.running_jobs()), len(sup.queue.pending),
-                         sup.queue.last_pass * 1000, sup.jobhosts.standby(),
-                         tuple(sup.jobhosts.hosts()))
+                         pipelines.source, tuple(await devices.rows()), tuple(running),
+                         len(queue.pending), queue.last_pass * 1000, jobhosts.standby(),
+                         tuple(jobhosts.hosts()))
 
 
-def request_stop(sup: Supervisor, force: bool) -> Ok:
+def request_stop(running: list[int], force: bool, stop: anyio.Event) -> Ok:
     """Ask the service to stop; refused while jobs run unless `force` (they are cancelled)."""
-    running = sup.running_jobs()
     if running and not force:
         raise ConflictError(f"job(s) {', '.join(map(str, running))} are running; cancel "
                             f"them or use 'tomato stop --force' to cancel them and stop")
-    sup.stop_requested.set()
+    stop.set()
     return Ok()

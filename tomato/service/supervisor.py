@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import pwd
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,61 +13,54 @@ from anyio.abc import TaskGroup
 
 from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context, Deferred
 
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError
 from ..jobfolder import JOB_RECORD
-from ..jobstatus import ACTIVE, FINISHED, PENDING
+from ..jobstatus import FINISHED, PENDING
 from ..messages import (
     CancelJobs,
     EjectSample,
     ForComponent,
-    GetJobs,
-    GetPipelines,
-    GetServiceStatus,
-    GetWatchState,
     JobCollected,
     JobData,
     JobFinished,
     JobInfo,
     JobSpec,
     JobStatusChanged,
-    ListComponents,
     LoadSample,
     PayloadChecked,
     Reload,
+    Reloaded,
     Reports,
     RestartDevice,
-    SearchJobs,
     SetReady,
     StepStarted,
     StopService,
     SubmitJob,
     TakeSnapshot,
 )
-from .children import child_event
-from .cluster.local import PASS
+from .children import ChildNews, child_news
+from .cluster.local import PASS, Alone
 from .components import Components
 from .devices import Devices, stop_and_save
+from .guard import CancelAll, refuse_forged
 from .jobhosts import JobHosts
 from .outputs import Outputs
-from .payload import LATEST, check_submission, job_spec, normalise_payload
 from .pipelines import Pipelines
 from .progress import Progress
+from .queries import QUERIES, Queries
 from .reload import reload_lab
 from .scheduler import Pending, Queue
 from .settings import Settings
 from .statecheck import note_end
-from .status import request_stop, service_status
+from .status import request_stop
 from .store import Store, can_move, now
+from .submit import accept
 from .takeover import recover_jobs
 
 if TYPE_CHECKING:
     from .cluster import Cluster
 
 logger = logging.getLogger(__name__)
-
-
-class CancelAll:
-    """Local message of the service: cancel every running job (it is shutting down)."""
 
 
 class Supervisor(Actor):
@@ -94,12 +85,28 @@ class Supervisor(Actor):
         self.progress = Progress()
         self.components = Components(devices, pipelines, settings.runtime_dir)
         self._survivors = survivors  # processes an earlier service left: socket name → pid
-        self.cluster: Cluster | None = None  # the other tomatos, if in a cluster (serve.py)
+        self.cluster: Cluster | Alone = Alone(self.start_job)  # the other tomatos (serve.py)
+        self.queries = Queries(store, pipelines, self.queue, self.progress, self.components,
+                               devices, jobhosts)
+        self._job = self.queries.job
+        self.running_jobs = self.queries.running
 
     async def on_start(self) -> None:
         """Rebuild the queue, take over what an earlier service left running."""
-        for spec, status, reason in await recover_jobs(self, self._survivors):
-            self.tg.start_soon(self._finish, spec, status, reason)  # collected, no outputs yet
+        found = await recover_jobs(self.store, self.jobhosts, self.pipelines,
+                                   self.settings.jobs_dir, self._survivors)
+        for spec in found.followed:
+            self.follow(spec)
+        for spec, status, why in found.lost:
+            self.lost(spec, status, why)
+        for spec in found.queued:
+            self.enqueue(spec)
+        for spec, status, reason in found.collected:  # collected, no outputs yet
+            self.tg.start_soon(self._finish, spec, status, reason)
+
+    def use_cluster(self, cluster: Cluster) -> None:
+        """Be one tomato of a cluster (DESIGN §9): joined once this supervisor runs."""
+        self.cluster = cluster
 
     async def on_failure(self, msg: Any, exc: Exception) -> None:
         """A one-way message that failed is logged; the service goes on."""
@@ -112,20 +119,16 @@ class Supervisor(Actor):
             raise self.store.damaged(exc) from None
 
     async def _handle(self, msg: Any, ctx: Context) -> Any:
-        _refuse_forged(msg, ctx, self.jobhosts, self.store)
-        if self.cluster is not None and (done := self.cluster.handle(self, msg)) is not PASS:
+        refuse_forged(msg, ctx, self.jobhosts, self.store)
+        if (done := self.cluster.handle(msg)) is not PASS:
             return done  # for another tomato, or news of the cluster
         match msg:
             case SubmitJob():
-                return await self._submit(msg, ctx)
-            case GetPipelines():
-                return self.pipelines.infos() + (self.cluster.pipelines() if self.cluster else [])
-            case GetJobs(jobids, finished):
-                return self._shown([self._job(j) for j in jobids] if jobids else
-                                   self.store.jobs(None if finished else (*PENDING, *ACTIVE)))
-            case SearchJobs(text, complete):
-                return self._shown(self.store.jobs(None if complete else (*PENDING, *ACTIVE),
-                                                   name=text))
+                return self._queued(await accept(
+                    msg, ctx.uid, {**self.pipelines.roles(), **self.cluster.roles()},
+                    self.pipelines.failures(), self.store, self.cluster.next_jobid))
+            case _ if isinstance(msg, QUERIES):
+                return await self.queries.answer(msg, self.cluster, self.settings)
             case CancelJobs(jobids):  # on a full disk too: stopping an experiment must work
                 return self._cancel(jobids)
             case LoadSample(name, sample):
@@ -147,49 +150,28 @@ class Supervisor(Actor):
                                                (msg,), self.running):
                     self.events.publish(told)
                 return None
-            case GetWatchState(jobid, points):
-                jobs = self._shown([self._job(jobid)]) if jobid is not None else \
-                    self.store.jobs(ACTIVE)
-                return self.progress.watch_state(self.pipelines.infos(), jobs, {
-                    j.jobid: self.store.spec(j.jobid) for j in jobs}, self.components.idle,
-                    points)
             case TakeSnapshot(jobid, cwd):
                 return self.outputs.take_snapshot(self._job(jobid), self.store.spec(jobid),
                                                   Path(cwd), ctx.uid)
             case StopService(force):
-                return request_stop(self, force)
+                return request_stop(self.running_jobs(), force, self.stop_requested)
             case RestartDevice(name, force):
                 return Deferred(lambda: self.devices.restart(name, self.pipelines, force))
-            case GetServiceStatus():
-                return await service_status(self)
-            case ListComponents():
-                return self.components.rows(self.devices.states())
             case ForComponent():
                 return Deferred(lambda: self.components.forward(msg))
             case Reload():
-                return Deferred(lambda: reload_lab(self))
+                return Deferred(self._reload)
             case CancelAll():
                 return self._cancel(tuple(self.running_jobs()))
             case ChildEvent():
-                return child_event(self, msg)
+                return self._apply(child_news(msg, self.jobhosts, self.devices,
+                                              self.pipelines, self.store, self.running))
         raise ActorError(f"the supervisor does not understand {type(msg).__name__}")
 
     # Jobs.
-    async def _submit(self, msg: SubmitJob, ctx: Context) -> JobInfo | PayloadChecked:
-        version, payload = await anyio.to_thread.run_sync(
-            normalise_payload, msg.payload, msg.filename)
-        checked = check_submission(version, payload, msg, ctx.uid, self.pipelines,
-                                   self.cluster)
-        if msg.check:  # `ketchup submit --check`: nothing queued
-            return checked
-        who = _submitter(msg, ctx.uid)
-        if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
-            payload["user"] = {"identifier": who}
-        owner = None if ctx.uid == os.getuid() else ctx.uid
-        spec = self.store.add_job(payload, (ctx.uid, who), msg.cwd,
-                                  lambda jobid: job_spec(payload, jobid, msg.jobname, msg.cwd,
-                                                         owner),
-                                  self.cluster.jobs.next_jobid() if self.cluster else None)
+    def _queued(self, spec: JobSpec | PayloadChecked) -> JobInfo | PayloadChecked:
+        if isinstance(spec, PayloadChecked):  # `ketchup submit --check`: nothing queued
+            return spec
         job = self.enqueue(spec)
         logger.info("job %d queued (%s)", spec.jobid, "matches " + ", ".join(job.matches)
                     if job.matches else "no pipeline can run it yet")
@@ -200,8 +182,7 @@ class Supervisor(Actor):
         job = self.queue.add(spec)
         if job.matches and self._job(spec.jobid).status == "q":
             self._move(spec.jobid, "qw")
-        if self.cluster is not None:  # the others queue it too
-            self.cluster.jobs.changed(spec.jobid)
+        self.cluster.changed(spec.jobid)  # in a cluster, the others queue it too
         return job
 
     def _scheduled(self, reply: Any) -> Any:
@@ -209,11 +190,8 @@ class Supervisor(Actor):
         return reply
 
     def schedule(self) -> None:
-        for jobid, name in self.queue.plan():
-            if self.cluster is None:
-                self.start_job(jobid, name)
-            else:  # in a cluster, once this tomato has claimed it
-                self.cluster.claim(self, jobid, name)
+        for jobid, name in self.queue.plan():  # in a cluster, once this tomato claimed it
+            self.cluster.claim(jobid, name)
 
     def start_job(self, jobid: int, pipeline: str) -> None:
         jobdir = self.settings.jobs_dir / str(jobid)
@@ -289,7 +267,7 @@ class Supervisor(Actor):
         job = self.store.job(jobid)
         if job is None or job.status in FINISHED:
             return
-        self.queue.pending.pop(jobid, None)
+        self.queue.drop(jobid)
         self._move(jobid, status, completed=now(), reason=reason,
                    outputs=json.dumps(list(outputs)) if outputs else None)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
@@ -313,62 +291,21 @@ class Supervisor(Actor):
     def _jobdir(self, jobid: int) -> Path:
         return Path(self._job(jobid).jobpath or self.settings.jobs_dir / str(jobid))
 
-    def _shown(self, jobs: list[JobInfo]) -> list[JobInfo]:
-        jobs = self.queue.explained(jobs)  # why each queued job waits
-        return self.cluster.shown(self, jobs) if self.cluster is not None else jobs
 
-    def _job(self, jobid: int) -> JobInfo:
-        job = self.store.job(jobid)
-        if job is None:
-            raise NotFoundError(f"no job with jobid {jobid}")
-        return job
+    # The lab.
+    def _apply(self, news: ChildNews) -> None:
+        for jobid, status, reason in news.lost:
+            self.lost(self.running[jobid], status, reason)
+        for jobid, why in news.stopped:
+            self.failures[jobid] = why
+            self.tg.start_soon(self.jobhosts.cancel, jobid)
+        if news.reschedule:
+            self.schedule()
 
-    # Service.
-    def running_jobs(self) -> list[int]:
-        """Jobs not yet ended (some may have released their pipeline to make outputs)."""
-        return [j.jobid for j in self.store.jobs(ACTIVE, local=True)]
+    async def _reload(self) -> Reloaded:
+        report, self.settings = await reload_lab(self.settings, self.devices, self.pipelines,
+                                                 self.components)
+        self.queue.rematch()
+        self.schedule()  # new pipelines may take queued jobs
+        return report
 
-
-def _refuse_forged(msg: Any, ctx: Context, jobhosts: JobHosts, store: Store) -> None:
-    """What only the service itself, or only its job processes, may say: refused from anyone
-    else (a client of the same user included). From another user (a socket shared with a
-    group, `[sharing]`): cancel only their own jobs, and no stop, reload or restart."""
-    if ctx.uid not in (0, os.getuid()):
-        if isinstance(msg, (StopService, Reload, RestartDevice)):
-            raise ConflictError(f"{type(msg).__name__}: only {_user_name(os.getuid())} (who "
-                                "runs tomato) or root may")
-        if isinstance(msg, CancelJobs) and (theirs := [
-                j for j in msg.jobids if (job := store.job(j)) is not None
-                and not _owned_by(job, store.where(j)[0], store.host, ctx.uid)]):
-            raise ConflictError(f"job {theirs[0]} is not yours: only its owner, "
-                                f"{_user_name(os.getuid())} or root may cancel it")
-    if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
-            isinstance(msg, (JobCollected, StepStarted, JobData, Reports))
-            and not jobhosts.is_ours(ctx.pid))):
-        raise ActorError(f"{type(msg).__name__} is accepted from tomato's own processes only "
-                         f"(not from pid {ctx.pid})")
-
-
-def _owned_by(job: JobInfo, home: str | None, here: str | None, uid: int) -> bool:
-    """Whether the user `uid` of this PC owns `job`: by uid if it was submitted here; by
-    user name if on another PC of the cluster, whose uids need not be this PC's."""
-    if home in (None, here):
-        return job.owner == uid
-    return job.owner_name is not None and job.owner_name == _user_name(uid)
-
-
-def _submitter(msg: SubmitJob, uid: int) -> str:
-    """The name a job is recorded under: its submitter's user name, or, from the web
-    process (the service's own user), the token's name, marked as such."""
-    if msg.submitter is None:
-        return _user_name(uid)
-    if uid != os.getuid():
-        raise ConflictError("a submitter is named by tomato's web process only")
-    return f"{msg.submitter} (web)"
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)

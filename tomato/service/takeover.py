@@ -11,8 +11,8 @@ import logging
 import os
 import signal
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
@@ -20,14 +20,12 @@ from tomato.actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connec
 from tomato.drivers import Describe, DeviceInfo
 
 from ..codec import CODEC
-from ..jobstatus import ACTIVE, PENDING
+from ..jobstatus import ACTIVE, PENDING, Status
 from ..messages import GetHostedJobs, JobSpec
 from .devicesfile import DeviceSpec
-from .jobhosts import PREFIX
+from .jobhosts import PREFIX, JobHosts
+from .pipelines import Pipelines
 from .store import Store
-
-if TYPE_CHECKING:
-    from .supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -72,18 +70,30 @@ async def adopt_device(procs: ProcessSupervisor, spec: ChildSpec, device: Device
     return info
 
 
-async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
-                       ) -> list[tuple[JobSpec, str, str | None]]:
-    """Rebuild the queue from the store; take over the job hosts still running jobs, and
-    those jobs; the other running ones end `ce`, but for those whose data was all collected:
-    returned with the status and reason it ended with, to have their outputs made."""
-    store = sup.store
-    kept = set()
-    collected_jobs = []
-    hosted = await _hosted(sup, survivors)
+@dataclass
+class Recovered:
+    """What the store and the surviving job hosts say of the jobs an earlier service left:
+    for the supervisor to take on (in order: followed, lost, queued, collected)."""
+
+    followed: list[JobSpec] = field(default_factory=list)
+    """Still running in a job host taken over."""
+    lost: list[tuple[JobSpec, str, str]] = field(default_factory=list)
+    """Their job host is gone: to stop and collect, with the status and reason they end with."""
+    queued: list[JobSpec] = field(default_factory=list)
+    collected: list[tuple[JobSpec, str, str | None]] = field(default_factory=list)
+    """Their data was all collected: their outputs to make, then to end as they ended."""
+
+
+async def recover_jobs(store: Store, jobhosts: JobHosts, pipelines: Pipelines, jobs_dir: Path,
+                       survivors: dict[str, int]) -> Recovered:
+    """Take over the job hosts still running jobs (each taken over is removed from
+    `survivors`), and say what became of every job the store has not seen end; the
+    pipelines forget the jobs not running any more."""
+    found = Recovered()
+    hosted = await _hosted(jobhosts, survivors)
     for child, jobids in hosted.items():
         try:
-            await sup.jobhosts.adopt(child, survivors.pop(child), jobids)
+            await jobhosts.adopt(child, survivors.pop(child), jobids)
         except ActorError as exc:
             logger.warning("could not take over %s: %s", child, exc)
             continue
@@ -93,27 +103,26 @@ async def recover_jobs(sup: Supervisor, survivors: dict[str, int]
         if (collected := store.collected(job.jobid)) is not None:
             logger.warning("job %d: data collected before a restart; making outputs",
                            job.jobid)
-            collected_jobs.append((store.spec(job.jobid), *collected))
+            found.collected.append((store.spec(job.jobid), *collected))
             continue
         if (host := running_in.get(job.jobid)) is not None and host not in survivors:
             logger.warning("job %d: taken over, still running in %s", job.jobid, host)
-            sup.follow(store.spec(job.jobid))
-            kept.add(job.jobid)
+            found.followed.append(store.spec(job.jobid))
             continue
         # Its host is gone: what it wrote is kept, its pipeline freed once its tasks stop.
-        started = any((sup.settings.jobs_dir / str(job.jobid)).glob("[0-9]*-*"))
-        sup.lost(store.spec(job.jobid), "cd" if job.status == "rd" else "ce",
-                 "tomato stopped while this job was running, and so did the job's host"
-                 if started else "tomato stopped while it started this job: nothing was "
-                 "collected (submit it again)")
-        kept.add(job.jobid)
-    sup.pipelines.forget_jobs(kept)
-    for job in store.jobs(PENDING):
-        sup.enqueue(store.spec(job.jobid))
-    return collected_jobs
+        started = any((jobs_dir / str(job.jobid)).glob("[0-9]*-*"))
+        found.lost.append((store.spec(job.jobid), Status.CANCELLED if job.status ==
+                           Status.CANCELLING else Status.FAILED,
+                           "tomato stopped while this job was running, and so did the job's "
+                           "host" if started else "tomato stopped while it started this job: "
+                           "nothing was collected (submit it again)"))
+    pipelines.forget_jobs({spec.jobid for spec in found.followed} |
+                          {spec.jobid for spec, *_ in found.lost})
+    found.queued = [store.spec(job.jobid) for job in store.jobs(PENDING)]
+    return found
 
 
-async def _hosted(sup: Supervisor, survivors: dict[str, int]) -> dict[str, tuple[int, ...]]:
+async def _hosted(jobhosts: JobHosts, survivors: dict[str, int]) -> dict[str, tuple[int, ...]]:
     """The jobs each surviving job host runs (those running none are left out)."""
     found: dict[str, tuple[int, ...]] = {}
 
@@ -130,7 +139,7 @@ async def _hosted(sup: Supervisor, survivors: dict[str, int]) -> dict[str, tuple
     async with anyio.create_task_group() as tg:
         for name in survivors:
             if name.startswith(PREFIX):
-                tg.start_soon(ask, name, sup.jobhosts.socket(name))
+                tg.start_soon(ask, name, jobhosts.socket(name))
     return found
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import anyio
 
-from tomato.actors import Deferred, EventsMissed
+from tomato.actors import ActorRef, Deferred, EventHub, EventsMissed
+from tomato.drivers import Technique
 
 from ...errors import ConflictError
 from ...jobstatus import FINISHED, PENDING
@@ -20,6 +23,7 @@ from ...messages import (
     CancelJobs,
     EjectSample,
     JobInfo,
+    JobSpec,
     JobStatusChanged,
     LoadSample,
     PipelineChanged,
@@ -30,38 +34,70 @@ from ...messages import (
     TakeSnapshot,
 )
 from ..payload import job_spec
+from ..pipelines import Pipelines
+from ..scheduler import Queue
 from ..settings import ClusterSettings
-from ..store import moves
+from ..store import Store, moves
 from . import events, results, rpc
 from .jobs import ClusterJobs
 from .link import Link
 from .local import PASS, Claimed, Copy, LinkBack
 from .view import ClusterView
 
-if TYPE_CHECKING:
-    from ..supervisor import Supervisor
-
 logger = logging.getLogger(__name__)
 
 EVENTS_BUFFER = 10_000
 """Events the link's subscription holds while it writes (points are most of them)."""
 
-__all__ = ["PASS", "Cluster", "join"]
+__all__ = ["PASS", "Cluster", "Home", "join"]
+
+
+@dataclass(frozen=True)
+class Home:
+    """What the cluster uses of this tomato: the supervisor's collaborators, and the moves
+    only the supervisor makes (each called in its mailbox, as the cluster's are)."""
+
+    store: Store
+    pipelines: Pipelines
+    queue: Queue
+    events: EventHub
+    ref: ActorRef
+    jobs_dir: Path
+    start_job: Callable[[int, str], None]
+    """Start a claimed job on a pipeline."""
+    schedule: Callable[[], None]
+    """Match the queue to the free pipelines."""
+    enqueue: Callable[[JobSpec], object]
+    """Queue a job (a copy of another tomato's)."""
+    forget: Callable[[int], None]
+    """Drop what is known of a finished job's progress."""
 
 
 class Cluster:
     """What the supervisor asks of the cluster, and what it hears from it (through its
     mailbox: Copy, Claimed, LinkBack)."""
 
-    def __init__(self, link: Link, view: ClusterView, jobs: ClusterJobs) -> None:
+    def __init__(self, link: Link, view: ClusterView, jobs: ClusterJobs, home: Home) -> None:
         self.link = link
         self.view = view
         self.jobs = jobs
+        self._home = home
 
     def pipelines(self) -> list[PipelineInfo]:
         return self.view.infos()
 
-    def shown(self, sup: Supervisor, jobs: list[JobInfo]) -> list[JobInfo]:
+    def roles(self) -> dict[str, dict[str, dict[str, Technique]]]:
+        """What the other tomatos' pipelines can do, as HOST:PIPELINE."""
+        return self.view.roles()
+
+    def next_jobid(self) -> int:
+        return self.jobs.next_jobid()
+
+    def changed(self, jobid: int) -> None:
+        """A job of this tomato's changed: the others are told."""
+        self.jobs.changed(jobid)
+
+    def shown(self, jobs: list[JobInfo]) -> list[JobInfo]:
         """Jobs as this tomato shows them: one running (or claimed) on a host that is away
         says so in its reason; one that ran on another host says where its raw data is
         (`jobpath`: HOST:jobs/JOBID, its folder in that tomato's jobs folder)."""
@@ -70,7 +106,7 @@ class Cluster:
             if job.status in PENDING or (job.status in FINISHED and job.jobpath):
                 shown.append(job)  # first: these need no look-up
                 continue
-            _, host = sup.store.where(job.jobid)
+            _, host = self._home.store.where(job.jobid)
             if host not in (None, self.link.host):
                 if job.status not in FINISHED and (away := self.view.away(str(host))):
                     job = replace(job, reason="; ".join(filter(None, (job.reason, away))))
@@ -79,40 +115,40 @@ class Cluster:
             shown.append(job)
         return shown
 
-    def claim(self, sup: Supervisor, jobid: int, pipeline: str) -> None:
+    def claim(self, jobid: int, pipeline: str) -> None:
         """Start `jobid` on `pipeline` once claimed; meanwhile the pipeline is held for it."""
-        sup.pipelines.all[pipeline].jobid = jobid
+        self._home.pipelines.hold(pipeline, jobid)
         self.jobs.claim(jobid, pipeline)
 
-    def handle(self, sup: Supervisor, msg: Any) -> Any:
+    def handle(self, msg: Any) -> Any:
         """The supervisor's message if it is the cluster's (news of its link, or a command
         for another tomato): done, or Deferred; else PASS."""
         if isinstance(msg, (Copy, Claimed, LinkBack)):
-            return self.apply(sup, msg)
-        if self.elsewhere(sup, msg):
-            return Deferred(lambda: self.forward(sup, msg))
+            return self.apply(msg)
+        if self.elsewhere(msg):
+            return Deferred(lambda: self.forward(msg))
         return PASS
 
-    def elsewhere(self, sup: Supervisor, msg: Any) -> bool:
+    def elsewhere(self, msg: Any) -> bool:
         """Whether `msg` is (also) for another tomato: a pipeline named HOST:PIPELINE, a
         job another tomato writes."""
         if isinstance(msg, (LoadSample, EjectSample, SetReady)):
             return ":" in msg.pipeline
         if isinstance(msg, CancelJobs):
-            return any(self._writer(sup, jobid) != self.link.host for jobid in msg.jobids)
+            return any(self._writer(jobid) != self.link.host for jobid in msg.jobids)
         if isinstance(msg, TakeSnapshot):
-            return sup.store.where(msg.jobid)[1] not in (None, self.link.host)
+            return self._home.store.where(msg.jobid)[1] not in (None, self.link.host)
         return False
 
-    def _writer(self, sup: Supervisor, jobid: int) -> str | None:
+    def _writer(self, jobid: int) -> str | None:
         """The tomato that decides about a job: its host once claimed, else its home."""
-        home, host = sup.store.where(jobid)
+        home, host = self._home.store.where(jobid)
         return host or home or self.link.host
 
-    async def forward(self, sup: Supervisor, msg: Any) -> Any:
+    async def forward(self, msg: Any) -> Any:
         """Ask the tomato(s) `msg` is for; cancels of jobs decided here are done here."""
         if isinstance(msg, TakeSnapshot):  # made there, carried here
-            _, host = sup.store.where(msg.jobid)
+            _, host = self._home.store.where(msg.jobid)
             taken = await rpc.ask(self.link, str(host), msg)
             files = await results.fetch(self.link, list(taken.files), Place(msg.cwd, ""))
             return SnapshotTaken(tuple(files), taken.warning)
@@ -121,120 +157,119 @@ class Cluster:
             return await rpc.ask(self.link, host, replace(msg, pipeline=name))
         by_host: dict[str | None, list[int]] = {}
         for jobid in msg.jobids:
-            by_host.setdefault(self._writer(sup, jobid), []).append(jobid)
+            by_host.setdefault(self._writer(jobid), []).append(jobid)
         replies: dict[int, Any] = {}
         for host, jobids in by_host.items():
             request = CancelJobs(tuple(jobids))
             try:
-                done = await (sup.ref.ask(request) if host == self.link.host
+                done = await (self._home.ref.ask(request) if host == self.link.host
                               else rpc.ask(self.link, str(host), request))
             except ConflictError:
                 if not self.view.away(str(host)):
                     raise
-                done = await self._cancel_unclaimed(sup, jobids)  # its home is away
+                done = await self._cancel_unclaimed(jobids)  # its home is away
             replies.update((j.jobid, j) for j in done)
         return [replies[j] for j in msg.jobids]
 
-    async def _cancel_unclaimed(self, sup: Supervisor, jobids: list[int]) -> list[JobInfo]:
+    async def _cancel_unclaimed(self, jobids: list[int]) -> list[JobInfo]:
         """Cancel queued jobs whose home is away, in their entries: each still unclaimed,
         or none is cancelled (ConflictError)."""
-        if any(sup.store.where(j)[1] is not None for j in jobids):
+        if any(self._home.store.where(j)[1] is not None for j in jobids):
             raise ConflictError("the tomato running these jobs is away: they cannot be "
                                 "cancelled until it is back")
         cancelled = []
         for jobid in jobids:
             if not await self.jobs.cancel_unclaimed(jobid):
                 raise ConflictError(f"job {jobid} was claimed meanwhile: cancel it again")
-            job = sup.store.job(jobid)
+            job = self._home.store.job(jobid)
             assert job is not None
             cancelled.append(replace(job, status="cd", reason="cancelled while queued"))
         return cancelled
 
-    def apply(self, sup: Supervisor, msg: Copy | Claimed | LinkBack) -> None:
+    def apply(self, msg: Copy | Claimed | LinkBack) -> None:
+        home = self._home
         match msg:
             case Copy(record, payload, cwd):
-                self._copy(sup, record, payload, cwd)
+                self._copy(record, payload, cwd)
             case Claimed(jobid, pipeline, won, why, record):
-                held = sup.pipelines.all.get(pipeline)
-                if held is not None and held.jobid == jobid:
-                    held.jobid = None
+                home.pipelines.unhold(pipeline, jobid)
                 if won:
-                    sup.store.set_job(jobid, host=self.link.host)
-                    sup.start_job(jobid, pipeline)
+                    home.store.set_job(jobid, host=self.link.host)
+                    home.start_job(jobid, pipeline)
                     return
                 logger.info("job %d not claimed for %s: %s", jobid, pipeline, why)
                 if record is not None:  # another tomato has it
-                    self._copy(sup, record, None, "")
-                    sup.schedule()
-                elif (job := sup.store.job(jobid)) is not None and job.status in PENDING:
-                    sup.queue.add(sup.store.spec(jobid))  # again once the link is back
+                    self._copy(record, None, "")
+                    home.schedule()
+                elif (job := home.store.job(jobid)) is not None and job.status in PENDING:
+                    home.queue.add(home.store.spec(jobid))  # again once the link is back
             case LinkBack():
-                sup.schedule()
+                home.schedule()
 
-    def _copy(self, sup: Supervisor, record: dict[str, Any], payload: dict[str, Any] | None,
-              cwd: str) -> None:
+    def _copy(self, record: dict[str, Any], payload: dict[str, Any] | None, cwd: str) -> None:
+        home = self._home
         jobid, status = int(record["jobid"]), str(record["status"])
         if record.get("host") == self.link.host:  # claimed here: this tomato writes it
             return
-        local = sup.store.job(jobid)
+        local = home.store.job(jobid)
         if local is None:
             if payload is None:
                 return
             # Run here, its outputs go beside its data, to be carried home.
             spec = job_spec(payload, jobid, record.get("jobname"),
-                            str(sup.settings.jobs_dir / str(jobid) / "outputs"))
-            sup.store.copy_job(record, payload, cwd, spec)
+                            str(home.jobs_dir / str(jobid) / "outputs"))
+            home.store.copy_job(record, payload, cwd, spec)
             if status in PENDING and record.get("host") is None:
-                sup.enqueue(spec)
-                sup.schedule()
-            sup.events.publish(JobStatusChanged(jobid, status, record.get("pipeline"),
+                home.enqueue(spec)
+                home.schedule()
+            home.events.publish(JobStatusChanged(jobid, status, record.get("pipeline"),
                                                 record.get("reason")))
             return
         fields = {k: record.get(k) for k in ("executed", "completed", "pipeline", "reason",
                                                "home", "host")}
         if record.get("host") not in (None, self.link.host) or status in FINISHED:
-            sup.queue.pending.pop(jobid, None)
+            home.queue.drop(jobid)
         if status in FINISHED:
-            sup.progress.forget(jobid)
+            home.forget(jobid)
         if moves(local.status, status):
             fields["status"] = status
         if "outputs" in record:  # its results, taken home
             fields["outputs"] = json.dumps(record["outputs"])
-        sup.store.set_job(jobid, **fields)
+        home.store.set_job(jobid, **fields)
         if "status" in fields:
-            sup.events.publish(JobStatusChanged(jobid, status, fields["pipeline"],
+            home.events.publish(JobStatusChanged(jobid, status, fields["pipeline"],
                                                 fields["reason"]))
 
 
-async def answer(link: Link, sup: Supervisor, request: Any) -> Any:
+async def answer(link: Link, home: Home, request: Any) -> Any:
     """A command from another tomato, answered by this one's supervisor; a snapshot is
     taken into the job's folder and put into the cluster's store for the asker."""
     if not isinstance(request, TakeSnapshot):
-        return await sup.ref.ask(request)
-    here = sup.settings.jobs_dir / str(request.jobid) / "snapshots"
-    taken = await sup.ref.ask(TakeSnapshot(request.jobid, str(here)))
+        return await home.ref.ask(request)
+    here = home.jobs_dir / str(request.jobid) / "snapshots"
+    taken = await home.ref.ask(TakeSnapshot(request.jobid, str(here)))
     names = await results.send(link, f"snapshot-{request.jobid}-{time.time_ns()}", taken.files)
     return SnapshotTaken(tuple(names), taken.warning)
 
 
-async def join(settings: ClusterSettings, sup: Supervisor, *,
+async def join(settings: ClusterSettings, home: Home, *,
                task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
     """Be part of the cluster until cancelled: connect (retrying while the service runs),
     publish this tomato's pipelines and jobs, watch the others'. Started with the Cluster
     the supervisor uses."""
     link = Link(settings)
-    view = ClusterView(link, sup.pipelines)
-    jobs = ClusterJobs(link, sup.store, sup.ref.tell)
-    task_status.started(Cluster(link, view, jobs))
-    sub = sup.events.subscribe(buffer=EVENTS_BUFFER)
+    view = ClusterView(link, home.pipelines)
+    jobs = ClusterJobs(link, home.store, home.ref.tell)
+    task_status.started(Cluster(link, view, jobs, home))
+    sub = home.events.subscribe(buffer=EVENTS_BUFFER)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.connect)
             tg.start_soon(view.run)
             tg.start_soon(link.while_up, "answering the cluster", partial(
-                rpc.serve, link, partial(answer, link, sup)))
+                rpc.serve, link, partial(answer, link, home)))
             tg.start_soon(link.while_up, "relaying events", partial(
-                events.relay, link, sup.ref.tell))
+                events.relay, link, home.ref.tell))
             await jobs.run(tg)
             async for event in sub:
                 if isinstance(event, PipelineChanged):

@@ -1,0 +1,38 @@
+"""A submitted payload: read, checked against the lab, stored as a queued job."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import anyio
+
+from tomato.drivers import Technique
+
+from ..messages import JobSpec, PayloadChecked, SubmitJob
+from .guard import submitter
+from .payload import LATEST, check_submission, job_spec, normalise_payload
+from .store import Store
+
+
+async def accept(msg: SubmitJob, uid: int, roles: dict[str, dict[str, dict[str, Technique]]],
+                 failures: dict[str, str], store: Store,
+                 next_jobid: Callable[[], int | None]) -> JobSpec | PayloadChecked:
+    """Check `msg`'s payload against what each pipeline's roles can do (`roles`) and why
+    some cannot (`failures`); with `check`, what was found; else the job stored as queued,
+    as jobid `next_jobid()` (the cluster's; None: the store's next). Raises PayloadError,
+    StateFullError."""
+    version, payload = await anyio.to_thread.run_sync(normalise_payload, msg.payload,
+                                                      msg.filename)
+    checked = check_submission(version, payload, msg, uid, roles, failures)
+    if msg.check:  # `ketchup submit --check`: nothing queued
+        return checked
+    who = submitter(msg, uid)
+    if version != LATEST:  # upgrading to 2.2 names the service's user; it is the submitter's
+        payload["user"] = {"identifier": who}
+    owner = None if uid == os.getuid() else uid
+
+    def spec_of(jobid: int) -> JobSpec:
+        return job_spec(payload, jobid, msg.jobname, msg.cwd, owner)
+
+    return store.add_job(payload, (uid, who), msg.cwd, spec_of, next_jobid())
