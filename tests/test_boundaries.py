@@ -203,9 +203,9 @@ def test_only_the_supervisor_writes_its_state():
         for fn in functions(path):
             params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args,
                                       *fn.args.kwonlyargs)} - {"self", "cls"}
-            held = {t.id for node in ast.walk(fn) if isinstance(node, ast.Assign)
-                    and "Supervisor(" in ast.unparse(node.value) or isinstance(
-                        node, ast.Assign) and ast.unparse(node.value) in ("supervisor", "sup")
+            held = {t.id for node in ast.walk(fn) if (isinstance(node, ast.Assign)
+                    and "Supervisor(" in ast.unparse(node.value)) or (isinstance(
+                        node, ast.Assign) and ast.unparse(node.value) in ("supervisor", "sup"))
                     for t in node.targets if isinstance(t, ast.Name)}
             for node in ast.walk(fn):
                 for target in written(node):

@@ -15,22 +15,22 @@ __version__ = "2026.12.0"
 
 if TYPE_CHECKING:  # what the type checker sees; at run time they load on first use
     from .cli.config import config_dirs
-    from .service.devicesfile import DEFAULT_LAB, Lab, load_lab
-    from .service.payload import normalise_payload
+    from .service.config.devicesfile import DEFAULT_LAB, Lab, load_lab
+    from .service.config.settings import Settings, load_settings
+    from .service.scheduling.payload import normalise_payload
     from .service.serve import serve
-    from .service.settings import Settings, load_settings
-    from .service.statecheck import recover_state
+    from .service.state.statecheck import recover_state
 
 _PUBLIC = {
     "serve": ".service.serve",
-    "Settings": ".service.settings",
-    "load_settings": ".service.settings",
-    "Lab": ".service.devicesfile",
-    "DEFAULT_LAB": ".service.devicesfile",
-    "load_lab": ".service.devicesfile",
-    "normalise_payload": ".service.payload",
+    "Settings": ".service.config.settings",
+    "load_settings": ".service.config.settings",
+    "Lab": ".service.config.devicesfile",
+    "DEFAULT_LAB": ".service.config.devicesfile",
+    "load_lab": ".service.config.devicesfile",
+    "normalise_payload": ".service.scheduling.payload",
     "config_dirs": ".cli.config",
-    "recover_state": ".service.statecheck",
+    "recover_state": ".service.state.statecheck",
 }
 
 

@@ -121,6 +121,7 @@ def test_records_waiting_for_room_when_tomato_ends_are_written_at_its_next_start
         return subprocess.run([str(BIN / "tomato"), "-t"], cwd=lab.root, env=lab.env,
                               capture_output=True, text=True, timeout=30)
 
+    fill(state_disk)  # what closing the database freed (its write-ahead log) is taken too
     failed = start()  # still full: refused, the records still kept
     assert failed.returncode == 1 and "disk is full" in failed.stderr, failed.stderr
     assert kept.read_bytes() == records

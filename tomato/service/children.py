@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from tomato.actors import ChildEvent
 
 from ..jobstatus import Status
-from .devices import Devices
-from .jobhosts import JobHosts
-from .pipelines import Pipelines
-from .store import Store
+from .jobs.jobhosts import JobHosts
+from .lab.devices import Devices
+from .scheduling.pipelines import Pipelines
+from .state.store import Store
 
 logger = logging.getLogger("tomato.service.supervisor")
 

@@ -1,11 +1,9 @@
 """Who may say what to the supervisor: what only the service itself, or only its job
-processes, may say; what another user of a shared socket may not; under which name a job
-is recorded."""
+processes, may say; what another user of a shared socket may not."""
 
 from __future__ import annotations
 
 import os
-import pwd
 from typing import Any
 
 from tomato.actors import ActorError, ChildEvent, Context
@@ -22,10 +20,10 @@ from ..messages import (
     RestartDevice,
     StepStarted,
     StopService,
-    SubmitJob,
 )
-from .jobhosts import JobHosts
-from .store import Store
+from .jobs.jobhosts import JobHosts
+from .scheduling.submit import user_name
+from .state.store import Store
 
 
 class CancelAll:
@@ -38,13 +36,13 @@ def refuse_forged(msg: Any, ctx: Context, jobhosts: JobHosts, store: Store) -> N
     group, `[sharing]`): cancel only their own jobs, and no stop, reload or restart."""
     if ctx.uid not in (0, os.getuid()):
         if isinstance(msg, (StopService, Reload, RestartDevice)):
-            raise ConflictError(f"{type(msg).__name__}: only {_user_name(os.getuid())} (who "
+            raise ConflictError(f"{type(msg).__name__}: only {user_name(os.getuid())} (who "
                                 "runs tomato) or root may")
         if isinstance(msg, CancelJobs) and (theirs := [
                 j for j in msg.jobids if (job := store.job(j)) is not None
                 and not _owned_by(job, store.where(j)[0], store.host, ctx.uid)]):
             raise ConflictError(f"job {theirs[0]} is not yours: only its owner, "
-                                f"{_user_name(os.getuid())} or root may cancel it")
+                                f"{user_name(os.getuid())} or root may cancel it")
     if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
             isinstance(msg, (JobCollected, StepStarted, JobData, Reports))
             and not jobhosts.is_ours(ctx.pid))):
@@ -57,21 +55,4 @@ def _owned_by(job: JobInfo, home: str | None, here: str | None, uid: int) -> boo
     user name if on another PC of the cluster, whose uids need not be this PC's."""
     if home in (None, here):
         return job.owner == uid
-    return job.owner_name is not None and job.owner_name == _user_name(uid)
-
-
-def submitter(msg: SubmitJob, uid: int) -> str:
-    """The name a job is recorded under: its submitter's user name, or, from the web
-    process (the service's own user), the token's name, marked as such."""
-    if msg.submitter is None:
-        return _user_name(uid)
-    if uid != os.getuid():
-        raise ConflictError("a submitter is named by tomato's web process only")
-    return f"{msg.submitter} (web)"
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
+    return job.owner_name is not None and job.owner_name == user_name(uid)

@@ -17,15 +17,15 @@ from ..messages import (
     ListComponents,
     SearchJobs,
 )
-from .components import Components
-from .devices import Devices
-from .jobhosts import JobHosts
-from .pipelines import Pipelines
-from .progress import Progress
-from .scheduler import Queue
-from .settings import Settings
+from .config.settings import Settings
+from .jobs.jobhosts import JobHosts
+from .jobs.progress import Progress
+from .lab.components import Components
+from .lab.devices import Devices
+from .scheduling.pipelines import Pipelines
+from .scheduling.queue import Queue
+from .state.store import Store
 from .status import service_status
-from .store import Store
 
 if TYPE_CHECKING:
     from .cluster import Cluster

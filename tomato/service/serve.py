@@ -29,15 +29,15 @@ from ..codec import CODEC
 from ..errors import AlreadyRunningError
 from ..messages import JobSpec
 from ..paths import ensure_private_dir, lock_path, open_lock, socket_path
-from .devices import Devices, check_drivers, start_devices
-from .devicesfile import Lab, load_lab
+from .config.devicesfile import Lab, load_lab
+from .config.settings import Settings
 from .guard import CancelAll
-from .jobhosts import JobHosts
-from .outputs import Outputs
-from .pipelines import Pipelines
-from .settings import Settings
-from .statecheck import check_state
-from .store import Store
+from .jobs.jobhosts import JobHosts
+from .jobs.outputs import Outputs
+from .lab.devices import Devices, check_drivers, start_devices
+from .scheduling.pipelines import Pipelines
+from .state.statecheck import check_state
+from .state.store import Store
 from .supervisor import Supervisor
 from .takeover import stop_leftovers, survivors
 from .web import start_web

@@ -11,11 +11,11 @@ from tomato.actors import Ok
 from ..errors import ConflictError
 from ..messages import ServiceStatus
 from ..paths import socket_path
-from .devices import Devices
-from .jobhosts import JobHosts
-from .pipelines import Pipelines
-from .scheduler import Queue
-from .settings import Settings
+from .config.settings import Settings
+from .jobs.jobhosts import JobHosts
+from .lab.devices import Devices
+from .scheduling.pipelines import Pipelines
+from .scheduling.queue import Queue
 
 
 async def service_status(s: Settings, pipelines: Pipelines, devices: Devices,

@@ -40,21 +40,21 @@ from ..messages import (
 )
 from .children import ChildNews, child_news
 from .cluster.local import PASS, Alone
-from .components import Components
-from .devices import Devices, stop_and_save
+from .config.settings import Settings
 from .guard import CancelAll, refuse_forged
-from .jobhosts import JobHosts
-from .outputs import Outputs
-from .pipelines import Pipelines
-from .progress import Progress
+from .jobs.jobhosts import JobHosts
+from .jobs.outputs import Outputs
+from .jobs.progress import Progress
+from .lab.components import Components
+from .lab.devices import Devices, stop_and_save
+from .lab.reload import reload_lab
 from .queries import QUERIES, Queries
-from .reload import reload_lab
-from .scheduler import Pending, Queue
-from .settings import Settings
-from .statecheck import note_end
+from .scheduling.pipelines import Pipelines
+from .scheduling.queue import Pending, Queue
+from .scheduling.submit import accept
+from .state.statecheck import note_end
+from .state.store import Store, can_move, now
 from .status import request_stop
-from .store import Store, can_move, now
-from .submit import accept
 from .takeover import recover_jobs
 
 if TYPE_CHECKING:

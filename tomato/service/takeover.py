@@ -16,16 +16,14 @@ from pathlib import Path
 
 import anyio
 
-from tomato.actors import ActorError, ChildSpec, Ping, ProcessSupervisor, connect
-from tomato.drivers import Describe, DeviceInfo
+from tomato.actors import ActorError, Ping, ProcessSupervisor, connect
 
 from ..codec import CODEC
 from ..jobstatus import ACTIVE, PENDING, Status
 from ..messages import GetHostedJobs, JobSpec
-from .devicesfile import DeviceSpec
-from .jobhosts import PREFIX, JobHosts
-from .pipelines import Pipelines
-from .store import Store
+from .jobs.jobhosts import PREFIX, JobHosts
+from .scheduling.pipelines import Pipelines
+from .state.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -49,25 +47,6 @@ async def survivors(rundir: Path) -> dict[str, int]:
             if sock.stem != "tomato":
                 tg.start_soon(probe, sock)
     return found
-
-
-async def adopt_device(procs: ProcessSupervisor, spec: ChildSpec, device: DeviceSpec,
-                       survivors: dict[str, int]) -> DeviceInfo | None:
-    """Adopt the device process of an earlier instance if it serves the device as the
-    devices file says (else stop it); returns what it says of itself, or None."""
-    assert spec.socket is not None
-    pid = survivors.pop(spec.socket.stem, None)
-    if pid is None:
-        return None
-    async with connect(spec.socket, CODEC) as conn:
-        info: DeviceInfo = await conn.ask(Describe())
-    if (info.driver, tuple(info.channels)) != (device.driver, tuple(device.channels)):
-        with suppress(ProcessLookupError):  # not what the devices file says now
-            os.kill(pid, signal.SIGTERM)
-        return None
-    await procs.adopt(spec, pid)
-    logger.warning("device %s: taken over from a previous tomato (pid %d)", device.name, pid)
-    return info
 
 
 @dataclass

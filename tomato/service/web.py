@@ -10,7 +10,7 @@ from tomato.actors import ActorError, ChildSpec, ProcessSupervisor, python_argv
 
 from ..paths import socket_path, web_address_file
 from ..tokens import TOKENS_FILE
-from .settings import Settings
+from .config.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import EXAMPLES
 
 from tomato.errors import ConfigError
-from tomato.service.devicesfile import DEFAULT_LAB, Component, load_lab
+from tomato.service.config.devicesfile import DEFAULT_LAB, Component, load_lab
 
 
 def lab_of(tmp_path, text):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tomato.service.devicesfile import Component, PipelineSpec
-from tomato.service.scheduler import Pending, Pipeline, matching, plan
+from tomato.service.config.devicesfile import Component, PipelineSpec
+from tomato.service.scheduling.queue import Pending, Pipeline, matching, plan
 
 
 def pipeline(name, *parts, sample="s", ready=True, jobid=None, failed=None, caps=("random",)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tomato.errors import ConfigError
-from tomato.service.settings import load_settings
+from tomato.service.config.settings import load_settings
 
 
 def settings(tmp_path, text):

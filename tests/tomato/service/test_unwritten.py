@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from tomato.errors import TomatoError
-from tomato.service.unwritten import Kept
+from tomato.service.state.unwritten import Kept
 
 
 @pytest.fixture

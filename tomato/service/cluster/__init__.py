@@ -33,11 +33,11 @@ from ...messages import (
     SnapshotTaken,
     TakeSnapshot,
 )
-from ..payload import job_spec
-from ..pipelines import Pipelines
-from ..scheduler import Queue
-from ..settings import ClusterSettings
-from ..store import Store, moves
+from ..config.settings import ClusterSettings
+from ..scheduling.payload import job_spec
+from ..scheduling.pipelines import Pipelines
+from ..scheduling.queue import Queue
+from ..state.store import Store, moves
 from . import events, results, rpc
 from .jobs import ClusterJobs
 from .link import Link

@@ -21,7 +21,7 @@ import anyio
 
 from ...errors import ConflictError
 from ...jobstatus import FINISHED, PENDING
-from ..store import Store, moves, now
+from ..state.store import Store, moves, now
 from .link import Link, pack, unpack
 from .local import Claimed, Copy, LinkBack
 from .results import fetch, send, waiting

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import msgpack
 
-from ..settings import ClusterSettings
+from ..config.settings import ClusterSettings
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from ...messages import PipelineInfo
 from .link import Link, key_of, pack, unpack
 
 if TYPE_CHECKING:
-    from ..pipelines import Pipelines
+    from ..scheduling.pipelines import Pipelines
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from tomato.drivers import Technique
 
-from ..errors import ConflictError, NotFoundError, PayloadError
-from ..messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec
-from ..paths import device_socket
-from .devicesfile import Lab
+from ...errors import ConflictError, NotFoundError, PayloadError
+from ...messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec
+from ...paths import device_socket
+from ..config.devicesfile import Lab
+from ..state.store import Store
 from .payloadwords import MAX_NAME
-from .scheduler import Pipeline, components_of
-from .store import Store
+from .queue import Pipeline, components_of
 
 
 class Pipelines:

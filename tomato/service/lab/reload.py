@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from ..errors import ConfigError, ConflictError
-from ..messages import Reloaded
+from ...errors import ConfigError, ConflictError
+from ...messages import Reloaded
+from ..config.devicesfile import DeviceSpec, Lab, load_lab
+from ..config.settings import SETTINGS_FILE, Settings, load_settings
+from ..scheduling.pipelines import Pipelines
 from .components import Components
 from .devices import Devices, check_drivers, check_settings, start_device, techniques_of
-from .devicesfile import DeviceSpec, Lab, load_lab
-from .pipelines import Pipelines
-from .settings import SETTINGS_FILE, Settings, load_settings
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ..messages import JobInfo, JobSpec
-from .devicesfile import Component, PipelineSpec
+from ...messages import JobInfo, JobSpec
+from ..config.devicesfile import Component, PipelineSpec
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Container
 from dataclasses import replace
 
-from ..messages import (
+from ...messages import (
     ComponentData,
     JobData,
     JobInfo,

@@ -15,8 +15,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import StateDamagedError
-from ..jobfolder import JOB_LOG, JOB_RECORD
+from ...errors import StateDamagedError
+from ...jobfolder import JOB_LOG, JOB_RECORD
 from .store import REPAIR, Store
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def _ending(folder: Path, jobid: int) -> tuple[str, str]:
 
 def note_end(jobdir: Path, jobid: int, status: str, reason: str | None) -> None:
     """The service's last word in the job's log: how it ended (read by `recover`)."""
-    from ..jobfolder import log_to_job
+    from ...jobfolder import log_to_job
 
     try:
         log_to_job(jobdir, logging.INFO if status == "c" else logging.WARNING,

@@ -13,8 +13,8 @@ from typing import Any
 
 from tomato.drivers import ParameterError, Task, Technique, check_task
 
-from ..errors import PayloadError
-from ..messages import JobSpec, PayloadChecked, Place, Snapshots, StepSpec, SubmitJob
+from ...errors import PayloadError
+from ...messages import JobSpec, PayloadChecked, Place, Snapshots, StepSpec, SubmitJob
 from .payloadwords import MAX_NAME, VERSIONS, explained, field_name, refuse_unhonoured
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _place(options: dict[str, Any] | None, cwd: str, prefix: str, owner: int | N
 def check_places(version: str, spec: JobSpec, filename: str, uid: int) -> None:
     """Raise PayloadError, naming the field, if the submitter `uid` could not write where
     the job's outputs or snapshots go (tomato writes them as the submitter could)."""
-    from ..writable import can_write
+    from ...writable import can_write
 
     old = version.startswith("0.")
     places = {"output": spec.output, "snapshot": spec.snapshots.place if spec.snapshots

@@ -14,12 +14,12 @@ from anyio.abc import TaskGroup
 
 from tomato.actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, connect, python_argv
 
-from ..codec import CODEC
-from ..errors import ConflictError, OutputError
-from ..jobfolder import log_to_job
-from ..messages import JobInfo, JobSpec, MakeOutputs, OutputsMade, Place, SnapshotTaken
-from ..paths import socket_path
-from ..writable import can_write
+from ...codec import CODEC
+from ...errors import ConflictError, OutputError
+from ...jobfolder import log_to_job
+from ...messages import JobInfo, JobSpec, MakeOutputs, OutputsMade, Place, SnapshotTaken
+from ...paths import socket_path
+from ...writable import can_write
 
 logger = logging.getLogger(__name__)
 

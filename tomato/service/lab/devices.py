@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,18 +35,17 @@ from tomato.drivers import (
     driver_names,
 )
 
-from ..codec import CODEC
-from ..errors import ConfigError, ConflictError, DeviceFailedError, NotFoundError
-from ..messages import ComponentSpec, DeviceInfoRow, JobSpec
-from ..paths import device_socket, lock_path, socket_path
-from ..rawdata import DataFile, RecordFile, whole_points
-from .devicesfile import DeviceSpec, Lab
-from .settings import SETTINGS_FILE, Settings
-from .store import Store
-from .takeover import adopt_device
+from ...codec import CODEC
+from ...errors import ConfigError, ConflictError, DeviceFailedError, NotFoundError
+from ...messages import ComponentSpec, DeviceInfoRow, JobSpec
+from ...paths import device_socket, lock_path, socket_path
+from ...rawdata import DataFile, RecordFile, whole_points
+from ..config.devicesfile import DeviceSpec, Lab
+from ..config.settings import SETTINGS_FILE, Settings
+from ..state.store import Store
 
 if TYPE_CHECKING:
-    from .pipelines import Pipelines
+    from ..scheduling.pipelines import Pipelines
 
 _STATES = {"started": "running", "adopted": "running", "exited": "restarting",
            "restarting": "restarting", "failed": "failed", "stopped": "stopped"}
@@ -317,3 +319,22 @@ class Devices:
             rows.append(DeviceInfoRow(device.name, device.driver, state, pid, restarts, reason,
                                       channels))
         return rows
+
+
+async def adopt_device(procs: ProcessSupervisor, spec: ChildSpec, device: DeviceSpec,
+                       survivors: dict[str, int]) -> DeviceInfo | None:
+    """Adopt the device process of an earlier instance if it serves the device as the
+    devices file says (else stop it); returns what it says of itself, or None."""
+    assert spec.socket is not None
+    pid = survivors.pop(spec.socket.stem, None)
+    if pid is None:
+        return None
+    async with connect(spec.socket, CODEC) as conn:
+        info: DeviceInfo = await conn.ask(Describe())
+    if (info.driver, tuple(info.channels)) != (device.driver, tuple(device.channels)):
+        with suppress(ProcessLookupError):  # not what the devices file says now
+            os.kill(pid, signal.SIGTERM)
+        return None
+    await procs.adopt(spec, pid)
+    logger.warning("device %s: taken over from a previous tomato (pid %d)", device.name, pid)
+    return info

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from ..codec import CODEC
-from ..errors import StateDamagedError, StateFullError, TomatoError
-from ..jobstatus import FINISHED, NEXT, PENDING, Status
-from ..messages import JobInfo, JobSpec
-from .storeschema import SCHEMA as _SCHEMA
+from ...codec import CODEC
+from ...errors import StateDamagedError, StateFullError, TomatoError
+from ...jobstatus import FINISHED, NEXT, PENDING, Status
+from ...messages import JobInfo, JobSpec
+from .storeschema import VERSION, upgrade
 from .unwritten import Kept
 
 logger = logging.getLogger(__name__)
@@ -93,17 +93,14 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
         try:
+            # Before WAL mode is set: a newer tomato's database is refused as it was.
+            if (was := upgrade(self._db)) not in (0, VERSION):
+                logger.warning("%s: upgraded from schema %d to %d", path, was, VERSION)
             self._db.execute("PRAGMA journal_mode=WAL")
             # Every commit is on disk before it is answered: a submitted job, a status
             # reached, survive a power cut (the WAL is synced at each commit; its cost on a
             # submit is in the README's figures).
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-            for column, kind in (("spec", "BLOB"), ("owner_name", "TEXT"), ("home", "TEXT"),
-                                 ("host", "TEXT")):
-                if column not in columns:  # a state database of an earlier build
-                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         except sqlite3.OperationalError as exc:  # a full disk shows as an I/O error here
             self._db.close()
             room = shutil.disk_usage(path.parent).free
@@ -112,6 +109,10 @@ class Store:
                                         f"({exc}); {REPAIR}") from None
             raise StateFullError(f"cannot open the state database {path}: {exc} ({room} bytes "
                                  "free on its disk)") from None
+        except ValueError as exc:  # a newer tomato's
+            self._db.close()
+            raise StateDamagedError(f"{path}: {exc}; start that tomato again, or move the "
+                                    "file aside and rebuild it with `tomato recover`") from None
         except sqlite3.DatabaseError as exc:  # not a database, or damaged beyond opening
             self._db.close()
             raise StateDamagedError(f"{path}: is not a usable state database ({exc}); "

@@ -8,7 +8,7 @@ import difflib
 import typing
 from typing import Any
 
-from ..errors import PayloadError
+from ...errors import PayloadError
 
 MAX_NAME = 256
 """The longest sample or job name."""

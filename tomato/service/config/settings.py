@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tomato.actors import ORPHAN_GRACE
 
-from ..errors import ConfigError
-from ..paths import runtime_dir
+from ...errors import ConfigError
+from ...paths import runtime_dir
 
 SETTINGS_FILE = "settings.toml"
 

@@ -13,10 +13,10 @@ from anyio.abc import TaskGroup
 
 from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
 
-from ..codec import CODEC
-from ..messages import CancelRun, JobHostInfo, JobSpec, RunJob
-from ..paths import socket_path
-from .settings import Settings
+from ...codec import CODEC
+from ...messages import CancelRun, JobHostInfo, JobSpec, RunJob
+from ...paths import socket_path
+from ..config.settings import Settings
 
 logger = logging.getLogger(__name__)
 

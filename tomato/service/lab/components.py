@@ -25,13 +25,13 @@ from tomato.drivers import (
     record_scalars,
 )
 
-from ..codec import CODEC
-from ..errors import ConflictError, DeviceFailedError, NotFoundError, TomatoError
-from ..messages import ComponentData, ComponentRow, ForComponent
-from ..paths import device_socket
+from ...codec import CODEC
+from ...errors import ConflictError, DeviceFailedError, NotFoundError, TomatoError
+from ...messages import ComponentData, ComponentRow, ForComponent
+from ...paths import device_socket
+from ..config.devicesfile import Lab
+from ..scheduling.pipelines import Pipelines
 from .devices import Devices
-from .devicesfile import Lab
-from .pipelines import Pipelines
 
 CHANGES = (SetAttr, RegisterComponent, ResetComponent)
 FOLLOW_RETRY = 1.0

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgpack
 
-from ..errors import StateFullError, TomatoError
+from ...errors import StateFullError, TomatoError
 
 logger = logging.getLogger(__name__)
 

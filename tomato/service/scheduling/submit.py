@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+import pwd
 from collections.abc import Callable
 
 import anyio
 
 from tomato.drivers import Technique
 
-from ..messages import JobSpec, PayloadChecked, SubmitJob
-from .guard import submitter
+from ...errors import ConflictError
+from ...messages import JobSpec, PayloadChecked, SubmitJob
+from ..state.store import Store
 from .payload import LATEST, check_submission, job_spec, normalise_payload
-from .store import Store
 
 
 async def accept(msg: SubmitJob, uid: int, roles: dict[str, dict[str, dict[str, Technique]]],
@@ -36,3 +37,20 @@ async def accept(msg: SubmitJob, uid: int, roles: dict[str, dict[str, dict[str, 
         return job_spec(payload, jobid, msg.jobname, msg.cwd, owner)
 
     return store.add_job(payload, (uid, who), msg.cwd, spec_of, next_jobid())
+
+
+def submitter(msg: SubmitJob, uid: int) -> str:
+    """The name a job is recorded under: its submitter's user name, or, from the web
+    process (the service's own user), the token's name, marked as such."""
+    if msg.submitter is None:
+        return user_name(uid)
+    if uid != os.getuid():
+        raise ConflictError("a submitter is named by tomato's web process only")
+    return f"{msg.submitter} (web)"
+
+
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)

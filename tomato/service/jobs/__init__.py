@@ -1,0 +1,2 @@
+"""Running jobs: the job host processes, the progress they report, their outputs and
+snapshots."""
