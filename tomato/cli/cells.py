@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from ..jobstatus import Status
 from ..messages import JobInfo, PipelineInfo
 
 Cell = tuple[str, str]
 """(text, style); an empty style: none."""
 
-STATUS_STYLE = {"q": "yellow", "qw": "yellow", "r": "bold cyan", "rd": "magenta",
-                "c": "green", "ce": "bold red", "cd": "red"}
+STATUS_STYLE: dict[str, str] = {
+    Status.QUEUED: "yellow", Status.MATCHED: "yellow", Status.RUNNING: "bold cyan",
+    Status.CANCELLING: "magenta", Status.COMPLETED: "green", Status.FAILED: "bold red",
+    Status.CANCELLED: "red"}
 PIPELINE_COLUMNS = ("pipeline", "sample", "ready", "job", "components", "capabilities")
 JOB_COLUMNS = ("jobid", "jobname", "status", "sample", "pipeline", "submitted", "executed",
                "completed")

@@ -14,6 +14,7 @@ import anyio
 
 from tomato.actors import ActorError, Connection, EventsMissed, connect
 
+from ..jobstatus import Status
 from ..messages import (
     ComponentData,
     GetJobs,
@@ -27,7 +28,7 @@ from ..records import event_records
 from .client import CLIENT_CODEC, service_socket
 from .watchmodel import FINISHED, Model
 
-EXIT_CODES = {"c": 0, "ce": 10, "cd": 11}
+EXIT_CODES: dict[str, int] = {Status.COMPLETED: 0, Status.FAILED: 10, Status.CANCELLED: 11}
 RECONNECT_DELAY = 1.0
 
 

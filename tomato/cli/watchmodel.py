@@ -9,7 +9,7 @@ from typing import Any
 
 from tomato.actors import EventsMissed
 
-from ..jobstatus import FINISHED
+from ..jobstatus import FINISHED, PENDING
 from ..messages import (
     ComponentData,
     JobData,
@@ -59,7 +59,7 @@ class Model:
                 self.status[jobid] = status
                 if (job := self.jobs.get(jobid)) is not None:
                     stamp = datetime.now(UTC).isoformat(" ")  # heard now: started, or ended
-                    ran = status not in ("q", "qw") and pipeline is not None
+                    ran = status not in PENDING and pipeline is not None
                     self.jobs[jobid] = replace(
                         job, status=status, pipeline=pipeline, reason=reason,
                         executed=job.executed or (stamp if ran else None),

@@ -11,6 +11,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ..jobstatus import PENDING, Status
 from ..messages import ComponentData, JobData, StepStarted
 from .cells import STATUS_STYLE
 from .render import add_row
@@ -37,7 +38,7 @@ def pipelines_view(model: Model, now: float, notice: str = "") -> Any:
             add_row(table, p.name, p.sample or "-", ready, "-", "", "", "",
                           _values(idle) if idle else "", _age(idle, now))
             continue
-        status = model.status.get(p.jobid, "r")
+        status = model.status.get(p.jobid, Status.RUNNING)
         steps = model.steps.get(p.jobid, {})
         step = next(iter(steps.values()), None)
         data = next(iter(model.latest.get(p.jobid, {}).values()), None)
@@ -60,7 +61,7 @@ def job_view(model: Model, jobid: int, now: float, notice: str = "") -> Any:
         f"  pipeline {job.pipeline or '-'}",
         f"  elapsed {_elapsed(job.executed, job.completed, now)}")
     parts: list[Any] = [header, _steps_table(model, jobid, now), _latest_table(model, jobid, now)]
-    if status in ("q", "qw") and job.reason:  # why it waits, until it runs
+    if status in PENDING and job.reason:  # why it waits, until it runs
         parts.insert(1, Text(f"waiting: {job.reason}", "yellow"))
     parts.extend(_plots(model, jobid))
     return _with_notice(Group(*parts), notice, model)

@@ -26,6 +26,7 @@ from tomato.drivers import DataBatch, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
+from ..jobstatus import Status
 from ..messages import CancelRun, JobData, RunJob, StepSpec, StepStarted
 from ..rawdata import DataFile, RecordFile
 from .links import READ_TIMEOUT, DeviceLink, DeviceLinks
@@ -132,12 +133,12 @@ class JobActor(Actor):
         if failures:
             reason = "; ".join(str(e) for e in failures)
             self.log.error("job %d failed: %s", self.jobid, reason)
-            return "ce", reason
+            return Status.FAILED, reason
         if self.cancelled:
             self.log.warning("job %d cancelled", self.jobid)
-            return "cd", "cancelled while running"
+            return Status.CANCELLED, "cancelled while running"
         self.log.info("job %d completed", self.jobid)
-        return "c", "; ".join(self.notes) or None
+        return Status.COMPLETED, "; ".join(self.notes) or None
 
     async def _run_role(self, role: str, steps: list[StepSpec]) -> None:
         """Run the steps of one component in order. If its device process dies, wait for

@@ -13,6 +13,7 @@ from anyio.abc import TaskGroup
 from tomato.actors import Actor, ActorError, ActorRef, Context, connect, start_actor
 
 from ..codec import CODEC
+from ..jobstatus import Status
 from ..messages import CancelRun, GetHostedJobs, HostedJobs, JobCollected, RunJob
 from .actor import JobActor
 from .links import DeviceLinks
@@ -68,7 +69,8 @@ class JobHost(Actor):
                 status, reason = await actor.run()
             except Exception as exc:  # a bug of ours: this job ends, the host's others go on
                 logger.exception("job %d failed", jobid)
-                status, reason = "ce", f"tomato failed running it: {type(exc).__name__}: {exc}"
+                status = Status.FAILED
+                reason = f"tomato failed running it: {type(exc).__name__}: {exc}"
             finally:
                 del self.jobs[jobid]
         self._reporting += 1

@@ -15,7 +15,7 @@ from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context
 
 from ..errors import ConflictError
 from ..jobfolder import JOB_RECORD
-from ..jobstatus import FINISHED, PENDING
+from ..jobstatus import FINISHED, PENDING, Status
 from ..messages import (
     CancelJobs,
     EjectSample,
@@ -140,7 +140,7 @@ class Supervisor(Actor):
             case JobCollected(jobid, status, reason):
                 self.jobhosts.finished(jobid)
                 if (failure := self.failures.pop(jobid, None)) is not None:
-                    status, reason = "ce", failure  # its device failed: it was stopped
+                    status, reason = Status.FAILED, failure  # its device failed: it was stopped
                 self._collected(jobid, status, reason)
                 return None
             case JobFinished(jobid, status, reason, outputs):
@@ -180,8 +180,8 @@ class Supervisor(Actor):
 
     def enqueue(self, spec: JobSpec) -> Pending:
         job = self.queue.add(spec)
-        if job.matches and self._job(spec.jobid).status == "q":
-            self._move(spec.jobid, "qw")
+        if job.matches and self._job(spec.jobid).status == Status.QUEUED:
+            self._move(spec.jobid, Status.MATCHED)
         self.cluster.changed(spec.jobid)  # in a cluster, the others queue it too
         return job
 
@@ -201,7 +201,7 @@ class Supervisor(Actor):
         self.store.set_spec(spec)
         record = {**self.store.record(jobid), "pipeline": pipeline}
         (jobdir / JOB_RECORD).write_text(json.dumps(record, indent=1))
-        self._move(jobid, "r", executed=now(), pipeline=pipeline, jobpath=str(jobdir))
+        self._move(jobid, Status.RUNNING, executed=now(), pipeline=pipeline, jobpath=str(jobdir))
         self.tg.start_soon(self._spawn_job, spec, jobdir)
         self.follow(spec)
 
@@ -214,7 +214,7 @@ class Supervisor(Actor):
         try:
             await self.jobhosts.launch(spec, jobdir)
         except ActorError as exc:
-            self.lost(spec, "ce", f"job host did not start: {exc}")
+            self.lost(spec, Status.FAILED, f"job host did not start: {exc}")
             return
         self.store.set_job(spec.jobid, pid=self.jobhosts.pid_of(spec.jobid))
 
@@ -227,7 +227,8 @@ class Supervisor(Actor):
         self.store.set_job(jobid, pid=None)
         # Its pipeline is free (ready again only after `c` with unlock_when_done).
         self.outputs.stop_snapshots(jobid)
-        self.pipelines.release(spec.pipeline, jobid, status == "c" and spec.unlock_when_done)
+        self.pipelines.release(spec.pipeline, jobid,
+                               status == Status.COMPLETED and spec.unlock_when_done)
         self.schedule()
         self.tg.start_soon(self._finish, spec, status, reason)
 
@@ -282,9 +283,9 @@ class Supervisor(Actor):
                                           for j in done))
         for job in jobs:
             if job.status in PENDING:
-                self._end_job(job.jobid, "cd", "cancelled while queued")
-            elif job.status == "r":
-                self._move(job.jobid, "rd")
+                self._end_job(job.jobid, Status.CANCELLED, "cancelled while queued")
+            elif job.status == Status.RUNNING:
+                self._move(job.jobid, Status.CANCELLING)
                 self.tg.start_soon(self.jobhosts.cancel, job.jobid)
         return [self._job(j) for j in jobids]
 

@@ -18,7 +18,7 @@ from tomato.actors import ActorRef, Deferred, EventHub, EventsMissed
 from tomato.drivers import Technique
 
 from ...errors import ConflictError
-from ...jobstatus import FINISHED, PENDING
+from ...jobstatus import FINISHED, PENDING, Status
 from ...messages import (
     CancelJobs,
     EjectSample,
@@ -183,7 +183,8 @@ class Cluster:
                 raise ConflictError(f"job {jobid} was claimed meanwhile: cancel it again")
             job = self._home.store.job(jobid)
             assert job is not None
-            cancelled.append(replace(job, status="cd", reason="cancelled while queued"))
+            cancelled.append(replace(job, status=Status.CANCELLED,
+                                     reason="cancelled while queued"))
         return cancelled
 
     def apply(self, msg: Copy | Claimed | LinkBack) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from ...errors import ConflictError
-from ...jobstatus import FINISHED, PENDING
+from ...jobstatus import FINISHED, PENDING, Status
 from ..state.store import Store, moves, now
 from .link import Link, pack, unpack
 from .local import Claimed, Copy, LinkBack
@@ -260,7 +260,7 @@ class ClusterJobs:
         if job is None or job.status in FINISHED or self.writes(jobid):
             return
         record = self.record(jobid)
-        record.update(status="ce", completed=now(), reason=(
+        record.update(status=Status.FAILED, completed=now(), reason=(
             "its entry left the cluster while this tomato was away: see "
             f"{record.get('host') or record.get('home')} for how it ended"))
         await self._tell(Copy(record))
@@ -340,7 +340,7 @@ class ClusterJobs:
             record = unpack(entry.value)
             if record.get("host") is not None or record.get("status") not in PENDING:
                 return False
-            record.update(status="cd", completed=now(),
+            record.update(status=Status.CANCELLED, completed=now(),
                           reason=f"cancelled while queued (by {self.host}: its home was away)")
             try:
                 await kv.update(f"job.{jobid}", pack(record), last=entry.revision)

@@ -17,6 +17,7 @@ from tomato.actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, co
 from ...codec import CODEC
 from ...errors import ConflictError, OutputError
 from ...jobfolder import log_to_job
+from ...jobstatus import Status
 from ...messages import JobInfo, JobSpec, MakeOutputs, OutputsMade, Place, SnapshotTaken
 from ...paths import socket_path
 from ...writable import can_write
@@ -114,7 +115,7 @@ class Outputs:
         except (OutputError, OSError) as exc:
             problem = str(exc) if isinstance(exc, OutputError) else f"outputs failed: {exc}"
             note = logging.ERROR, f"{problem}; the data stays in {jobdir}"
-            status, reason = "ce", "; ".join(filter(None, (reason, problem)))
+            status, reason = Status.FAILED, "; ".join(filter(None, (reason, problem)))
         with contextlib.suppress(OSError):  # the log may be on a full disk: the status says it
             log_to_job(jobdir, *note)
         return status, reason, files
@@ -164,7 +165,7 @@ class Outputs:
             while spec.snapshots is not None:
                 await anyio.sleep(spec.snapshots.interval)
                 try:
-                    await self.snapshot(jobdir, spec, spec.snapshots.place, "r")
+                    await self.snapshot(jobdir, spec, spec.snapshots.place, Status.RUNNING)
                 except OutputError as exc:
                     logger.error("job %d: periodic snapshot: %s", spec.jobid, exc)
                     with contextlib.suppress(OSError):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ...errors import StateDamagedError
 from ...jobfolder import JOB_LOG, JOB_RECORD
+from ...jobstatus import Status
 from .store import REPAIR, Store
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,10 @@ def _ending(folder: Path, jobid: int) -> tuple[str, str]:
         if (m := SERVICE_ENDED.search(line)) and int(m[1]) == jobid:
             return m[2], m[3] or "as its log says"
         if process is None and (m := ENDED.search(line)) and int(m[1]) == jobid:
-            process = ("c", "it completed, as its log says") if m[2] == "completed" else \
-                ("cd", "it was cancelled") if m[2] == "cancelled" else ("ce", m[3])
-    return process or ("ce", "how it ended was not recorded")
+            process = ((Status.COMPLETED, "it completed, as its log says")
+                       if m[2] == "completed" else (Status.CANCELLED, "it was cancelled")
+                       if m[2] == "cancelled" else (Status.FAILED, m[3]))
+    return process or (Status.FAILED, "how it ended was not recorded")
 
 
 def note_end(jobdir: Path, jobid: int, status: str, reason: str | None) -> None:
@@ -111,7 +113,7 @@ def note_end(jobdir: Path, jobid: int, status: str, reason: str | None) -> None:
     from ...jobfolder import log_to_job
 
     try:
-        log_to_job(jobdir, logging.INFO if status == "c" else logging.WARNING,
+        log_to_job(jobdir, logging.INFO if status == Status.COMPLETED else logging.WARNING,
                    f"tomato: job {jobid} ended {status}"
                    f"{': ' + ' '.join(reason.split()) if reason else ''}")
     except OSError as exc:  # the folder is gone or its disk full: the store has it
