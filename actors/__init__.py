@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._codec import PROTOCOL_VERSION, Codec
+from ._fieldcheck import typed
 from .errors import (
     ActorDeadError,
     ActorError,
@@ -131,5 +132,6 @@ __all__ = [
     "signal_ready",
     "start_actor",
     "task_group",
+    "typed",
     "until_released",
 ]

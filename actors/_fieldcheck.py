@@ -8,14 +8,32 @@ import dataclasses
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 Check = Callable[[Any], Any]
 """Returns the value (a list made the declared tuple), or raises _Mismatch."""
 
 
+T = TypeVar("T")
+
+
 class _Mismatch(Exception):
     pass
+
+
+def typed(cls: type[T], body: Any) -> T:
+    """An instance of the dataclass `cls` made of a decoded map, each field checked against
+    the type `cls` declares (a list made the tuple it declares); TypeError naming what does
+    not fit (not a map, a field unknown or missing, a value of another type)."""
+    if not isinstance(body, dict):
+        raise TypeError(f"a map of fields expected, not {type(body).__name__}")
+    checks = _CHECKS.get(cls)
+    if checks is None:
+        checks = _CHECKS[cls] = field_checks(cls)
+    return cls(**apply(cls, checks, dict(body)))
+
+
+_CHECKS: dict[type, tuple[tuple[str, Check | None], ...]] = {}
 
 
 def field_checks(cls: type) -> tuple[tuple[str, Check | None], ...]:

@@ -1,6 +1,6 @@
 """A message whose field has the wrong type is refused where it is decoded, naming the
 field, at each border: client → service, service → device, service → job host, and the
-cluster's commands. What it asked for does not happen; the process answers on."""
+cluster's commands and entries. What it asked for does not happen; the process answers on."""
 
 from __future__ import annotations
 
@@ -91,3 +91,38 @@ def test_the_cluster_s_commands(cluster, nats):
 
     reply = anyio.run(ask)
     assert "field 'pipeline' must be str" in reply["error"]["message"]
+
+
+def test_the_cluster_s_entries(cluster, nats):
+    """An entry of the cluster's buckets with a field of the wrong type is not a job (nor a
+    host, nor a pipeline): said in the log, left alone; the tomato goes on with the rest."""
+    a = cluster("pc-a", settings=LEAN)
+    forgeries = {
+        ("tomato_jobs", "job.901"): ({"jobid": "901", "status": "q"},
+                                     "field 'jobid' must be int"),
+        ("tomato_jobs", "job.902"): ({"jobid": 902, "status": "done"},
+                                     "field 'status' must be a job status"),
+        ("tomato_hosts", "pc-x"): ({"host": "pc-x", "stopped": "yes"},
+                                   "field 'stopped' must be bool"),
+    }
+
+    async def put() -> None:
+        import nats as nats_client
+
+        nc = await nats_client.connect(nats.url)
+        try:
+            for (bucket, key), (body, _) in forgeries.items():
+                kv = await nc.jetstream().key_value(bucket)
+                await kv.put(key, msgpack.packb(body))
+        finally:
+            await nc.close()
+
+    until(lambda: b"cluster: jobids" in a.log.read_bytes(), 20, "pc-a in the cluster")
+    anyio.run(put)
+    for (bucket, key), (_, why) in forgeries.items():
+        line = f"cluster: entry {key} of {bucket} is not a".encode()
+        until(lambda line=line, why=why: line in a.log.read_bytes()
+              and why.encode() in a.log.read_bytes(), 20, f"{key} refused")
+    assert a.json("status", "queue", "-a") == []  # neither 901 nor 902
+    jobid = a.submit(payload("sequential", 0.1, 0.1))
+    assert [job["jobid"] for job in a.json("status", "queue", "-a")] == [jobid]

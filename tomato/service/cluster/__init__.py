@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from ..scheduling.pipelines import Pipelines
 from ..scheduling.queue import Queue
 from ..state.store import Store, moves
 from . import events, results, rpc
+from .entries import JobEntry
 from .jobs import ClusterJobs
 from .link import Link
 from .local import PASS, Claimed, Copy, LinkBack
@@ -207,39 +208,39 @@ class Cluster:
             case LinkBack():
                 home.schedule()
 
-    def _copy(self, record: dict[str, Any], payload: dict[str, Any] | None, cwd: str) -> None:
+    def _copy(self, record: JobEntry, payload: dict[str, Any] | None, cwd: str) -> None:
         home = self._home
-        jobid, status = int(record["jobid"]), str(record["status"])
-        if record.get("host") == self.link.host:  # claimed here: this tomato writes it
+        jobid, status = record.jobid, record.status
+        if record.host == self.link.host:  # claimed here: this tomato writes it
             return
         local = home.store.job(jobid)
         if local is None:
             if payload is None:
                 return
             # Run here, its outputs go beside its data, to be carried home.
-            spec = job_spec(payload, jobid, record.get("jobname"),
+            spec = job_spec(payload, jobid, record.jobname,
                             str(home.jobs_dir / str(jobid) / "outputs"))
-            home.store.copy_job(record, payload, cwd, spec)
-            if status in PENDING and record.get("host") is None:
+            home.store.copy_job(asdict(record), payload, cwd, spec)
+            if status in PENDING and record.host is None:
                 home.enqueue(spec)
                 home.schedule()
-            home.events.publish(JobStatusChanged(jobid, status, record.get("pipeline"),
-                                                record.get("reason")))
+            home.events.publish(JobStatusChanged(jobid, status, record.pipeline,
+                                                 record.reason))
             return
-        fields = {k: record.get(k) for k in ("executed", "completed", "pipeline", "reason",
-                                               "home", "host")}
-        if record.get("host") not in (None, self.link.host) or status in FINISHED:
+        fields: dict[str, Any] = {k: getattr(record, k) for k in (
+            "executed", "completed", "pipeline", "reason", "home", "host")}
+        if record.host not in (None, self.link.host) or status in FINISHED:
             home.queue.drop(jobid)
         if status in FINISHED:
             home.forget(jobid)
         if moves(local.status, status):
             fields["status"] = status
-        if "outputs" in record:  # its results, taken home
-            fields["outputs"] = json.dumps(record["outputs"])
+        if record.outputs is not None:  # its results, taken home
+            fields["outputs"] = json.dumps(list(record.outputs))
         home.store.set_job(jobid, **fields)
         if "status" in fields:
             home.events.publish(JobStatusChanged(jobid, status, fields["pipeline"],
-                                                fields["reason"]))
+                                                 fields["reason"]))
 
 
 async def answer(link: Link, home: Home, request: Any) -> Any:

@@ -14,6 +14,7 @@ writer purges it (every tomato keeps its copy of the job)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,8 @@ import anyio
 from ...errors import ConflictError
 from ...jobstatus import FINISHED, PENDING, Status
 from ..state.store import Store, moves, now
-from .link import Link, pack, unpack
+from .entries import JobEntry, PayloadEntry, read, written
+from .link import Link
 from .local import Claimed, Copy, LinkBack
 from .results import fetch, send, waiting
 
@@ -145,17 +147,16 @@ class ClusterJobs:
             logger.info("cluster: jobids %d to %d are this tomato's", start, start + BLOCK - 1)
             return
 
-    def record(self, jobid: int) -> dict[str, Any]:
+    def record(self, jobid: int) -> JobEntry:
+        """The job's entry as this store has it."""
         job = self.store.job(jobid)
         home, host = self.store.where(jobid)
         assert job is not None
-        fields = {name: getattr(job, name, None) for name in STATE}
-        fields.update(home=home, host=host)
+        fields: dict[str, Any] = {name: getattr(job, name, None) for name in STATE}
+        fields.update(home=home, host=host, results=tuple(self._sent.get(jobid, ())))
         if job.pipeline and ":" not in job.pipeline and host == self.host:
             fields["pipeline"] = f"{self.host}:{job.pipeline}"
-        if jobid in self._sent:
-            fields["results"] = self._sent[jobid]
-        return fields
+        return JobEntry(**fields)
 
     async def _write(self, kv: Any, jobid: int) -> None:
         from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -172,7 +173,7 @@ class ClusterJobs:
             record = self.record(jobid)
             try:
                 if jobid in self._revisions:
-                    self._revisions[jobid] = await kv.update(key, pack(record),
+                    self._revisions[jobid] = await kv.update(key, written(record),
                                                              last=self._revisions[jobid])
                     return
                 await self._create(kv, jobid, record)
@@ -184,18 +185,18 @@ class ClusterJobs:
                     self._revisions.pop(jobid, None)
                     continue
                 self._revisions[jobid] = entry.revision
-                theirs = unpack(entry.value)
-                if theirs.get("host") not in (None, self.host):
+                theirs = read(JobEntry, entry.value)
+                if theirs.host not in (None, self.host):
                     await self._tell(Copy(theirs))
                     return
 
-    async def _create(self, kv: Any, jobid: int, record: dict[str, Any]) -> None:
+    async def _create(self, kv: Any, jobid: int, record: JobEntry) -> None:
         """Write a job's entry for the first time, its payload first (raises
         KeyWrongLastSequenceError if another tomato wrote the entry meanwhile)."""
         stored = self.store.record(jobid)
-        await kv.put(f"payload.{jobid}", pack({"payload": stored["payload"],
-                                               "cwd": stored["cwd"]}))
-        self._revisions[jobid] = await kv.create(f"job.{jobid}", pack(record))
+        await kv.put(f"payload.{jobid}", written(PayloadEntry(stored["payload"],
+                                                              stored["cwd"])))
+        self._revisions[jobid] = await kv.create(f"job.{jobid}", written(record))
 
     async def _watch(self) -> None:
         kv = await self._bucket()
@@ -214,9 +215,9 @@ class ClusterJobs:
                     await self._left(entry.key.removeprefix("job."))
                     continue
                 try:
-                    record = unpack(entry.value)
-                    jobid = int(record["jobid"])
-                except (ValueError, KeyError, TypeError) as exc:
+                    record = read(JobEntry, entry.value)
+                    jobid = record.jobid
+                except ValueError as exc:
                     logger.warning("cluster: entry %s of %s is not a job: %s", entry.key, JOBS,
                                    exc)
                     continue
@@ -227,29 +228,28 @@ class ClusterJobs:
             with anyio.CancelScope(shield=True):
                 await watcher.stop()
 
-    async def _take(self, kv: Any, jobid: int, record: dict[str, Any]) -> None:
+    async def _take(self, kv: Any, jobid: int, record: JobEntry) -> None:
         """Copy an entry into this store, unless this tomato writes it (then a newer local
         state is written back)."""
         local = self.store.job(jobid)
-        if local is not None and (record.get("host") == self.host or (
-                self.writes(jobid) and record.get("host") is None)):  # its own, written here
-            if record.get("host") is None and moves(local.status, str(record.get("status"))):
+        if local is not None and (record.host == self.host or (
+                self.writes(jobid) and record.host is None)):  # its own, written here
+            if record.host is None and moves(local.status, record.status):
                 await self._tell(Copy(record))  # cancelled there while this one was away
-            elif local.status != record.get("status"):
+            elif local.status != record.status:
                 self._dirty.add(jobid)
                 self._wake.set()
             return
-        if record.get("home") == self.host and record.get("results") and local is not None \
+        if record.home == self.host and record.results and local is not None \
                 and not local.outputs:  # its results are in: take them home
             await self._fetch(jobid, record)
             return
         if local is None:
-            entry = await kv.get(f"payload.{jobid}")
-            found = unpack(entry.value)
-            await self._tell(Copy(record, found["payload"], found["cwd"]))
-        elif any(getattr(local, k, None) != record.get(k) for k in
+            found = read(PayloadEntry, (await kv.get(f"payload.{jobid}")).value)
+            await self._tell(Copy(record, found.payload, found.cwd))
+        elif any(getattr(local, k, None) != getattr(record, k) for k in
                  ("status", "pipeline", "executed", "completed", "reason")) or \
-                self.store.where(jobid) != (record.get("home"), record.get("host")):
+                self.store.where(jobid) != (record.home, record.host):
             await self._tell(Copy(record))
 
     async def _left(self, key: str) -> None:
@@ -260,10 +260,9 @@ class ClusterJobs:
         if job is None or job.status in FINISHED or self.writes(jobid):
             return
         record = self.record(jobid)
-        record.update(status=Status.FAILED, completed=now(), reason=(
+        await self._tell(Copy(replace(record, status=Status.FAILED, completed=now(), reason=(
             "its entry left the cluster while this tomato was away: see "
-            f"{record.get('host') or record.get('home')} for how it ended"))
-        await self._tell(Copy(record))
+            f"{record.host or record.home} for how it ended"))))
 
     def _pruned(self, jobid: int) -> bool:
         """Whether this tomato purged the job's entry (said in its store, for good)."""
@@ -283,16 +282,16 @@ class ClusterJobs:
                         or not self.writes(jobid) or self._pruned(jobid):
                     continue
                 try:
-                    record = unpack((await kv.get(f"job.{jobid}")).value)
+                    record = read(JobEntry, (await kv.get(f"job.{jobid}")).value)
                 except KeyNotFoundError:  # not written yet (its writer was away): later
                     continue
-                if record.get("status") not in FINISHED:  # its end is being written
+                if record.status not in FINISHED:  # its end is being written
                     continue
-                if await waiting(self.link, record.get("results") or []):
+                if await waiting(self.link, list(record.results)):
                     if jobid not in self._held:
                         self._held.add(jobid)
                         logger.debug("cluster: job %d stays until %s takes its results",
-                                     jobid, record.get("home"))
+                                     jobid, record.home)
                     continue
                 self.store.set_meta(f"pruned.{jobid}", "1")  # first: no write of it from now
                 try:
@@ -305,29 +304,28 @@ class ClusterJobs:
                 logger.info("cluster: job %d pruned (finished %s)", jobid, job.completed)
             await anyio.sleep(min(3600.0, self._keep.total_seconds() / 4))
 
-    async def _fetch(self, jobid: int, record: dict[str, Any]) -> None:
+    async def _fetch(self, jobid: int, record: JobEntry) -> None:
         from nats.js.errors import ObjectNotFoundError
 
         place = self.store.spec(jobid).output
         if jobid in self._fetched:  # an entry seen again before its copy was updated
-            await self._tell(Copy({**record, "outputs": self._fetched[jobid]}))
+            await self._tell(Copy(replace(record, outputs=tuple(self._fetched[jobid]))))
             return
         try:
-            outputs = await fetch(self.link, record["results"], place)
+            outputs = await fetch(self.link, list(record.results), place)
         except ObjectNotFoundError:  # taken by an earlier run of this tomato that died then
             logger.error("job %d: its results are no longer in the cluster's store; see "
                          "the folder %s and the job's folder on %s", jobid, place.folder,
-                         record.get("host"))
+                         record.host)
             return
         except OSError as exc:
             logger.error("job %d: its results cannot be written to %s: %s (they wait in the "
                          "cluster's store; the next start tries again)", jobid, place.folder,
                          exc)
             return
-        logger.info("job %d: results from %s: %s", jobid, record.get("host"),
-                    ", ".join(outputs))
+        logger.info("job %d: results from %s: %s", jobid, record.host, ", ".join(outputs))
         self._fetched[jobid] = outputs
-        await self._tell(Copy({**record, "outputs": outputs}))
+        await self._tell(Copy(replace(record, outputs=tuple(outputs))))
 
     async def cancel_unclaimed(self, jobid: int) -> bool:
         """Cancel a queued job no tomato has claimed in its entry, as a claim would take it
@@ -337,13 +335,13 @@ class ClusterJobs:
         kv = await self._bucket()
         while True:
             entry = await kv.get(f"job.{jobid}")
-            record = unpack(entry.value)
-            if record.get("host") is not None or record.get("status") not in PENDING:
+            record = read(JobEntry, entry.value)
+            if record.host is not None or record.status not in PENDING:
                 return False
-            record.update(status=Status.CANCELLED, completed=now(),
-                          reason=f"cancelled while queued (by {self.host}: its home was away)")
+            record = replace(record, status=Status.CANCELLED, completed=now(), reason=(
+                f"cancelled while queued (by {self.host}: its home was away)"))
             try:
-                await kv.update(f"job.{jobid}", pack(record), last=entry.revision)
+                await kv.update(f"job.{jobid}", written(record), last=entry.revision)
             except KeyWrongLastSequenceError:
                 continue
             await self._tell(Copy(record))
@@ -359,26 +357,26 @@ class ClusterJobs:
         if not self.link.connected:
             await self._tell(Claimed(jobid, pipeline, False, "no link to the cluster"))
             return
-        record = self.record(jobid)
-        record.update(host=self.host, pipeline=f"{self.host}:{pipeline}")
+        record = replace(self.record(jobid), host=self.host,
+                         pipeline=f"{self.host}:{pipeline}")
         try:
             kv = await self._bucket()
             try:
                 entry = await kv.get(f"job.{jobid}")
             except KeyNotFoundError:
-                if record.get("home") != self.host:  # a copy whose entry has gone
+                if record.home != self.host:  # a copy whose entry has gone
                     await self._tell(Claimed(jobid, pipeline, False,
                                              "its entry is not in the cluster"))
                     return
                 await self._create(kv, jobid, record)  # submitted here an instant ago
             else:
-                theirs = unpack(entry.value)
-                mine = theirs.get("host") in (None, self.host)  # this one's, before a crash
-                if not mine or theirs.get("status") not in PENDING:
-                    await self._tell(Claimed(jobid, pipeline, False,
-                                             f"taken by {theirs.get('host')}", theirs))
+                theirs = read(JobEntry, entry.value)
+                mine = theirs.host in (None, self.host)  # this one's, before a crash
+                if not mine or theirs.status not in PENDING:
+                    await self._tell(Claimed(jobid, pipeline, False, f"taken by {theirs.host}",
+                                             theirs))
                     return
-                self._revisions[jobid] = await kv.update(f"job.{jobid}", pack(record),
+                self._revisions[jobid] = await kv.update(f"job.{jobid}", written(record),
                                                          last=entry.revision)
         except KeyWrongLastSequenceError:
             await self._tell(Claimed(jobid, pipeline, False, "another tomato claimed it first"))

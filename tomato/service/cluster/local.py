@@ -10,6 +10,7 @@ from typing import Any
 from tomato.drivers import Technique
 
 from ...messages import JobInfo, PipelineInfo
+from .entries import JobEntry
 
 PASS = object()
 """What Cluster.handle returns for a message that is not the cluster's."""
@@ -20,7 +21,7 @@ class Copy:
     """Local message: the entry of a job this tomato does not write, to copy into its store
     (with its payload and submit folder if the store has no copy yet)."""
 
-    record: dict[str, Any]
+    record: JobEntry
     payload: dict[str, Any] | None = None
     cwd: str = ""
 
@@ -33,7 +34,8 @@ class Claimed:
     pipeline: str
     won: bool
     why: str = ""
-    record: dict[str, Any] | None = None
+    record: JobEntry | None = None
+    """Lost to another tomato: its entry."""
 
 
 @dataclass(frozen=True)

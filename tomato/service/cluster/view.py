@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from tomato.actors import ActorError
+from tomato.actors import ActorError, typed
 from tomato.drivers import Technique
 
 from ... import __version__
 from ...codec import CODEC
 from ...messages import PipelineInfo
+from .entries import HostEntry, read, written
 from .link import Link, key_of, pack, unpack
 
 if TYPE_CHECKING:
@@ -134,8 +135,8 @@ class ClusterView:
 
     async def _beat(self) -> None:
         kv = await self.link.bucket(HOSTS, history=1)
-        value = pack({"host": self.link.host, "version": __version__,
-                      "since": datetime.now().astimezone().isoformat()})
+        value = written(HostEntry(self.link.host, __version__,
+                                  datetime.now().astimezone().isoformat()))
         while True:
             await kv.put(key_of(self.link.host), value)
             await anyio.sleep(HEARTBEAT)
@@ -145,8 +146,8 @@ class ClusterView:
         if self.link.connected:
             with anyio.move_on_after(1, shield=True):
                 kv = await self.link.bucket(HOSTS, history=1)
-                await kv.put(key_of(self.link.host), pack({"host": self.link.host,
-                                                            "stopped": True}))
+                await kv.put(key_of(self.link.host), written(HostEntry(self.link.host,
+                                                                       stopped=True)))
 
     async def _watch_hosts(self) -> None:
         kv = await self.link.bucket(HOSTS, history=1)
@@ -156,9 +157,9 @@ class ClusterView:
                 if entry is None or entry.operation in ("DEL", "PURGE"):
                     continue
                 try:
-                    beat = unpack(entry.value)
-                    host, stopped = beat["host"], bool(beat.get("stopped"))
-                except (ValueError, KeyError, TypeError) as exc:
+                    beat = read(HostEntry, entry.value)
+                    host, stopped = beat.host, beat.stopped
+                except ValueError as exc:
                     logger.warning("cluster: entry %s of %s is not a host: %s", entry.key,
                                    HOSTS, exc)
                     continue
@@ -178,9 +179,10 @@ def _pipeline(key: str, data: bytes) -> tuple[str, PipelineInfo, Any] | None:
     try:
         d: dict[str, Any] = unpack(data)
         host, roles = d.pop("host"), CODEC.decode(d.pop("roles_can"))
-        info = PipelineInfo(**{**d, "name": f"{host}:{d['name']}",
-                               **{k: tuple(d[k]) for k in ("roles", "components",
-                                                           "capabilities")}})
+        if not isinstance(host, str):
+            raise TypeError(f"field 'host' must be str, not {host!r}")
+        info = typed(PipelineInfo, d)
+        info = replace(info, name=f"{host}:{info.name}")
     except (ValueError, KeyError, TypeError, ActorError) as exc:
         logger.warning("cluster: entry %s of %s is not a pipeline: %s", key, PIPELINES, exc)
         return None
