@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     from ._child import (
         ORPHAN_GRACE,
         python_argv,
+        read_config,
         run_until_signalled,
         signal_failed,
         signal_ready,
@@ -72,6 +73,7 @@ _LAZY = {
     "ProcessSupervisor": "._process",
     "ORPHAN_GRACE": "._child",
     "python_argv": "._child",
+    "read_config": "._child",
     "run_until_signalled": "._child",
     "signal_failed": "._child",
     "signal_ready": "._child",
@@ -125,6 +127,7 @@ __all__ = [
     "peer_context",
     "prepare_socket_path",
     "python_argv",
+    "read_config",
     "run_actor",
     "run_until_signalled",
     "serve_actor",

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 
@@ -17,6 +18,8 @@ from .errors import ActorError
 from .messages import Ping
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 READY_LINE = b"READY\n"
 FAILED = b"FAILED "
@@ -34,6 +37,21 @@ def signal_ready() -> None:
     except BrokenPipeError:
         os._exit(0)
     os.dup2(2, 1)
+
+
+def read_config(codec: Codec, cls: type[T]) -> T:
+    """The configuration the parent wrote to this process's standard input: one message of
+    type `cls`, its fields checked (never on the command line, which every user of the
+    machine can read). A child that gets anything else says why and exits."""
+    try:
+        config = codec.decode(sys.stdin.buffer.read())
+    except Exception as exc:  # not msgpack, an unknown type, a field of another type
+        config = exc
+    if not isinstance(config, cls):
+        why = f"{type(config).__name__}: {config}" if isinstance(config, Exception) else \
+            f"a {type(config).__name__}"
+        sys.exit(f"error: standard input: a {cls.__name__} expected, not {why}")
+    return config
 
 
 def signal_failed(reason: str) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import anyio
 from _common import Figure, cpu_seconds, show
-from tomato.actors import connect
-from tomato.drivers import DEVICE_CODEC, ReadData, StartTask, Task
+from tomato.actors import ORPHAN_GRACE, connect
+from tomato.drivers import DEVICE_CODEC, DeviceConfig, ReadData, StartTask, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVERS = {"dummy": ("dummy", "random", None, False),
@@ -32,12 +32,12 @@ def _spawn(label: str, sock: Path) -> tuple[subprocess.Popen[bytes], float]:
                                 check=True, capture_output=True, text=True).stdout.strip()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, env.get("PYTHONPATH")]))
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tomato.drivers.device", "--name", "bench", "--driver", driver,
-         "--socket", str(sock), "--channels", "1",
-         *(("--address", address) if address else ())],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    assert process.stdout is not None
+    process = subprocess.Popen([sys.executable, "-m", "tomato.drivers.device", str(sock)],
+                               stdout=subprocess.PIPE, stdin=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(DEVICE_CODEC.encode(DeviceConfig(
+        "bench", driver, ("1",), {}, address, "WARNING", None, ORPHAN_GRACE, None)))
+    process.stdin.close()
     line = process.stdout.readline()
     assert line == b"READY\n", line
     return process, time.perf_counter() - start

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import anyio
-from tomato.actors import connect
+from tomato.actors import ORPHAN_GRACE, connect
 from tomato.drivers import Column, Task
 
+from tomato.childconfig import OutputServerConfig
 from tomato.codec import CODEC
 from tomato.messages import JobSpec, MakeOutputs, Place, StepSpec
 
@@ -65,8 +66,11 @@ def measure_server(points: int) -> float:
     with tempfile.TemporaryDirectory(prefix="tomato-bench-srv-") as tmp:
         request, sock = fake_job(Path(tmp) / "job", points), Path(tmp) / "out.sock"
         server = subprocess.Popen([sys.executable, "-m", "tomato.outputs", "--serve", str(sock)],
-                                  stdout=subprocess.PIPE)
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
+            assert server.stdin is not None
+            server.stdin.write(CODEC.encode(OutputServerConfig(None, ORPHAN_GRACE)))
+            server.stdin.close()
             assert server.stdout is not None and server.stdout.readline() == b"READY\n"
             return anyio.run(_ask_server, sock, request)
         finally:

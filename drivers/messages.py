@@ -261,6 +261,26 @@ class Acknowledge(Message):
     reads: tuple[tuple[str, int], ...]
 
 
+class DeviceConfig(Message):
+    """What a device process is told as it starts, on its standard input (its socket is on
+    its command line, which names the process for `ps` and for a restarted tomato)."""
+
+    name: str
+    driver: str
+    channels: tuple[str, ...]
+    settings: dict[str, Any]
+    """The driver's settings (settings.toml's [drivers.NAME]): they may hold passwords."""
+    address: str | None
+    log_level: str
+    supervisor: str | None
+    """The supervisor's socket: the device stops when it is gone and no task runs..."""
+    orphan_grace: float
+    """...for this many seconds."""
+    owner_pidfile: str | None
+    """Take commands only from the process whose pid this file holds and its children
+    (None: from any process of this user)."""
+
+
 COMPONENT_REQUESTS = (
     GetComponent, GetAttrs, SetAttr, GetLastData, Measure, RegisterComponent, ResetComponent,
 )
@@ -271,5 +291,5 @@ MESSAGES: tuple[type, ...] = (
     DeviceInfo, ChannelStatus, DeviceStatus, DataBatch, DataReady, AttrInfo, GetComponent,
     ComponentInfo, GetAttrs, SetAttr, AttrValues, GetLastData, Measure, LastData,
     RegisterComponent, ResetComponent, IdleData, ReadMany, DataBatches, ChannelsReady,
-    Acknowledge,
+    Acknowledge, DeviceConfig,
 )

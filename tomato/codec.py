@@ -7,7 +7,8 @@ from tomato.actors import Codec
 from tomato.drivers.errors import ERRORS as DRIVER_ERRORS
 from tomato.drivers.messages import MESSAGES as DRIVER_MESSAGES
 
+from .childconfig import CONFIGS
 from .errors import ERRORS
 from .messages import MESSAGES
 
-CODEC = Codec((*MESSAGES, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))
+CODEC = Codec((*MESSAGES, *CONFIGS, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))

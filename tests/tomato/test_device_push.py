@@ -11,11 +11,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tomato.actors import connect
+from tomato.actors import ORPHAN_GRACE, connect
 from tomato.drivers import (
     Acknowledge,
     ChannelsReady,
     DataBatch,
+    DeviceConfig,
     ReadData,
     StartTask,
     StopTask,
@@ -38,10 +39,13 @@ def device() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="tomato-dev-") as folder:  # short: a socket path
         sock = Path(folder) / "d.sock"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tomato.drivers.device", "--name", "d", "--driver", "dummy",
-             "--socket", str(sock), "--channels", "1,2"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [sys.executable, "-m", "tomato.drivers.device", str(sock)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
+            assert proc.stdin is not None
+            proc.stdin.write(CODEC.encode(DeviceConfig(
+                "d", "dummy", ("1", "2"), {}, None, "WARNING", None, ORPHAN_GRACE, None)))
+            proc.stdin.close()
             assert proc.stdout is not None
             assert proc.stdout.readline(), "the device did not start"
             yield sock

@@ -1,10 +1,13 @@
 """A message whose field has the wrong type is refused where it is decoded, naming the
-field, at each border: client → service, service → device, service → job host, and the
-cluster's commands and entries. What it asked for does not happen; the process answers on."""
+field, at each border: client → service, service → device, service → job host, the
+cluster's commands and entries, and the configuration each child process starts with. What
+it asked for does not happen; the process answers on."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 from conftest import LEAN, payload, until
 from tomato.actors._codec import PROTOCOL_VERSION
 from tomato.actors._frame import HEADER, frame
+from tomato.drivers import Describe
 
 from tomato.codec import CODEC
 from tomato.messages import GetServiceStatus
@@ -126,3 +130,34 @@ def test_the_cluster_s_entries(cluster, nats):
     assert a.json("status", "queue", "-a") == []  # neither 901 nor 902
     jobid = a.submit(payload("sequential", 0.1, 0.1))
     assert [job["jobid"] for job in a.json("status", "queue", "-a")] == [jobid]
+
+
+@pytest.mark.parametrize("module, config", [
+    ("tomato.drivers.device", "DeviceConfig"), ("tomato.job", "JobHostConfig"),
+    ("tomato.web", "WebConfig"), ("tomato.outputs --serve", "OutputServerConfig")])
+def test_a_child_process_s_configuration(tmp_path, module, config):
+    """Service → a child it starts: the configuration comes typed on standard input; garbage,
+    another message or a field of the wrong type is refused in one line, and nothing is
+    served."""
+    sock = tmp_path / "child.sock"
+    wrong = {"DeviceConfig": {"name": "d", "driver": "dummy", "channels": "1,2",
+                              "settings": {}, "address": None, "log_level": "WARNING",
+                              "supervisor": None, "orphan_grace": 1.0, "owner_pidfile": None},
+             "JobHostConfig": {"supervisor": str(tmp_path), "orphan_grace": "soon",
+                               "poll_interval": 1.0, "log_level": "WARNING"},
+             "WebConfig": {"listen": 8742, "service": "", "tokens": "", "results": "",
+                           "address_file": "", "orphan_grace": 1.0, "log_level": "WARNING"},
+             "OutputServerConfig": {"supervisor": None, "orphan_grace": [1]}}[config]
+    field = {"DeviceConfig": "channels", "JobHostConfig": "orphan_grace",
+             "WebConfig": "listen", "OutputServerConfig": "orphan_grace"}[config]
+    other = Describe() if config == "DeviceConfig" else GetServiceStatus()  # known there
+    for given, expected in ((b"garbage", f"a {config} expected"),
+                            (CODEC.encode(other), f"a {config} expected, not a "
+                                                  f"{type(other).__name__}"),
+                            (forged(config, wrong), f"field '{field}' must be")):
+        done = subprocess.run([sys.executable, "-m", *module.split(), str(sock)], input=given,
+                              capture_output=True, timeout=30)
+        assert done.returncode != 0
+        assert done.stderr.decode().startswith("error: standard input: "), done.stderr
+        assert expected in done.stderr.decode() and b"Traceback" not in done.stderr
+        assert not sock.exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 
 from tomato.actors import (
-    ORPHAN_GRACE,
+    read_config,
     serve_actor,
     signal_ready,
     start_actor,
@@ -21,29 +21,28 @@ from tomato.actors import (
     until_released,
 )
 
+from ..childconfig import JobHostConfig
 from ..codec import CODEC
 from .host import JobHost
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tomato.job")
-    parser.add_argument("--socket", required=True, type=Path)
-    parser.add_argument("--supervisor", required=True, type=Path)
-    parser.add_argument("--poll-interval", type=float, default=30.0)
-    parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE,
-                        help="seconds the supervisor may be gone before an idle host ends")
+    parser = argparse.ArgumentParser(
+        prog="python -m tomato.job",
+        description="A job host, served on SOCKET; a JobHostConfig on standard input.")
+    parser.add_argument("socket", type=Path, help="where it serves")
     return parser.parse_args(argv)
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _main(socket: Path, config: JobHostConfig) -> None:
+    supervisor = Path(config.supervisor)
     async with task_group() as tg:
-        host = JobHost(args.supervisor, args.poll_interval, args.orphan_grace, tg)
+        host = JobHost(supervisor, config.poll_interval, config.orphan_grace, tg)
         tg.start_soon(host.reporter.run)
         async with start_actor(host) as ref:
-            await tg.start(serve_actor, ref, args.socket, CODEC)
+            await tg.start(serve_actor, ref, socket, CODEC)
             signal_ready()
-            await until_released(args.supervisor, args.orphan_grace, host.is_idle)
+            await until_released(supervisor, config.orphan_grace, host.is_idle)
             await host.stop_jobs()
         tg.cancel_scope.cancel()
 
@@ -58,12 +57,13 @@ def _more_files() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    config = read_config(CODEC, JobHostConfig)
     handler = logging.StreamHandler()
-    handler.setLevel(args.log_level)  # a job's INFO lines are for its own log only
+    handler.setLevel(config.log_level)  # a job's INFO lines are for its own log only
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s job host: %(message)s"))
-    logging.basicConfig(level=args.log_level, handlers=[handler])
+    logging.basicConfig(level=config.log_level, handlers=[handler])
     _more_files()
-    anyio.run(_main, args)
+    anyio.run(_main, args.socket, config)
 
 
 if __name__ == "__main__":

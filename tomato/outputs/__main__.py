@@ -1,6 +1,7 @@
 """Entry point of an output process: `python -m tomato.outputs --serve SOCKET` (a server
-the service supervises), or `python -m tomato.outputs` with one MakeOutputs (msgpack, as on
-the wire) on its standard input: that job's outputs, once; their paths as JSON on stdout."""
+the service supervises; an OutputServerConfig on its standard input), or `python -m
+tomato.outputs` with one MakeOutputs (msgpack, as on the wire) on its standard input: that
+job's outputs, once; their paths as JSON on stdout."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from tomato.actors import ORPHAN_GRACE
+from tomato.actors import read_config
 
+from ..childconfig import OutputServerConfig
 from ..codec import CODEC
 from ..errors import OutputError
 from ..messages import MakeOutputs
@@ -18,16 +20,16 @@ from ..messages import MakeOutputs
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tomato.outputs")
-    parser.add_argument("--serve", type=Path, help="serve requests on this socket")
-    parser.add_argument("--supervisor", type=Path, default=None,
-                        help="the supervisor's socket: a server ends when it is gone")
-    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE,
-                        help="seconds the supervisor may be gone before that")
+    parser.add_argument("--serve", type=Path, metavar="SOCKET",
+                        help="serve requests on SOCKET (an OutputServerConfig on standard "
+                             "input)")
     args = parser.parse_args(argv)
     if args.serve:
         from .server import serve_outputs
 
-        serve_outputs(args.serve, args.supervisor, args.orphan_grace)
+        config = read_config(CODEC, OutputServerConfig)
+        serve_outputs(args.serve, Path(config.supervisor) if config.supervisor else None,
+                      config.orphan_grace)
         return
     from .server import make
 

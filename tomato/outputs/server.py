@@ -9,7 +9,6 @@ from typing import Any
 import anyio
 
 from tomato.actors import (
-    ORPHAN_GRACE,
     Actor,
     ActorError,
     Context,
@@ -56,8 +55,7 @@ def make(msg: MakeOutputs) -> OutputsMade:
     return OutputsMade(tuple(str(f) for f in files), tuple(notes))
 
 
-def serve_outputs(sock: Path, supervisor: Path | None = None, grace: float = ORPHAN_GRACE
-                  ) -> None:
+def serve_outputs(sock: Path, supervisor: Path | None, grace: float) -> None:
     """Entry of the output server process (supervised by the service)."""
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s outputs: %(message)s")
 

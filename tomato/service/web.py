@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tomato.actors import ActorError, ChildSpec, ProcessSupervisor, python_argv
 
+from ..childconfig import WebConfig
+from ..codec import CODEC
 from ..paths import socket_path, web_address_file
 from ..tokens import TOKENS_FILE
 from .config.settings import Settings
@@ -25,15 +27,13 @@ async def start_web(procs: ProcessSupervisor, settings: Settings) -> None:
     sock = socket_path(settings.runtime_dir, "web")
     service = socket_path(settings.runtime_dir, "tomato")
     try:
+        config = WebConfig(settings.web_listen, str(service),
+                           str(settings.config_dir / TOKENS_FILE), str(results_folder(settings)),
+                           str(web_address_file(settings.runtime_dir)), settings.orphan_grace,
+                           settings.log_level)
         await procs.start(ChildSpec(
-            id="web", group="web", argv=python_argv(
-                "tomato.web", "--listen", settings.web_listen, "--service", str(service),
-                "--socket", str(sock), "--tokens", str(settings.config_dir / TOKENS_FILE),
-                "--results", str(results_folder(settings)),
-                "--address-file", str(web_address_file(settings.runtime_dir)),
-                "--supervisor", str(service), "--orphan-grace", str(settings.orphan_grace),
-                "--log-level", settings.log_level),
-            socket=sock, ping_interval=5.0, start_timeout=60.0))
+            id="web", group="web", argv=python_argv("tomato.web", str(sock)),
+            stdin=CODEC.encode(config), socket=sock, ping_interval=5.0, start_timeout=60.0))
     except ActorError as exc:
         if not procs.stopping:
             logger.error("the web page did not start (%s); the service runs on without it",

@@ -18,10 +18,10 @@ from pathlib import Path
 import anyio
 
 from tomato.actors import (
-    ORPHAN_GRACE,
     Actor,
     ActorError,
     Context,
+    read_config,
     serve_actor,
     signal_failed,
     signal_ready,
@@ -30,6 +30,7 @@ from tomato.actors import (
     until_released,
 )
 
+from ..childconfig import WebConfig
 from ..codec import CODEC
 from ..paths import write_private
 
@@ -93,7 +94,7 @@ def _address_file(path: Path, data: dict[str, object]) -> Iterator[None]:
                 path.unlink()
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(socket: Path, config: WebConfig) -> None:
     import uvicorn
 
     from ..tokens import Tokens
@@ -107,7 +108,7 @@ async def _serve(args: argparse.Namespace) -> None:
             yield  # SIGTERM is the process's to handle (until_released), not uvicorn's
 
     try:
-        host, port = parse_listen(args.listen)
+        host, port = parse_listen(config.listen)
         sock = await _bind(host, port)
     except (ValueError, OSError) as exc:
         signal_failed(str(exc))
@@ -116,42 +117,37 @@ async def _serve(args: argparse.Namespace) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     owner_token = secrets.token_urlsafe(32)
-    fanout = Fanout(args.service)
-    web = Web(args.service, Tokens(args.tokens), owner_token, args.results, fanout)
+    service = Path(config.service)
+    fanout = Fanout(service)
+    web = Web(service, Tokens(Path(config.tokens)), owner_token, Path(config.results), fanout)
     server = Server(uvicorn.Config(make_app(web), log_level="warning", access_log=False,
                                    lifespan="off", timeout_graceful_shutdown=SHUTDOWN))
     async with task_group() as tg, start_actor(_Pinged()) as ref:
         tg.start_soon(fanout.run)
-        await tg.start(serve_actor, ref, args.socket, CODEC)
+        await tg.start(serve_actor, ref, socket, CODEC)
         async with anyio.create_task_group() as http:  # ends once uvicorn has shut down
             http.start_soon(server.serve, [sock])
-            with _address_file(args.address_file, {"url": url, "token": owner_token,
+            with _address_file(Path(config.address_file), {"url": url, "token": owner_token,
                                                    "pid": os.getpid()}):
                 logger.info("the web page is at %s", url)
                 signal_ready()
-                await until_released(args.supervisor, args.orphan_grace)
+                await until_released(service, config.orphan_grace)
             fanout.close()  # event streams end: their responses finish
             server.should_exit = True
         tg.cancel_scope.cancel()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tomato.web")
-    parser.add_argument("--listen", required=True, help="HOST:PORT (port 0: any free one)")
-    parser.add_argument("--service", required=True, type=Path, help="the service's socket")
-    parser.add_argument("--socket", required=True, type=Path, help="this process's mailbox")
-    parser.add_argument("--tokens", required=True, type=Path, help="the tokens file")
-    parser.add_argument("--results", required=True, type=Path,
-                        help="where jobs submitted over the API write their results")
-    parser.add_argument("--address-file", required=True, type=Path,
-                        help="written (0600) with the page's address and the owner's token")
-    parser.add_argument("--supervisor", type=Path, default=None)
-    parser.add_argument("--orphan-grace", type=float, default=ORPHAN_GRACE)
-    parser.add_argument("--log-level", default="WARNING")
+    parser = argparse.ArgumentParser(
+        prog="python -m tomato.web",
+        description="The web process: the page and the API, its mailbox on SOCKET; a "
+                    "WebConfig on standard input.")
+    parser.add_argument("socket", type=Path, help="this process's mailbox")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level,
+    config = read_config(CODEC, WebConfig)
+    logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s web: %(message)s")
-    anyio.run(_serve, args)
+    anyio.run(_serve, args.socket, config)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,16 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
-from tomato.actors import ActorError, ChildEvent, ChildSpec, ProcessSupervisor, connect, python_argv
+from tomato.actors import (
+    ActorError,
+    ChildEvent,
+    ChildSpec,
+    ProcessSupervisor,
+    connect,
+    python_argv,
+)
 
+from ...childconfig import JobHostConfig
 from ...codec import CODEC
 from ...messages import CancelRun, JobHostInfo, JobSpec, RunJob
 from ...paths import socket_path
@@ -48,12 +56,10 @@ class JobHosts:
     def _spec(self, child: str) -> ChildSpec:
         s = self._settings
         sock = self.socket(child)
-        argv = python_argv(
-            "tomato.job", "--socket", str(sock),
-            "--supervisor", str(socket_path(s.runtime_dir, "tomato")),
-            "--poll-interval", str(s.poll_interval), "--log-level", s.log_level,
-            "--orphan-grace", str(s.orphan_grace))
-        return ChildSpec(id=child, argv=argv, group="job", restart="temporary", socket=sock,
+        config = JobHostConfig(str(socket_path(s.runtime_dir, "tomato")), s.orphan_grace,
+                               s.poll_interval, s.log_level)
+        return ChildSpec(id=child, argv=python_argv("tomato.job", str(sock)), group="job",
+                         restart="temporary", socket=sock, stdin=CODEC.encode(config),
                          ping_interval=5.0)  # a hung one is killed: its jobs end, data kept
 
     async def _start(self) -> str:

@@ -12,13 +12,28 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
-from tomato.actors import ActorError, ChildSpec, Deferred, ProcessSupervisor, connect, python_argv
+from tomato.actors import (
+    ActorError,
+    ChildSpec,
+    Deferred,
+    ProcessSupervisor,
+    connect,
+    python_argv,
+)
 
+from ...childconfig import OutputServerConfig
 from ...codec import CODEC
 from ...errors import ConflictError, OutputError
 from ...jobfolder import log_to_job
 from ...jobstatus import Status
-from ...messages import JobInfo, JobSpec, MakeOutputs, OutputsMade, Place, SnapshotTaken
+from ...messages import (
+    JobInfo,
+    JobSpec,
+    MakeOutputs,
+    OutputsMade,
+    Place,
+    SnapshotTaken,
+)
 from ...paths import socket_path
 from ...writable import can_write
 
@@ -53,11 +68,11 @@ class Outputs:
         one-off output processes)."""
         sock = self._socks[number]
         try:
+            config = OutputServerConfig(str(self._supervisor), self._grace)
             await procs.start(ChildSpec(
-                id=sock.stem, group="outputs", argv=python_argv(
-                    "tomato.outputs", "--serve", str(sock), "--supervisor",
-                    str(self._supervisor), "--orphan-grace", str(self._grace)),
-                socket=sock, ping_interval=5.0, start_timeout=60.0))
+                id=sock.stem, group="outputs",
+                argv=python_argv("tomato.outputs", "--serve", str(sock)),
+                stdin=CODEC.encode(config), socket=sock, ping_interval=5.0, start_timeout=60.0))
         except ActorError as exc:
             if not procs.stopping:
                 logger.error("output server %d did not start (%s)", number, exc)

@@ -3,7 +3,6 @@ against the devices file; their states from supervision events, kept in the stor
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -26,6 +25,7 @@ from tomato.drivers import (
     SETTINGS_REFUSED,
     DataBatch,
     Describe,
+    DeviceConfig,
     DeviceInfo,
     GetDeviceStatus,
     ReadData,
@@ -68,16 +68,14 @@ def check_drivers(lab: Lab) -> None:
 def child_spec(device: DeviceSpec, settings: Settings) -> ChildSpec:
     """The process of `device`: its driver in a device actor, served on its socket."""
     sock = device_socket(settings.runtime_dir, device.name)
-    argv = python_argv(
-        "tomato.drivers.device", "--name", device.name, "--driver", device.driver,
-        "--socket", str(sock), "--channels", ",".join(device.channels), "--settings-stdin",
-        "--log-level", settings.log_level, "--orphan-grace", str(settings.orphan_grace),
-        "--supervisor", str(socket_path(settings.runtime_dir, "tomato")),
-        "--owner-pidfile", str(lock_path(settings.runtime_dir)),
-        *(("--address", device.address) if device.address is not None else ()))
-    config = json.dumps(settings.drivers.get(device.driver, {})).encode()
-    return ChildSpec(id=f"dev-{device.name}", group="device", argv=argv, socket=sock,
-                     ping_interval=5.0, stdin=config)
+    config = DeviceConfig(
+        device.name, device.driver, tuple(device.channels),
+        settings.drivers.get(device.driver, {}), device.address, settings.log_level,
+        str(socket_path(settings.runtime_dir, "tomato")), settings.orphan_grace,
+        str(lock_path(settings.runtime_dir)))
+    return ChildSpec(id=f"dev-{device.name}", group="device",
+                     argv=python_argv("tomato.drivers.device", str(sock)), socket=sock,
+                     ping_interval=5.0, stdin=CODEC.encode(config))
 
 
 async def start_devices(procs: ProcessSupervisor, lab: Lab, settings: Settings,
