@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # what the type checker sees; at run time they load on first 
     from ._flag import Flag
     from ._frame import MAX_FRAME
     from ._process import ChildEvent, ChildSpec, ProcessSupervisor
+    from ._retry import RETRY_DELAY, retrying
     from ._server import peer_context, prepare_socket_path, serve_actor
     from ._sync import ask_now
 
@@ -78,6 +79,8 @@ _LAZY = {
     "signal_failed": "._child",
     "signal_ready": "._child",
     "until_released": "._child",
+    "RETRY_DELAY": "._retry",
+    "retrying": "._retry",
     "peer_context": "._server",
     "prepare_socket_path": "._server",
     "serve_actor": "._server",
@@ -98,6 +101,7 @@ __all__ = [
     "MAX_FRAME",
     "ORPHAN_GRACE",
     "PROTOCOL_VERSION",
+    "RETRY_DELAY",
     "Actor",
     "ActorDeadError",
     "ActorError",
@@ -128,6 +132,7 @@ __all__ = [
     "prepare_socket_path",
     "python_argv",
     "read_config",
+    "retrying",
     "run_actor",
     "run_until_signalled",
     "serve_actor",

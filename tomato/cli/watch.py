@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from tomato.actors import ActorError, Connection, EventsMissed, connect
+from tomato.actors import RETRY_DELAY, ActorError, Connection, EventsMissed, connect
 
 from ..jobstatus import Status
 from ..messages import (
@@ -29,7 +29,6 @@ from .client import CLIENT_CODEC, service_socket
 from .watchmodel import FINISHED, Model
 
 EXIT_CODES: dict[str, int] = {Status.COMPLETED: 0, Status.FAILED: 10, Status.CANCELLED: 11}
-RECONNECT_DELAY = 1.0
 
 
 class Watcher:
@@ -83,7 +82,7 @@ class Watcher:
                         print(self.notice, file=sys.stderr, flush=True)
                 self.model.connected = False
                 on_change()
-                await anyio.sleep(RECONNECT_DELAY)
+                await anyio.sleep(RETRY_DELAY)
 
     def _take(self, event: Any) -> None:
         """Apply and (JSON) print an event, skipping points already seen."""

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tomato.actors import Actor, ActorError, ActorRef, Context, connect, start_actor
+from tomato.actors import Actor, ActorError, ActorRef, Context, connect, retrying, start_actor
 
 from ..codec import CODEC
 from ..jobstatus import Status
@@ -101,13 +101,12 @@ class JobHost(Actor):
 async def report(supervisor: Path, msg: JobCollected, patience: float) -> Any:
     """Tell the supervisor; retried for `patience` seconds (a restarted service takes the
     report) until it is acknowledged. Returns its reply (None: nobody took it)."""
+    async def ask() -> Any:
+        async with connect(supervisor, CODEC) as conn:
+            return await conn.ask(msg)
+
     with anyio.move_on_after(patience):
-        while True:
-            try:
-                async with connect(supervisor, CODEC) as conn:
-                    return await conn.ask(msg)
-            except ActorError as exc:
-                logger.warning("could not report to the supervisor (%s); retrying", exc)
-                await anyio.sleep(1.0)
+        return await retrying(ask, failed=lambda exc: logger.warning(
+            "could not report to the supervisor (%s); retrying", exc))
     logger.error("the supervisor did not take %s", msg)
     return None

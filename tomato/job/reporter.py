@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from tomato.actors import ActorError, connect
+from tomato.actors import ActorError, connect, retrying
 
 from ..codec import CODEC
 from ..messages import Reports
@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 
 QUEUE = 10_000
 BATCH = 500
-RECONNECT_DELAY = 1.0
 DRAIN_TIMEOUT = 5.0
 
 
@@ -67,20 +66,18 @@ class Reporter:
     async def run(self) -> None:
         """Forward posted messages until cancelled, reconnecting when the supervisor is back."""
         with self._receive:
-            while True:
+            await retrying(self._forward, failed=lambda exc: logger.debug(
+                "progress reports paused: %s", exc))
+
+    async def _forward(self) -> None:
+        async with connect(self._path, CODEC) as conn:
+            async for msg in self._receive:
+                batch = [msg, *self._waiting()]
                 try:
-                    async with connect(self._path, CODEC) as conn:
-                        async for msg in self._receive:
-                            batch = [msg, *self._waiting()]
-                            try:
-                                await conn.tell(batch[0] if len(batch) == 1 else
-                                                Reports(tuple(batch)))
-                            except ActorError:
-                                self.dropped += len(batch)
-                                raise
-                            finally:
-                                self._done += len(batch)
-                                self._sent.set()
-                except ActorError as exc:
-                    logger.debug("progress reports paused: %s", exc)
-                    await anyio.sleep(RECONNECT_DELAY)
+                    await conn.tell(batch[0] if len(batch) == 1 else Reports(tuple(batch)))
+                except ActorError:
+                    self.dropped += len(batch)
+                    raise
+                finally:
+                    self._done += len(batch)
+                    self._sent.set()

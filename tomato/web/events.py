@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from tomato.actors import ActorError, EventsMissed, Flag, connect
+from tomato.actors import RETRY_DELAY, ActorError, EventsMissed, Flag, connect
 
 from ..client_codec import CLIENT_CODEC
 from ..records import event_records
@@ -21,7 +21,6 @@ QUEUE = 1000
 """Records a browser may be behind before it is dropped."""
 KEEPALIVE = 15.0
 """Seconds without an event after which a browser is sent a comment (proxies keep it)."""
-RECONNECT = 1.0
 
 class Fanout:
     """One subscription to the service's events while any browser follows them (none:
@@ -49,7 +48,7 @@ class Fanout:
             if scope.cancelled_caught:
                 continue
             self._offer({"event": "disconnected"})
-            await anyio.sleep(RECONNECT)
+            await anyio.sleep(RETRY_DELAY)
 
     async def _until_unwanted(self, scope: anyio.CancelScope) -> None:
         await self._unwanted.wait()

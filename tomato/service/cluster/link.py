@@ -12,11 +12,12 @@ from typing import Any
 import anyio
 import msgpack
 
+from tomato.actors import RETRY_DELAY, retrying
+
 from ..config.settings import ClusterSettings
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_WAIT = 1.0
 CONNECT_TIMEOUT = 2
 
 
@@ -62,7 +63,7 @@ class Link:
         s = self.settings
         options: dict[str, Any] = {
             "servers": list(s.urls), "name": f"tomato {s.host}", "allow_reconnect": True,
-            "max_reconnect_attempts": -1, "reconnect_time_wait": RECONNECT_WAIT,
+            "max_reconnect_attempts": -1, "reconnect_time_wait": RETRY_DELAY,
             "connect_timeout": CONNECT_TIMEOUT, "error_cb": self._error,
             "disconnected_cb": self._down, "reconnected_cb": self._up,
         }
@@ -120,11 +121,8 @@ class Link:
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(until_down)
-                try:
-                    await work()
-                except Exception as exc:
-                    logger.warning("cluster: %s: %s: %s", what, type(exc).__name__, exc)
-                    await anyio.sleep(RECONNECT_WAIT)
+                await retrying(work, on=Exception, failed=lambda exc: logger.warning(
+                    "cluster: %s: %s: %s", what, type(exc).__name__, exc))
                 tg.cancel_scope.cancel()
 
     def _set(self, connected: bool) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from tomato.actors import ActorDeadError, ActorError, connect
+from tomato.actors import RETRY_DELAY, ActorDeadError, ActorError, connect
 from tomato.drivers import (
     COMPONENT_REQUESTS,
     IdleData,
@@ -34,7 +34,6 @@ from ..scheduling.pipelines import Pipelines
 from .devices import Devices
 
 CHANGES = (SetAttr, RegisterComponent, ResetComponent)
-FOLLOW_RETRY = 1.0
 TIMEOUT = 60.0
 """A driver call may wait on an instrument (a one-shot measurement)."""
 
@@ -86,7 +85,7 @@ class Components:
                                 data = ComponentData(name, *record_scalars([ev.point]))
                                 self.idle[name] = data
                                 publish(data)
-                await anyio.sleep(FOLLOW_RETRY)  # the device is (re)starting: polled, bounded
+                await anyio.sleep(RETRY_DELAY)  # the device is (re)starting: polled, bounded
         finally:
             self._followed.discard(device)
 
