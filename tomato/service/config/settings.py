@@ -9,7 +9,7 @@ import re
 import socket
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -120,38 +120,39 @@ class ClusterSettings:
 
     urls: tuple[str, ...]
     host: str
-    credentials: Path | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    replicas: int = 1
-    keep_finished: float = 7.0
+    credentials: Path | None
+    tls_ca: Path | None
+    tls_cert: Path | None
+    tls_key: Path | None
+    replicas: int
+    keep_finished: float
     """Days a finished job's entry stays in the cluster, once its results are home."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the service needs to know about where things are and how to run."""
+    """Everything the service needs to know about where things are and how to run, as
+    `load_settings` reads it (the defaults are the file's, written once, above)."""
 
     config_dir: Path
     state_db: Path
     jobs_dir: Path
     devices_file: Path
     runtime_dir: Path
-    poll_interval: float = 30.0
-    per_host: int = 500
-    standby: int = 1
-    output_servers: int = 2
-    orphan_grace: float = ORPHAN_GRACE
+    poll_interval: float
+    per_host: int
+    standby: int
+    output_servers: int
+    orphan_grace: float
     """Seconds the service's processes wait for it (to be back) if it dies."""
-    drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    log_level: str = "WARNING"
-    test_mode: bool = False
-    cluster: ClusterSettings | None = None
+    drivers: dict[str, dict[str, Any]]
+    log_level: str
+    test_mode: bool
+    cluster: ClusterSettings | None
     """None: this tomato runs alone (no `[cluster]` table)."""
-    shared_socket: tuple[Path, int] | None = None
+    shared_socket: tuple[Path, int] | None
     """`[sharing]`: a second socket and the group (gid) whose members may use it."""
-    web_listen: str | None = None
+    web_listen: str | None
     """`[web] listen`: HOST:PORT of the web page and API (None: none)."""
 
 
