@@ -93,11 +93,17 @@ def throughput(quick: bool) -> dict[str, Figure]:
 
 
 # 4. Scheduler scale.
-async def _fill(svc: Service, jobs: int) -> float:
+async def _fill(svc: Service, jobs: int, habits: bool = False) -> float:
+    """Queue `jobs` jobs; with `habits`, as a lab's queue looks: priorities 0 to 3, one job
+    in ten held, one in five after the job before it."""
     async with connect(service_socket(svc.root), CODEC) as conn:
-        start = time.perf_counter()
-        for _ in range(jobs):
-            await conn.ask(SubmitJob(payload("wanted", 0.5, 0.1), "q.yml", str(svc.root)))
+        start, last = time.perf_counter(), None
+        for i in range(jobs):
+            more: dict[str, Any] = {} if not habits else {
+                "priority": i % 4, "hold": i % 10 == 0,
+                "after": (last,) if i % 5 == 0 and last is not None else ()}
+            last = (await conn.ask(SubmitJob(payload("wanted", 0.5, 0.1), "q.yml",
+                                             str(svc.root), **more))).jobid
         return (time.perf_counter() - start) / jobs
 
 
@@ -140,6 +146,22 @@ def scale(quick: bool) -> dict[str, Figure]:
         "rss": show(Figure(f"service RSS, {label}", [rss], "MiB")),
         "dispatch": show(Figure(f"pipeline made ready → its job r, {label}", [dispatch * 1000],
                                 "ms")),
+        **scale_with_habits(pipelines, jobs, quick),
+    }
+
+
+def scale_with_habits(pipelines: int, jobs: int, quick: bool) -> dict[str, Figure]:
+    """The same queue with priorities, holds and dependencies (`ketchup submit --priority,
+    --hold, --after`)."""
+    label = f"{pipelines} pipelines x {jobs} queued jobs with priorities, holds, --after"
+    with service(channels_lab(pipelines), LEAN if quick else None) as svc:
+        anyio.run(_fill, svc, jobs, True)
+        _, full, dispatch = anyio.run(_pass_and_dispatch, svc)
+    return {
+        "pass_habits": show(Figure(f"scheduling pass, {label}, one free pipeline no job "
+                                   "wants", [full], "ms")),
+        "dispatch_habits": show(Figure(f"pipeline made ready → its job r, {label}",
+                                       [dispatch * 1000], "ms")),
     }
 
 

@@ -16,7 +16,8 @@ from tomato.drivers import Column, Task
 
 from tomato.childconfig import OutputServerConfig
 from tomato.codec import CODEC
-from tomato.messages import JobSpec, MakeOutputs, Place, StepSpec
+from tomato.jobspec import JobSpec, Place, StepSpec
+from tomato.processmessages import MakeOutputs
 
 
 def fake_job(jobdir: Path, points: int) -> MakeOutputs:

@@ -10,5 +10,7 @@ from tomato.drivers.messages import MESSAGES as DRIVER_MESSAGES
 from .childconfig import CONFIGS
 from .errors import ERRORS
 from .messages import MESSAGES
+from .processmessages import PROCESS_MESSAGES
 
-CODEC = Codec((*MESSAGES, *CONFIGS, *DRIVER_MESSAGES), (*ERRORS, *DRIVER_ERRORS))
+CODEC = Codec((*MESSAGES, *PROCESS_MESSAGES, *CONFIGS, *DRIVER_MESSAGES),
+              (*ERRORS, *DRIVER_ERRORS))

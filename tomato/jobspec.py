@@ -1,8 +1,10 @@
 """The job spec: built once by the supervisor when a job starts, stored with the job, the
-only description of it that a job process or an output process receives."""
+only description of it that a job process or an output process receives; and its habits,
+how it is scheduled besides what it needs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tomato.actors import Message
@@ -80,3 +82,14 @@ class JobSpec(Message):
 
     def component(self, role: str) -> ComponentSpec:
         return next(c for c in self.components if c.role == role)
+
+
+@dataclass(frozen=True)
+class Habits:
+    """How a queued job is to be scheduled besides its needs (`ketchup submit`'s options)."""
+
+    priority: int = 0
+    held: bool = False
+    after: tuple[int, ...] = ()
+    after_any: bool = False
+    pinned: str | None = None

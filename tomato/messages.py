@@ -1,6 +1,6 @@
 """tomato's messages: what ketchup (or any client) and the service say to each other
-(commands, replies, watch events: `CLIENT_MESSAGES`), and what the supervisor, its job
-hosts and the output servers say to each other, the job spec first of all."""
+(commands, replies, watch events). What the supervisor, its job hosts and the output
+servers say to each other is in `processmessages.py`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from dataclasses import field
 from typing import Any
 
 from tomato.actors import Message
-
-from .jobspec import ComponentSpec, JobSpec, Place, Snapshots, StepSpec
 
 
 # ketchup → supervisor: commands.
@@ -25,6 +23,35 @@ class SubmitJob(Message):
     submitter: str | None = None
     """Who submitted it through the web page or API (a token's name): said by tomato's web
     process, which runs as the service's user; refused from anyone else."""
+    after: tuple[int, ...] = ()
+    after_any: bool = False
+    hold: bool = False
+    priority: int = 0
+    pipeline: str | None = None
+    """Pin it to this pipeline."""
+
+
+class HoldJobs(Message):
+    """Hold queued jobs (`held`), or release them; the reply: the jobs."""
+
+    jobids: tuple[int, ...]
+    held: bool
+
+
+class SetPriority(Message):
+    """Give queued jobs a priority; the reply: the jobs."""
+
+    jobids: tuple[int, ...]
+    priority: int
+
+
+class RequeueJob(Message):
+    """Queue a finished job again as it was (its payload, name, folder, `after`, priority,
+    pin); the reply: the new job."""
+
+    jobid: int
+    after: tuple[int, ...] | None = None
+    """The jobs it is to run after now (None: as before)."""
 
 
 class PayloadChecked(Message):
@@ -151,6 +178,15 @@ class JobInfo(Message):
     """The submitter's user name, as it was at submission."""
     pid: int | None = None
     """The job process running it (while it runs here)."""
+    priority: int = 0
+    """Among the queued jobs a pipeline can run, higher first (then in submission order)."""
+    held: bool = False
+    """Queued but not to start until released (`ketchup release`)."""
+    after: tuple[int, ...] = ()
+    """Jobs it starts after: once each completed (`c`), or ended at all (`after_any`)."""
+    after_any: bool = False
+    pinned: str | None = None
+    """The one pipeline it may run on."""
 
 
 class PipelineInfo(Message):
@@ -282,85 +318,14 @@ class JobStatusChanged(Message):
     reason: str | None
 
 
-# Between the supervisor and its own processes (not for clients); the job spec first
-# (in jobspec.py).
-# supervisor → output server (or a one-off output process, on its standard input).
-class MakeOutputs(Message):
-    """Make `<place>.{nc,zip}` of the job in `jobdir` (its data so far, for a snapshot)."""
-
-    jobdir: str
-    spec: JobSpec
-    place: Place
-    status: str | None = None
-
-
-class OutputsMade(Message):
-    files: tuple[str, ...]
-    notes: tuple[str, ...] = ()
-    """What the user should know (a file written under another name: the first existed)."""
-
-
-# supervisor → itself, once a job's outputs are made.
-class JobFinished(Message):
-    """End the job with status c, ce or cd."""
-
-    jobid: int
-    status: str
-    reason: str | None = None
-    outputs: tuple[str, ...] = ()
-
-
-# job host → supervisor.
-class JobCollected(Message):
-    """A job's data collection ended as `status` (c, ce or cd, and why); the supervisor
-    releases the pipeline, makes the outputs, then ends the job."""
-
-    jobid: int
-    status: str
-    reason: str | None = None
-
-
-class Reports(Message):
-    """Progress of many jobs (StepStarted, JobData) in one message."""
-
-    items: tuple[Any, ...]
-
-
-# supervisor → job host.
-class RunJob(Message):
-    """Start a job in a job host; its folder `jobdir` exists."""
-
-    spec: JobSpec
-    jobdir: str
-
-
-class CancelRun(Message):
-    """Stop job `jobid`'s tasks now; the job then reports cd. (A host that no longer runs
-    it ignores it.)"""
-
-    jobid: int
-
-
-class GetHostedJobs(Message):
-    """Ask a job host which jobs it runs (after a crash: which to take over)."""
-
-
-class HostedJobs(Message):
-    jobids: tuple[int, ...]
-
-
 CLIENT_MESSAGES: tuple[type, ...] = (
-    SubmitJob, PayloadChecked, GetPipelines, GetJobs, SearchJobs, CancelJobs, LoadSample,
-    EjectSample,
-    SetReady, TakeSnapshot, SnapshotTaken, RestartDevice, GetServiceStatus, StopService, JobInfo,
-    PipelineInfo, DeviceInfoRow, JobHostInfo, ServiceStatus, StepStarted, JobData, GetWatchState,
-    WatchState, PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow,
-    Reload, Reloaded, ComponentData,
+    SubmitJob, HoldJobs, SetPriority, RequeueJob, PayloadChecked, GetPipelines, GetJobs,
+    SearchJobs, CancelJobs, LoadSample, EjectSample, SetReady, TakeSnapshot, SnapshotTaken,
+    RestartDevice, GetServiceStatus, StopService, JobInfo, PipelineInfo, DeviceInfoRow,
+    JobHostInfo, ServiceStatus, StepStarted, JobData, GetWatchState, WatchState,
+    PipelineChanged, JobStatusChanged, ListComponents, ForComponent, ComponentRow, Reload,
+    Reloaded, ComponentData,
 )
 
-PROCESS_MESSAGES: tuple[type, ...] = (
-    ComponentSpec, StepSpec, Place, Snapshots, JobSpec, MakeOutputs, OutputsMade, JobFinished,
-    JobCollected, Reports, RunJob, CancelRun, GetHostedJobs, HostedJobs,
-)
 
-MESSAGES = CLIENT_MESSAGES + PROCESS_MESSAGES
+MESSAGES = CLIENT_MESSAGES

@@ -15,8 +15,9 @@ from tomato.drivers import DEVICE_CODEC, StartTask, Task
 
 from tomato.cli.client import CLIENT_CODEC
 from tomato.codec import CODEC
-from tomato.messages import GetJobs, JobCollected, JobFinished, SnapshotTaken
+from tomato.messages import GetJobs, SnapshotTaken
 from tomato.paths import device_socket
+from tomato.processmessages import JobCollected, JobFinished
 
 
 def refused(tomato, *args, code=None):

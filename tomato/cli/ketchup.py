@@ -28,6 +28,7 @@ from ..records import job_records
 from .command import Ctx, Group, client_options, command, pipeline_command
 from .components import component
 from .config import config_dirs
+from .habits import hold, jobid_list, priority, release, requeue
 from .web import web
 
 
@@ -45,6 +46,8 @@ async def cli(ctx: click.Context, test_mode: bool, config: Path | None, verbose:
 
 
 cli.add_command(component)
+for habit in (hold, release, priority, requeue):
+    cli.add_command(habit)
 cli.add_command(web)
 
 
@@ -55,16 +58,32 @@ cli.add_command(web)
               help="Only check it against this lab (as a submit does), queue nothing.")
 @click.option("-J", "columns", is_flag=True,
               help="PAYLOAD is base64 of the payload's JSON (kept for tomato 0.2 scripts).")
+@click.option("--after", metavar="ID[,ID...]", callback=jobid_list,
+              help="Start only once these jobs completed (c); if one ends otherwise, this "
+                   "job is cancelled, saying why.")
+@click.option("--after-any", metavar="ID[,ID...]", callback=jobid_list,
+              help="Start once these jobs ended, however they ended.")
+@click.option("--hold", is_flag=True, help="Queue it held: it starts once released "
+                                           "('ketchup release JOBID').")
+@click.option("--priority", type=int, default=0, show_default=True,
+              help="Among the queued jobs a pipeline can run, higher first (then in "
+                   "submission order).")
+@click.option("--pipeline", metavar="NAME", help="Run it on this pipeline only.")
 @command
 async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool,
-                 columns: bool) -> None:
+                 columns: bool, after: tuple[int, ...], after_any: tuple[int, ...],
+                 hold: bool, priority: int, pipeline: str | None) -> None:
     """Submit the PAYLOAD file (YAML or JSON) to the queue; prints the jobid."""
     from ..payloadfile import read_payload, read_payload_base64
 
+    if after and after_any:
+        raise click.UsageError("--after and --after-any: give one of them")
     raw = read_payload_base64(str(payload)) if columns else read_payload(payload)
     if columns:
         payload = Path("(base64 payload)")
-    job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname, check))
+    job = await ctx.ask(SubmitJob(raw, str(payload), str(Path.cwd()), jobname, check,
+                                  after=after or after_any, after_any=bool(after_any),
+                                  hold=hold, priority=priority, pipeline=pipeline))
     if check:
         ctx.emit(job, lambda: f"{payload}: a valid {job.version} payload; pipelines that can "
                               f"run it: {', '.join(job.pipelines) or 'none yet'}")

@@ -26,8 +26,10 @@ from tomato.drivers import DataBatch, StartTask, StopTask, Task, record_scalars
 
 from ..codec import CODEC
 from ..jobfolder import JOB_LOG, JOB_LOG_FORMAT
+from ..jobspec import StepSpec
 from ..jobstatus import Status
-from ..messages import CancelRun, JobData, RunJob, StepSpec, StepStarted
+from ..messages import JobData, StepStarted
+from ..processmessages import CancelRun, RunJob
 from ..rawdata import DataFile, RecordFile
 from .links import READ_TIMEOUT, DeviceLink, DeviceLinks
 from .reporter import Reporter

@@ -14,7 +14,7 @@ from tomato.actors import Actor, ActorError, ActorRef, Context, connect, retryin
 
 from ..codec import CODEC
 from ..jobstatus import Status
-from ..messages import CancelRun, GetHostedJobs, HostedJobs, JobCollected, RunJob
+from ..processmessages import CancelRun, GetHostedJobs, HostedJobs, JobCollected, RunJob
 from .actor import JobActor
 from .links import DeviceLinks
 from .reporter import DRAIN_TIMEOUT, Reporter

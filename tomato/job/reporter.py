@@ -11,7 +11,7 @@ import anyio
 from tomato.actors import ActorError, connect, retrying
 
 from ..codec import CODEC
-from ..messages import Reports
+from ..processmessages import Reports
 
 logger = logging.getLogger(__name__)
 

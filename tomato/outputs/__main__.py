@@ -15,7 +15,7 @@ from tomato.actors import read_config
 from ..childconfig import OutputServerConfig
 from ..codec import CODEC
 from ..errors import OutputError
-from ..messages import MakeOutputs
+from ..processmessages import MakeOutputs
 
 
 def main(argv: list[str] | None = None) -> None:

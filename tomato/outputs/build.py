@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..jobfolder import JOB_LOG, JOB_RECORD
-from ..messages import JobSpec, MakeOutputs, Place, StepSpec
+from ..jobspec import JobSpec, Place, StepSpec
+from ..processmessages import MakeOutputs
 from .deliver import deliver
 from .records import along_uts, read_records
 

@@ -22,7 +22,7 @@ from tomato.actors import (
 
 from ..codec import CODEC
 from ..errors import OutputError
-from ..messages import MakeOutputs, OutputsMade
+from ..processmessages import MakeOutputs, OutputsMade
 from .build import build_outputs, one_line, warm_up
 
 logger = logging.getLogger(__name__)

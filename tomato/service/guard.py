@@ -11,16 +11,17 @@ from tomato.actors import ActorError, ChildEvent, Context
 from ..errors import ConflictError
 from ..messages import (
     CancelJobs,
-    JobCollected,
+    HoldJobs,
     JobData,
-    JobFinished,
     JobInfo,
     Reload,
-    Reports,
+    RequeueJob,
     RestartDevice,
+    SetPriority,
     StepStarted,
     StopService,
 )
+from ..processmessages import JobCollected, JobFinished, Reports
 from .jobs.jobhosts import JobHosts
 from .scheduling.submit import user_name
 from .state.store import Store
@@ -33,16 +34,18 @@ class CancelAll:
 def refuse_forged(msg: Any, ctx: Context, jobhosts: JobHosts, store: Store) -> None:
     """What only the service itself, or only its job processes, may say: refused from anyone
     else (a client of the same user included). From another user (a socket shared with a
-    group, `[sharing]`): cancel only their own jobs, and no stop, reload or restart."""
+    group, `[sharing]`): cancel, hold, release, prioritise and requeue only their own jobs,
+    and no stop, reload or restart."""
     if ctx.uid not in (0, os.getuid()):
         if isinstance(msg, (StopService, Reload, RestartDevice)):
             raise ConflictError(f"{type(msg).__name__}: only {user_name(os.getuid())} (who "
                                 "runs tomato) or root may")
-        if isinstance(msg, CancelJobs) and (theirs := [
-                j for j in msg.jobids if (job := store.job(j)) is not None
-                and not _owned_by(job, store.where(j)[0], store.host, ctx.uid)]):
+        jobids = msg.jobids if isinstance(msg, (CancelJobs, HoldJobs, SetPriority)) else \
+            (msg.jobid,) if isinstance(msg, RequeueJob) else ()
+        if theirs := [j for j in jobids if (job := store.job(j)) is not None
+                      and not _owned_by(job, store.where(j)[0], store.host, ctx.uid)]:
             raise ConflictError(f"job {theirs[0]} is not yours: only its owner, "
-                                f"{user_name(os.getuid())} or root may cancel it")
+                                f"{user_name(os.getuid())} or root may change it")
     if ctx.pid != os.getpid() and (isinstance(msg, (JobFinished, CancelAll, ChildEvent)) or (
             isinstance(msg, (JobCollected, StepStarted, JobData, Reports))
             and not jobhosts.is_ours(ctx.pid))):

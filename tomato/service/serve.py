@@ -27,7 +27,7 @@ from tomato.actors import (
 
 from ..codec import CODEC
 from ..errors import AlreadyRunningError
-from ..messages import JobSpec
+from ..jobspec import JobSpec
 from ..paths import ensure_private_dir, lock_path, open_lock, socket_path
 from .config.devicesfile import Lab, load_lab
 from .config.settings import Settings

@@ -15,29 +15,30 @@ from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context
 
 from ..errors import ConflictError
 from ..jobfolder import JOB_RECORD
+from ..jobspec import JobSpec
 from ..jobstatus import FINISHED, PENDING, Status
 from ..messages import (
     CancelJobs,
     EjectSample,
     ForComponent,
-    JobCollected,
+    HoldJobs,
     JobData,
-    JobFinished,
     JobInfo,
-    JobSpec,
     JobStatusChanged,
     LoadSample,
     PayloadChecked,
     Reload,
     Reloaded,
-    Reports,
+    RequeueJob,
     RestartDevice,
+    SetPriority,
     SetReady,
     StepStarted,
     StopService,
     SubmitJob,
     TakeSnapshot,
 )
+from ..processmessages import JobCollected, JobFinished, Reports
 from .children import ChildNews, child_news
 from .cluster.local import PASS, Alone
 from .config.settings import Settings
@@ -49,6 +50,7 @@ from .lab.components import Components
 from .lab.devices import Devices, stop_and_save
 from .lab.reload import reload_lab
 from .queries import QUERIES, Queries
+from .scheduling.habits import as_submitted, change, waiting
 from .scheduling.pipelines import Pipelines
 from .scheduling.queue import Pending, Queue
 from .scheduling.submit import accept
@@ -123,10 +125,12 @@ class Supervisor(Actor):
         if (done := self.cluster.handle(msg)) is not PASS:
             return done  # for another tomato, or news of the cluster
         match msg:
-            case SubmitJob():
-                return self._queued(await accept(
-                    msg, ctx.uid, {**self.pipelines.roles(), **self.cluster.roles()},
-                    self.pipelines.failures(), self.store, self.cluster.next_jobid))
+            case SubmitJob() | RequeueJob():  # requeued: as it was, by whoever asks now
+                return self._queued(await accept(as_submitted(msg, self.store), ctx.uid,
+                    self.pipelines, self.cluster.roles(), self.store, self.cluster.next_jobid))
+            case HoldJobs() | SetPriority():  # in a cluster, the others are told
+                changed = change(self.store, self.queue, msg, self.cluster.changed)
+                return self._scheduled(self.queries.shown(changed, self.cluster))
             case _ if isinstance(msg, QUERIES):
                 return await self.queries.answer(msg, self.cluster, self.settings)
             case CancelJobs(jobids):  # on a full disk too: stopping an experiment must work
@@ -179,10 +183,13 @@ class Supervisor(Actor):
         return self._job(spec.jobid)
 
     def enqueue(self, spec: JobSpec) -> Pending:
-        job = self.queue.add(spec)
+        habits, unmet, never = waiting(self._job(spec.jobid), self.store)
+        job = self.queue.add(spec, habits, unmet)
         if job.matches and self._job(spec.jobid).status == Status.QUEUED:
             self._move(spec.jobid, Status.MATCHED)
         self.cluster.changed(spec.jobid)  # in a cluster, the others queue it too
+        if never is not None:  # what it was to run after ended otherwise (a restart between)
+            self._end_job(spec.jobid, Status.CANCELLED, never)
         return job
 
     def _scheduled(self, reply: Any) -> Any:
@@ -271,6 +278,11 @@ class Supervisor(Actor):
         self.queue.drop(jobid)
         self._move(jobid, status, completed=now(), reason=reason,
                    outputs=json.dumps(list(outputs)) if outputs else None)
+        failed, freed = self.queue.ended(jobid, status)  # those to run after it
+        for other, why in failed:
+            self._end_job(other, Status.CANCELLED, why)
+        if freed:
+            self.schedule()
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
         if job.jobpath is not None:  # it ran here: its folder says how it ended too
             note_end(Path(job.jobpath), jobid, status, reason)

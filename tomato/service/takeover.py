@@ -19,8 +19,9 @@ import anyio
 from tomato.actors import ActorError, Ping, ProcessSupervisor, connect
 
 from ..codec import CODEC
+from ..jobspec import JobSpec
 from ..jobstatus import ACTIVE, PENDING, Status
-from ..messages import GetHostedJobs, JobSpec
+from ..processmessages import GetHostedJobs
 from .jobs.jobhosts import PREFIX, JobHosts
 from .scheduling.pipelines import Pipelines
 from .state.store import Store

@@ -11,9 +11,10 @@ import pytest
 
 from tomato.errors import StateDamagedError
 from tomato.service.state.store import Store
-from tomato.service.state.storeschema import SCHEMA, VERSION
+from tomato.service.state.storeschema import SCHEMA, UNNUMBERED, VERSION
 
-ADDED = {"spec": 2, "owner_name": 3, "home": 4, "host": 4}
+ADDED = {"spec": 2, "owner_name": 3, "home": 4, "host": 4, "priority": 5, "held": 5,
+         "after_jobs": 5, "after_any": 5, "pinned": 5}
 """Each column of the jobs table added after schema 1, and the schema that added it."""
 
 
@@ -46,8 +47,9 @@ def user_version(path) -> int:
         return db.execute("PRAGMA user_version").fetchone()[0]
 
 
-@pytest.mark.parametrize("numbered", [True, False], ids=["numbered", "before-numbers"])
-@pytest.mark.parametrize("version", range(1, VERSION + 1))
+@pytest.mark.parametrize(("version", "numbered"), [
+    *((v, True) for v in range(1, VERSION + 1)), *((v, False) for v in range(1, UNNUMBERED + 1))],
+    ids=lambda x: x if isinstance(x, int) else "numbered" if x else "before-numbers")
 def test_a_database_of_each_earlier_schema_is_upgraded_with_its_records(tmp_path, version,
                                                                         numbered):
     path = tmp_path / "tomato.db"

@@ -18,17 +18,16 @@ from tomato.actors import ActorRef, Deferred, EventHub, EventsMissed
 from tomato.drivers import Technique
 
 from ...errors import ConflictError
+from ...jobspec import JobSpec, Place
 from ...jobstatus import FINISHED, PENDING, Status
 from ...messages import (
     CancelJobs,
     EjectSample,
     JobInfo,
-    JobSpec,
     JobStatusChanged,
     LoadSample,
     PipelineChanged,
     PipelineInfo,
-    Place,
     SetReady,
     SnapshotTaken,
     TakeSnapshot,

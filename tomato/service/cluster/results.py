@@ -10,7 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from ...messages import Place
+from ...jobspec import Place
 from .link import Link
 
 RESULTS = "tomato_results"

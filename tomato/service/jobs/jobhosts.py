@@ -22,8 +22,10 @@ from tomato.actors import (
 
 from ...childconfig import JobHostConfig
 from ...codec import CODEC
-from ...messages import CancelRun, JobHostInfo, JobSpec, RunJob
+from ...jobspec import JobSpec
+from ...messages import JobHostInfo
 from ...paths import socket_path
+from ...processmessages import CancelRun, RunJob
 from ..config.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -25,16 +25,11 @@ from ...childconfig import OutputServerConfig
 from ...codec import CODEC
 from ...errors import ConflictError, OutputError
 from ...jobfolder import log_to_job
+from ...jobspec import JobSpec, Place
 from ...jobstatus import Status
-from ...messages import (
-    JobInfo,
-    JobSpec,
-    MakeOutputs,
-    OutputsMade,
-    Place,
-    SnapshotTaken,
-)
+from ...messages import JobInfo, SnapshotTaken
 from ...paths import socket_path
+from ...processmessages import MakeOutputs, OutputsMade
 from ...writable import can_write
 
 logger = logging.getLogger(__name__)

@@ -7,15 +7,8 @@ from collections import deque
 from collections.abc import Container
 from dataclasses import replace
 
-from ...messages import (
-    ComponentData,
-    JobData,
-    JobInfo,
-    JobSpec,
-    PipelineInfo,
-    StepStarted,
-    WatchState,
-)
+from ...jobspec import JobSpec
+from ...messages import ComponentData, JobData, JobInfo, PipelineInfo, StepStarted, WatchState
 
 RECENT = 200
 """Points kept per running step and component (a thousand jobs: ~30 MB)."""

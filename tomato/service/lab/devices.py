@@ -37,7 +37,8 @@ from tomato.drivers import (
 
 from ...codec import CODEC
 from ...errors import ConfigError, ConflictError, DeviceFailedError, NotFoundError
-from ...messages import ComponentSpec, DeviceInfoRow, JobSpec
+from ...jobspec import ComponentSpec, JobSpec
+from ...messages import DeviceInfoRow
 from ...paths import device_socket, lock_path, socket_path
 from ...rawdata import DataFile, RecordFile, whole_points
 from ..config.devicesfile import DeviceSpec, Lab

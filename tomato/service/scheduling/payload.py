@@ -14,7 +14,8 @@ from typing import Any
 from tomato.drivers import ParameterError, Task, Technique, check_task
 
 from ...errors import PayloadError
-from ...messages import JobSpec, PayloadChecked, Place, Snapshots, StepSpec, SubmitJob
+from ...jobspec import JobSpec, Place, Snapshots, StepSpec
+from ...messages import PayloadChecked, SubmitJob
 from .payloadwords import MAX_NAME, VERSIONS, explained, field_name, refuse_unhonoured
 
 logger = logging.getLogger(__name__)

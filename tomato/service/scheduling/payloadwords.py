@@ -4,6 +4,7 @@ tomato does not act on refused."""
 
 from __future__ import annotations
 
+import copy
 import difflib
 import typing
 from typing import Any
@@ -112,17 +113,31 @@ UNHONOURED = {
 
 
 def refuse_unhonoured(raw: dict[str, Any], version: str, filename: str) -> None:
+    for where, holder, why in _unhonoured(raw):
+        if holder.get(where[-1]) is not None:
+            name = field_name(version, where)
+            raise PayloadError(f"{filename}: {name}: not honoured by this tomato ({why})",
+                               {"file": filename, "field": name})
+
+
+def without_unhonoured(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored (upgraded, checked) payload as one would submit it again: the unhonoured
+    keys the models filled with their defaults left out (any other value was refused)."""
+    again = copy.deepcopy(stored)
+    for where, holder, _ in _unhonoured(again):
+        holder.pop(where[-1], None)
+    return again
+
+
+def _unhonoured(raw: dict[str, Any]) -> list[tuple[tuple[Any, ...], dict[str, Any], str]]:
+    """(where, the mapping holding it, why) of every place of `raw` an unhonoured key goes."""
+    found: list[tuple[tuple[Any, ...], dict[str, Any], str]] = []
     for path, why in UNHONOURED.items():
-        found: list[tuple[tuple[Any, ...], Any]]
         if path[0] == "method":
-            found = [(("method", i, path[1]), step) for i, step in
-                     enumerate(raw.get("method") or []) if isinstance(step, dict)]
-        else:
-            found = [(path, _at(raw, path[:-1]))]
-        for where, holder in found:
-            if isinstance(holder, dict) and holder.get(where[-1]) is not None:
-                name = field_name(version, where)
-                raise PayloadError(f"{filename}: {name}: not honoured by this tomato ({why})",
-                                   {"file": filename, "field": name})
+            found += [(("method", i, path[1]), step, why) for i, step in
+                      enumerate(raw.get("method") or []) if isinstance(step, dict)]
+        elif isinstance(holder := _at(raw, path[:-1]), dict):
+            found.append((path, holder, why))
+    return found
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from tomato.drivers import Technique
 
 from ...errors import ConflictError, NotFoundError, PayloadError
-from ...messages import ComponentSpec, JobSpec, PipelineChanged, PipelineInfo, StepSpec
+from ...jobspec import ComponentSpec, JobSpec, StepSpec
+from ...messages import PipelineChanged, PipelineInfo
 from ...paths import device_socket
 from ..config.devicesfile import Lab
 from ..state.store import Store

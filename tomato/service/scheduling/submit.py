@@ -11,21 +11,27 @@ import anyio
 from tomato.drivers import Technique
 
 from ...errors import ConflictError
-from ...messages import JobSpec, PayloadChecked, SubmitJob
+from ...jobspec import JobSpec
+from ...messages import PayloadChecked, SubmitJob
 from ..state.store import Store
+from .habits import habits_of
 from .payload import LATEST, check_submission, job_spec, normalise_payload
+from .pipelines import Pipelines
 
 
-async def accept(msg: SubmitJob, uid: int, roles: dict[str, dict[str, dict[str, Technique]]],
-                 failures: dict[str, str], store: Store,
+async def accept(msg: SubmitJob, uid: int, pipelines: Pipelines,
+                 remote: dict[str, dict[str, dict[str, Technique]]], store: Store,
                  next_jobid: Callable[[], int | None]) -> JobSpec | PayloadChecked:
-    """Check `msg`'s payload against what each pipeline's roles can do (`roles`) and why
-    some cannot (`failures`); with `check`, what was found; else the job stored as queued,
-    as jobid `next_jobid()` (the cluster's; None: the store's next). Raises PayloadError,
-    StateFullError."""
+    """Check `msg`'s payload against what each pipeline's roles can do (`pipelines`', and
+    the other tomatos' `remote` ones) and why some cannot (a failed device), and its
+    habits; with `check`, what was found; else the job stored as queued, as jobid
+    `next_jobid()` (the cluster's; None: the store's next). Raises PayloadError,
+    NotFoundError, ConflictError, StateFullError."""
     version, payload = await anyio.to_thread.run_sync(normalise_payload, msg.payload,
                                                       msg.filename)
-    checked = check_submission(version, payload, msg, uid, roles, failures)
+    checked = check_submission(version, payload, msg, uid, {**pipelines.roles(), **remote},
+                               pipelines.failures())
+    habits = habits_of(msg, store, checked.pipelines)
     if msg.check:  # `ketchup submit --check`: nothing queued
         return checked
     who = submitter(msg, uid)
@@ -36,7 +42,7 @@ async def accept(msg: SubmitJob, uid: int, roles: dict[str, dict[str, dict[str, 
     def spec_of(jobid: int) -> JobSpec:
         return job_spec(payload, jobid, msg.jobname, msg.cwd, owner)
 
-    return store.add_job(payload, (uid, who), msg.cwd, spec_of, next_jobid())
+    return store.add_job(payload, (uid, who), msg.cwd, spec_of, next_jobid(), habits)
 
 
 def submitter(msg: SubmitJob, uid: int) -> str:

@@ -14,8 +14,9 @@ from typing import Any, NoReturn, cast
 
 from ...codec import CODEC
 from ...errors import StateDamagedError, StateFullError, TomatoError
+from ...jobspec import Habits, JobSpec
 from ...jobstatus import FINISHED, NEXT, PENDING, Status
-from ...messages import JobInfo, JobSpec
+from ...messages import JobInfo
 from .storeschema import VERSION, upgrade
 from .unwritten import Kept
 
@@ -30,7 +31,8 @@ FULL_BELOW = 1 << 20
 
 
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
-                "owner, reason, jobpath, outputs, owner_name, pid")
+                "owner, reason, jobpath, outputs, owner_name, pid, priority, held, after_jobs, "
+                "after_any, pinned")
 
 
 _COPIED = ("jobname", "sample", "status", "owner", "owner_name", "submitted", "executed",
@@ -39,9 +41,11 @@ _COPIED = ("jobname", "sample", "status", "owner", "owner_name", "submitted", "e
 
 
 def _job_info(row: tuple[Any, ...]) -> JobInfo:
-    *fields, outputs, owner_name, pid = row
+    *fields, outputs, owner_name, pid, priority, held, after, after_any, pinned = row
     return cast(Any, JobInfo)(*fields, outputs=json.loads(outputs) if outputs else None,
-                              owner_name=owner_name, pid=pid)
+                              owner_name=owner_name, pid=pid, priority=priority,
+                              held=bool(held), after=tuple(json.loads(after or "[]")),
+                              after_any=bool(after_any), pinned=pinned)
 
 
 def _is_full(exc: sqlite3.OperationalError) -> bool:
@@ -230,27 +234,32 @@ class Store:
 
     # Jobs.
     def add_job(self, payload: dict[str, Any], owner: tuple[int, str], cwd: str,
-                spec_of: Callable[[int], JobSpec], jobid: int | None = None) -> JobSpec:
+                spec_of: Callable[[int], JobSpec], jobid: int | None = None,
+                habits: Habits | None = None) -> JobSpec:
         """Queue a job (`q`); its spec is `spec_of(jobid)`, stored in the same transaction
         (`jobid`: the cluster's, else the next of this store). Raises StateFullError if the
         disk is full (records waiting first are written first)."""
         if not self.flush():
             self._refuse()
         try:
-            return self._add_job(payload, owner, cwd, spec_of, jobid)
+            return self._add_job(payload, owner, cwd, spec_of, jobid, habits or Habits())
         except sqlite3.OperationalError as exc:
             if not _is_full(exc):
                 raise
             self._refuse()
 
     def _add_job(self, payload: dict[str, Any], owner: tuple[int, str], cwd: str,
-                 spec_of: Callable[[int], JobSpec], jobid: int | None) -> JobSpec:
+                 spec_of: Callable[[int], JobSpec], jobid: int | None, habits: Habits
+                 ) -> JobSpec:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute(
                 "INSERT INTO jobs (jobid, payload, sample, status, owner, owner_name, cwd, "
-                "submitted, home) VALUES (?, ?, '', 'q', ?, ?, ?, ?, ?)",
-                (jobid, json.dumps(payload), *owner, cwd, now(), self.host))
+                "submitted, home, priority, held, after_jobs, after_any, pinned) VALUES "
+                "(?, ?, '', 'q', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (jobid, json.dumps(payload), *owner, cwd, now(), self.host, habits.priority,
+                 int(habits.held), json.dumps(list(habits.after)) if habits.after else None,
+                 int(habits.after_any), habits.pinned))
             assert cur.lastrowid is not None
             spec = spec_of(cur.lastrowid)
             self._db.execute("UPDATE jobs SET jobname = ?, sample = ?, spec = ? WHERE jobid = ?",

@@ -25,7 +25,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     outputs TEXT,
     spec BLOB,
     home TEXT,
-    host TEXT
+    host TEXT,
+    priority INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    after_jobs TEXT,
+    after_any INTEGER NOT NULL DEFAULT 0,
+    pinned TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -56,21 +61,30 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-VERSION = 4
+VERSION = 5
 """The schema's number now, kept in the file's `PRAGMA user_version`."""
 
 STEPS = {
     2: "ALTER TABLE jobs ADD COLUMN spec BLOB;",
     3: "ALTER TABLE jobs ADD COLUMN owner_name TEXT;",
     4: "ALTER TABLE jobs ADD COLUMN home TEXT; ALTER TABLE jobs ADD COLUMN host TEXT;",
+    5: "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0; "
+       "ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0; "
+       "ALTER TABLE jobs ADD COLUMN after_jobs TEXT; "
+       "ALTER TABLE jobs ADD COLUMN after_any INTEGER NOT NULL DEFAULT 0; "
+       "ALTER TABLE jobs ADD COLUMN pinned TEXT;",
 }
 """How a database of schema N-1 becomes one of schema N: 2, the job's typed spec; 3, the
 owner's name (a job of another PC of a cluster); 4, the tomato a job came from and the one
-running it (the cluster). Schema 1 is SCHEMA without these five columns."""
+running it (the cluster); 5, a queued job's habits (its priority, whether it is held, the
+jobs it runs after and how, the pipeline it is pinned to). Schema 1 is SCHEMA without the
+columns these added."""
 
 _LAST_COLUMN = {"spec": 2, "owner_name": 3, "host": 4}
 """Before numbered versions (builds up to 2026-12-02 wrote user_version 0): the schema a
 database is at, by the newest column its jobs table has."""
+UNNUMBERED = max(_LAST_COLUMN.values())
+"""The last schema written without its number."""
 
 
 def upgrade(db: sqlite3.Connection) -> int:

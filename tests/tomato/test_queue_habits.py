@@ -1,0 +1,113 @@
+"""Queue habits labs expect, through the real `ketchup`: a job that starts only after
+others completed (or ended at all), held and released, a priority, a finished job queued
+again as it was, a job pinned to one pipeline."""
+
+from __future__ import annotations
+
+import yaml
+from conftest import payload
+
+
+def submit(lab, *options: str, **body) -> int:
+    path = lab.root / f"p{len(list(lab.root.glob('p*.yml')))}.yml"
+    path.write_text(yaml.safe_dump(payload(**body)))
+    out = lab.ketchup("submit", str(path), *options).stdout
+    return int(out.split(":")[1])
+
+
+def job(lab, jobid: int) -> dict:
+    [found] = lab.json("status", str(jobid))
+    return found
+
+
+def test_a_job_after_others_starts_once_they_completed_and_is_cancelled_if_one_did_not(lab):
+    lab.prepare("dummy-5", "s1")
+    lab.prepare("dummy-10", "s1")
+    first = submit(lab, time=1.5)
+    lab.wait_status(first, "r")
+    after = submit(lab, "--after", str(first), time=0.2)
+    assert job(lab, after)["reason"] == f"waits for job {first} to complete"
+    assert job(lab, after)["after"] == [first] and lab.status(after) in ("q", "qw")
+    assert lab.status(first) == "r"  # dummy-10 was free all along: it waited for the first
+    assert lab.wait_status(first, "c")["status"] == "c"
+    assert lab.wait_status(after, "c")["status"] == "c"
+    # One that did not complete: those after it are cancelled, saying why; --after-any runs.
+    lab.prepare("dummy-5", "s1")
+    lab.prepare("dummy-10", "s1")
+    long = submit(lab, time=60)
+    lab.wait_status(long, "r")
+    strict, lenient = submit(lab, "--after", str(long)), submit(lab, "--after-any", str(long),
+                                                                  time=0.2)
+    chained = submit(lab, "--after", str(strict))
+    lab.ketchup("cancel", str(long))
+    for jobid, why in ((strict, f"job {long} it was to run after ended cd"),
+                       (chained, f"job {strict} it was to run after ended cd")):
+        ended = lab.wait_status(jobid, "c", "ce", "cd")
+        assert (ended["status"], ended["reason"]) == ("cd", why)
+    assert lab.wait_status(lenient, "c")["status"] == "c"
+
+
+def test_after_an_unknown_or_a_failed_job_is_refused_at_submit(lab):
+    path = lab.root / "p.yml"
+    path.write_text(yaml.safe_dump(payload()))
+    done = lab.ketchup("submit", str(path), "--after", "999999", check=False)
+    assert done.returncode == 4 and "--after 999999: no job with jobid 999999" in done.stderr
+    cancelled = lab.submit(payload(sample="nowhere"))
+    lab.ketchup("cancel", str(cancelled))
+    done = lab.ketchup("submit", str(path), "--after", str(cancelled), check=False)
+    assert done.returncode == 5 and f"job {cancelled} ended cd" in done.stderr
+    assert "--after-any" in done.stderr
+    done = lab.ketchup("submit", str(path), "--after", "1", "--after-any", "1", check=False)
+    assert done.returncode == 2 and "give one of them" in done.stderr
+    before = lab.json("status", "queue", "-a")
+    assert lab.json("status", "queue", "-a") == before  # nothing queued by those
+
+
+def test_held_jobs_wait_until_released_and_only_queued_ones_are_held(lab):
+    lab.prepare("dummy-5", "s1")
+    held = submit(lab, "--hold", time=0.2)
+    assert job(lab, held)["reason"] == f"held: it starts once released (`ketchup release {held}`)"
+    assert job(lab, held)["held"] is True
+    other = submit(lab, time=0.2)  # the pipeline goes to the next one
+    assert lab.wait_status(other, "c")["status"] == "c"
+    assert lab.status(held) in ("q", "qw")
+    lab.prepare("dummy-5", "s1")
+    lab.ketchup("hold", str(held))  # again: still held
+    released = lab.json("release", str(held))
+    assert released[0]["held"] is False
+    assert lab.wait_status(held, "c")["status"] == "c"
+    done = lab.ketchup("hold", str(held), check=False)
+    assert done.returncode == 5 and f"job {held} is not queued (c)" in done.stderr
+
+
+def test_higher_priority_first_then_first_come(lab):
+    ids = [submit(lab, time=0.1, unlock_when_done=True) for _ in range(3)]
+    top = submit(lab, "--priority", "5", time=0.1, unlock_when_done=True)
+    lab.ketchup("priority", str(ids[1]), "10")
+    assert job(lab, ids[1])["priority"] == 10
+    lab.prepare("dummy-5", "s1")  # one pipeline: they run one after another
+    for jobid in [*ids, top]:
+        lab.wait_status(jobid, "c")
+    order = sorted([ids[0], ids[1], ids[2], top], key=lambda j: job(lab, j)["executed"])
+    assert order == [ids[1], top, ids[0], ids[2]]
+
+
+def test_a_finished_job_is_requeued_as_it_was_and_a_job_can_be_pinned(lab):
+    lab.prepare("dummy-5", "s1")
+    lab.prepare("dummy-10", "s1")
+    pinned = submit(lab, "--pipeline", "dummy-10", "-j", "pinned-run", time=0.2)
+    assert lab.wait_status(pinned, "c")["pipeline"] == "dummy-10"
+    assert job(lab, pinned)["pinned"] == "dummy-10"
+    again = int(lab.ketchup("requeue", str(pinned)).stdout.split(":")[1])
+    assert again != pinned
+    assert job(lab, again)["jobname"] == "pinned-run" and job(lab, again)["pinned"] == "dummy-10"
+    assert job(lab, again)["reason"] == ("pipeline dummy-10 is not ready (`ketchup ready "
+                                         "dummy-10`; ready is cleared after each job)")
+    lab.prepare("dummy-10", "s1")
+    assert lab.wait_status(again, "c")["pipeline"] == "dummy-10"
+    done = lab.ketchup("requeue", str(submit(lab, "--hold")), check=False)
+    assert done.returncode == 5 and "only a finished job can be queued again" in done.stderr
+    path = lab.root / "p.yml"
+    path.write_text(yaml.safe_dump(payload()))
+    done = lab.ketchup("submit", str(path), "--pipeline", "nowhere", check=False)
+    assert done.returncode == 3 and "--pipeline nowhere: that pipeline cannot run" in done.stderr
