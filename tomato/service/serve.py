@@ -33,6 +33,7 @@ from .config.devicesfile import Lab, load_lab
 from .config.settings import Settings
 from .guard import CancelAll
 from .jobs.jobhosts import JobHosts
+from .jobs.notify import notify
 from .jobs.outputs import Outputs
 from .lab.devices import Devices, check_drivers, start_devices
 from .scheduling.pipelines import Pipelines
@@ -125,6 +126,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 tg.start_soon(supervisor.jobhosts.fill)
                 if settings.web_listen is not None:
                     tg.start_soon(start_web, procs, settings)
+                if settings.notify is not None:
+                    tg.start_soon(notify, settings.notify, supervisor.events, store)
                 if settings.cluster is not None:
                     from .cluster import Home, join
 

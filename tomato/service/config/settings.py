@@ -6,12 +6,13 @@ import grp
 import importlib.util
 import os
 import re
+import shlex
 import socket
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,6 +43,13 @@ orphan_grace = {grace:g}        # seconds the service's processes wait for it, i
 listen = "127.0.0.1:8742"  # the web page and API (`ketchup web` prints its address with a
                            # login token); "": off. Only this PC can reach it unless you
                            # listen elsewhere: put a proxy with TLS in front (docs/web.md)
+
+# Whom to tell when a job ends (c, ce, cd) or a device fails: a command (the job's record
+# as JSON on its standard input) and/or a URL (POSTed the record as JSON), e.g.
+# [notify]
+# command = "/usr/local/bin/tell-the-lab"
+# url = "https://chat.example.org/hooks/tomato"
+# on = ["ce", "cd", "device_failed"]   # default: all four
 
 # Per-driver settings, passed to the driver of each device, e.g.
 # [drivers.dummy]
@@ -99,6 +107,26 @@ class _Web(_Section):
     """HOST:PORT of the web page and API; "": none."""
 
 
+NotifyEvent = Literal["c", "ce", "cd", "device_failed"]
+
+
+class _Notify(_Section):
+    command: str | None = None
+    """Run (words split as a shell would, no shell) with the record as JSON on stdin."""
+    url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
+    """POSTed the record as JSON."""
+    on: list[NotifyEvent] = list(get_args(NotifyEvent))
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """`[notify]`: whom to tell when a job ends or a device fails."""
+
+    command: tuple[str, ...] | None
+    url: str | None
+    on: frozenset[str]
+
+
 class _Sharing(_Section):
     socket: str
     """A second socket, for the members of `group`."""
@@ -112,6 +140,7 @@ class _File(_Section):
     cluster: _Cluster | None = None
     sharing: _Sharing | None = None
     web: _Web = _Web()
+    notify: _Notify | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +183,8 @@ class Settings:
     """`[sharing]`: a second socket and the group (gid) whose members may use it."""
     web_listen: str | None
     """`[web] listen`: HOST:PORT of the web page and API (None: none)."""
+    notify: NotifySettings | None
+    """`[notify]`: None: nobody is told."""
 
 
 def default_text(config_dir: Path, data_dir: Path | None) -> str:
@@ -202,7 +233,20 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         cluster=_cluster(parsed.cluster, resolve, path),
         shared_socket=_sharing(parsed.sharing, resolve, path),
         web_listen=parsed.web.listen or None,
+        notify=_notify(parsed.notify, path),
     )
+
+
+def _notify(section: _Notify | None, where: Path) -> NotifySettings | None:
+    if section is None:
+        return None
+    if section.command is None and section.url is None:
+        raise ConfigError(f"{where}: [notify]: give a command, a url, or both")
+    try:
+        command = tuple(shlex.split(section.command)) if section.command else None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [notify] command: {exc}") from None
+    return NotifySettings(command, section.url, frozenset(section.on))
 
 
 def _sharing(section: _Sharing | None, resolve: Callable[[str], Path], where: Path
