@@ -67,10 +67,12 @@ class GetPipelines(Message):
 
 
 class GetJobs(Message):
-    """Jobs by id, or the queue (`finished` too when asked)."""
+    """Jobs by id, or the queue (`finished` too when asked: those that ended at or after
+    `since`, a UTC time as the records write it, or all)."""
 
     jobids: tuple[int, ...] = ()
     finished: bool = False
+    since: str | None = None
 
 
 class SearchJobs(Message):

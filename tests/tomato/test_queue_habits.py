@@ -111,3 +111,17 @@ def test_a_finished_job_is_requeued_as_it_was_and_a_job_can_be_pinned(lab):
     path.write_text(yaml.safe_dump(payload()))
     done = lab.ketchup("submit", str(path), "--pipeline", "nowhere", check=False)
     assert done.returncode == 3 and "--pipeline nowhere: that pipeline cannot run" in done.stderr
+
+
+def test_the_history_since_a_time(lab):
+    lab.prepare("dummy-5", "s1")
+    ended = lab.submit(payload(time=0.1))
+    lab.wait_status(ended, "c")
+    queued = lab.submit(payload(sample="nowhere"))
+    recent = {j["jobid"] for j in lab.json("status", "queue", "--since", "1h")}
+    assert {ended, queued} <= recent
+    tomorrow = {j["jobid"] for j in lab.json("status", "queue", "--since", "2099-01-01")}
+    assert queued in tomorrow and ended not in tomorrow  # queued ones are always shown
+    assert f"\n{ended}\t" in lab.ketchup("status", "queue", "--since", "2d").stdout
+    done = lab.ketchup("status", "queue", "--since", "yesterday", check=False)
+    assert done.returncode == 2 and "a span ago (7d, 12h, 30m, 2w)" in done.stderr

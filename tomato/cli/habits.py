@@ -1,5 +1,5 @@
 """`ketchup hold`, `release`, `priority` and `requeue`: a queued job's habits changed, a
-finished job queued again."""
+finished job queued again; and `status queue --since`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,25 @@ def jobid_list(ctx: click.Context, param: click.Parameter, value: str | None
     except ValueError:
         raise click.BadParameter(f"jobids are whole numbers separated by commas, got "
                                  f"{value!r}") from None
+
+
+def since_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """WHEN (7d, 12h, 30m ago; or a date or time on this PC's clock) as the UTC time the
+    records write (an option's callback)."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime, timedelta
+
+    units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+    try:
+        if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
+            when = datetime.now(UTC) - timedelta(**{units[value[-1]]: float(value[:-1])})
+        else:
+            when = datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: a span ago (7d, 12h, 30m, 2w) or a date or "
+                                 "time (2026-11-30, 2026-11-30T14:00) expected") from None
+    return when.isoformat(sep=" ")
 
 
 @click.command()

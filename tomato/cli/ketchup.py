@@ -28,7 +28,7 @@ from ..records import job_records
 from .command import Ctx, Group, client_options, command, pipeline_command
 from .components import component
 from .config import config_dirs
-from .habits import hold, jobid_list, priority, release, requeue
+from .habits import hold, jobid_list, priority, release, requeue, since_option
 from .web import web
 
 
@@ -103,14 +103,17 @@ async def submit(ctx: Ctx, payload: Path, jobname: str | None, check: bool,
               help="As -a (kept for tomato 0.2 scripts).")
 @click.option("-J", "columns", is_flag=True,
               help="JSON of one list per column (kept for tomato 0.2 scripts).")
+@click.option("--since", metavar="WHEN", callback=since_option,
+              help="With 'queue': finished jobs too, those that ended since WHEN: 7d, 12h, "
+                   "30m ago, or a date (2026-11-30) or time (2026-11-30T14:00) here.")
 @command
 async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool, verbose: bool,
-                 columns: bool) -> None:
+                 columns: bool, since: str | None) -> None:
     """Pipelines (no argument), the queue ('queue'), or jobs by JOBID (YAML)."""
     from . import render
 
-    show_all = show_all or verbose or bool(click.get_current_context().find_root().meta
-                                           .get("verbose"))
+    show_all = show_all or verbose or since is not None or bool(
+        click.get_current_context().find_root().meta.get("verbose"))
     if not what:
         pipelines = await ctx.ask(GetPipelines())
         if columns:
@@ -118,7 +121,7 @@ async def status(ctx: Ctx, what: tuple[str, ...], show_all: bool, verbose: bool,
             return _columns(render.pipeline_columns(pipelines, pids))
         ctx.emit(pipelines, lambda: render.pipelines_table(pipelines))
     elif what == ("queue",):
-        jobs = await ctx.ask(GetJobs((), show_all))
+        jobs = await ctx.ask(GetJobs((), show_all, since))
         if columns:
             return _columns(render.job_columns(jobs, queue=True))
         ctx.emit(jobs, lambda: render.jobs_table(jobs, "queue"))

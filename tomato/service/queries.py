@@ -50,9 +50,9 @@ class Queries:
         match msg:
             case GetPipelines():
                 return self._pipelines.infos() + cluster.pipelines()
-            case GetJobs(jobids, finished):
-                return self.shown([self.job(j) for j in jobids] if jobids else
-                                  store.jobs(None if finished else (*PENDING, *ACTIVE)), cluster)
+            case GetJobs(jobids, finished, since):
+                return self.shown([self.job(j) for j in jobids] if jobids else store.jobs(
+                    None if finished else (*PENDING, *ACTIVE), since=since), cluster)
             case SearchJobs(text, complete):
                 return self.shown(store.jobs(None if complete else (*PENDING, *ACTIVE),
                                              name=text), cluster)

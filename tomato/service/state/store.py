@@ -304,10 +304,14 @@ class Store:
                 "payload": json.loads(payload)}
 
     def jobs(self, statuses: tuple[str, ...] | None = None, name: str | None = None,
-             local: bool = False) -> list[JobInfo]:
+             local: bool = False, since: str | None = None) -> list[JobInfo]:
         """Jobs in jobid order; `local`: only those of this tomato (not copies of jobs
-        another tomato of the cluster runs or has claimed)."""
+        another tomato of the cluster runs or has claimed); `since`: of the finished ones,
+        only those that ended then or later."""
         sql, args = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE 1", list[Any]()
+        if since is not None:
+            sql += " AND (completed IS NULL OR completed >= ?)"
+            args.append(since)
         if local and self.host is not None:
             sql += " AND (host IS NULL OR host = ?)"
             args.append(self.host)
