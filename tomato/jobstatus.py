@@ -30,3 +30,13 @@ NEXT = {Status.QUEUED: {Status.MATCHED, Status.RUNNING, Status.CANCELLED, Status
         Status.RUNNING: {Status.CANCELLING, Status.COMPLETED, Status.FAILED, Status.CANCELLED},
         Status.CANCELLING: {Status.COMPLETED, Status.FAILED, Status.CANCELLED}}
 """The moves a status may make: statuses never go backwards."""
+
+
+def can_move(old: str, new: str) -> bool:
+    return old in NEXT and new in NEXT[Status(old)]
+
+
+def moves(old: str, new: str) -> bool:
+    """Whether a copy of a job (in a cluster) moves from `old` to `new`: a queued one may
+    have ended elsewhere; statuses never go backwards."""
+    return old != new and (can_move(old, new) or (old in PENDING and new in FINISHED))

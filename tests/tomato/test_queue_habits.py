@@ -4,8 +4,12 @@ again as it was, a job pinned to one pipeline."""
 
 from __future__ import annotations
 
+import time
+
 import yaml
-from conftest import payload
+from conftest import LEAN, payload, until
+
+from tomato.messages import HoldJobs
 
 
 def submit(lab, *options: str, **body) -> int:
@@ -125,3 +129,30 @@ def test_the_history_since_a_time(lab):
     assert f"\n{ended}\t" in lab.ketchup("status", "queue", "--since", "2d").stdout
     done = lab.ketchup("status", "queue", "--since", "yesterday", check=False)
     assert done.returncode == 2 and "a span ago (7d, 12h, 30m, 2w)" in done.stderr
+
+
+def test_old_records_are_forgotten_their_files_and_ids_never(tomato_factory):
+    lab = tomato_factory(settings=f"{LEAN}")
+    lab.prepare("dummy-5", "s1")
+    old = lab.submit(payload(time=0.1, output={"path": str(lab.root / "out")}))
+    lab.wait_status(old, "c")
+    kept = lab.submit(payload(time=0.1, output={"path": str(lab.root / "out")}))
+    lab.prepare("dummy-5", "s1")
+    lab.wait_status(kept, "c")
+    until(lambda: list((lab.root / "out").glob("*.zip")), 10, "the outputs")
+    after = lab.submit(payload(sample="nowhere"))  # queued: keeps the job it is after
+    lab.ask(HoldJobs((after,), True))
+    path = lab.root / "p.yml"
+    path.write_text(yaml.safe_dump(payload(sample="nowhere")))
+    waiting = int(lab.ketchup("submit", str(path), "--after", str(kept)).stdout.split(":")[1])
+    lab.stop()
+    time.sleep(1.0)  # both finished more than `keep` (0.5 s) ago
+    (lab.root / "settings.toml").write_text(
+        (lab.root / "settings.toml").read_text().replace("[jobs]\n", "[jobs]\nkeep = 0.0000058\n"))
+    lab.start()  # the check of the database against the job folders passes: ids are known
+    until(lambda: b"forgot the records of 1 job(s)" in lab.log.read_bytes(), 10, "forgetting")
+    done = lab.ketchup("status", str(old), check=False)
+    assert done.returncode == 4 and f"no job with jobid {old}" in done.stderr
+    assert lab.job(kept)["status"] == "c"  # a queued job is to run after it
+    assert lab.jobdir(old).is_dir() and len(list((lab.root / "out").glob("*.zip"))) == 2
+    assert lab.submit(payload(sample="nowhere")) > waiting  # no id given again

@@ -37,6 +37,7 @@ from .jobs.notify import notify
 from .jobs.outputs import Outputs
 from .lab.devices import Devices, check_drivers, start_devices
 from .scheduling.pipelines import Pipelines
+from .state.keep import forget_old_jobs
 from .state.statecheck import check_state
 from .state.store import Store
 from .supervisor import Supervisor
@@ -126,6 +127,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 tg.start_soon(supervisor.jobhosts.fill)
                 if settings.web_listen is not None:
                     tg.start_soon(start_web, procs, settings)
+                if settings.keep is not None:
+                    tg.start_soon(forget_old_jobs, store, settings.keep)
                 if settings.notify is not None:
                     tg.start_soon(notify, settings.notify, supervisor.events, store)
                 if settings.cluster is not None:
@@ -134,7 +137,7 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                     home = Home(store, supervisor.pipelines, supervisor.queue,
                                 supervisor.events, ref, settings.jobs_dir,
                                 supervisor.start_job, supervisor.schedule, supervisor.enqueue,
-                                supervisor.progress.forget)
+                                supervisor.progress.forget, supervisor.ended)
                     supervisor.use_cluster(await tg.start(join, settings.cluster, home))
                 await tg.start(supervisor.components.follow, supervisor.events.publish)
                 if await _until_stop(supervisor.stop_requested) and supervisor.running_jobs():

@@ -16,7 +16,7 @@ from tomato.actors import Actor, ActorDeadError, ActorError, ChildEvent, Context
 from ..errors import ConflictError
 from ..jobfolder import JOB_RECORD
 from ..jobspec import JobSpec
-from ..jobstatus import FINISHED, PENDING, Status
+from ..jobstatus import FINISHED, PENDING, Status, can_move
 from ..messages import (
     CancelJobs,
     EjectSample,
@@ -55,7 +55,7 @@ from .scheduling.pipelines import Pipelines
 from .scheduling.queue import Pending, Queue
 from .scheduling.submit import accept
 from .state.statecheck import note_end
-from .state.store import Store, can_move, now
+from .state.store import Store, now
 from .status import request_stop
 from .takeover import recover_jobs
 
@@ -145,15 +145,12 @@ class Supervisor(Actor):
                 self.jobhosts.finished(jobid)
                 if (failure := self.failures.pop(jobid, None)) is not None:
                     status, reason = Status.FAILED, failure  # its device failed: it was stopped
-                self._collected(jobid, status, reason)
-                return None
+                return self._collected(jobid, status, reason)
             case JobFinished(jobid, status, reason, outputs):
                 return self._end_job(jobid, status, reason, outputs)
             case StepStarted() | JobData() | Reports():
-                for told in self.progress.take(msg.items if isinstance(msg, Reports) else
-                                               (msg,), self.running):
-                    self.events.publish(told)
-                return None
+                return self.progress.take(msg.items if isinstance(msg, Reports) else (msg,),
+                                          self.running, self.events.publish)
             case TakeSnapshot(jobid, cwd):
                 return self.outputs.take_snapshot(self._job(jobid), self.store.spec(jobid),
                                                   Path(cwd), ctx.uid)
@@ -278,15 +275,21 @@ class Supervisor(Actor):
         self.queue.drop(jobid)
         self._move(jobid, status, completed=now(), reason=reason,
                    outputs=json.dumps(list(outputs)) if outputs else None)
-        failed, freed = self.queue.ended(jobid, status)  # those to run after it
-        for other, why in failed:
-            self._end_job(other, Status.CANCELLED, why)
-        if freed:
-            self.schedule()
+        self.ended(jobid, status)
         logger.info("job %d ended %s%s", jobid, status, f": {reason}" if reason else "")
         if job.jobpath is not None:  # it ran here: its folder says how it ended too
             note_end(Path(job.jobpath), jobid, status, reason)
         self.progress.forget(jobid)
+
+    def ended(self, jobid: int, status: str) -> None:
+        """Job `jobid` ended (here, or on another tomato): the jobs to run after it may start;
+        those that needed it completed are cancelled by the tomato that decides about them."""
+        failed, freed = self.queue.ended(jobid, status)
+        for other, why in failed:
+            if self.cluster.writes(other):
+                self._end_job(other, Status.CANCELLED, why)
+        if freed:
+            self.schedule()
 
     def _cancel(self, jobids: tuple[int, ...]) -> list[JobInfo]:
         jobs = [self._job(j) for j in jobids]

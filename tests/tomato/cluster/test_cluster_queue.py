@@ -57,3 +57,37 @@ def test_jobs_submitted_on_three_tomatos_at_once_each_run_exactly_once(cluster):
     ended = {j.jobid: (j.status, j.pipeline) for j in a.ask(GetJobs(tuple(jobids)))}
     assert {s for s, _ in ended.values()} == {"c"}
     assert set(ran.values()) == set(lab)  # all three took part
+
+
+def test_after_hold_and_release_hold_across_tomatos(cluster):
+    """A job submitted on pc-a that only pc-b can run starts there once the job it runs
+    after completed on pc-a; a held one is not claimed by pc-b until released, from pc-b
+    (the command goes to pc-a, which decides about the job)."""
+    import yaml
+    from clusterlab import BENCH, RANDOM_ONLY
+
+    a, b = cluster("pc-a", RANDOM_ONLY), cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    a.prepare("box-1", "s-a")
+    b.prepare("bench-7", "s-b")
+    first = a.submit(payload("random", 1.0, 0.1, sample="s-a"))
+    path = a.root / "later.yml"
+    path.write_text(yaml.safe_dump(payload("sequential", 0.2, 0.1, sample="s-b")))
+    later = int(a.ketchup("submit", str(path), "--after", str(first)).stdout.split(":")[1])
+    wait_known(b, later)
+    assert b.job(later)["after"] == (first,) and b.status(later) in ("q", "qw")
+    assert a.wait_status(first, "c")["status"] == "c"
+    job = a.wait_status(later, "c", "ce", "cd", timeout=30)
+    assert (job["status"], job["pipeline"]) == ("c", "pc-b:bench-7"), job
+    assert job["executed"] > a.job(first)["completed"]
+    # Held on pc-a: pc-b, free and ready, runs the next job instead, and not the held one.
+    held = int(a.ketchup("submit", str(path), "--hold").stdout.split(":")[1])
+    wait_known(b, held)
+    b.prepare("bench-7", "s-b")
+    filler = a.submit(payload("sequential", 0.2, 0.1, sample="s-b"))
+    assert a.wait_status(filler, "c", timeout=30)["pipeline"] == "pc-b:bench-7"
+    assert a.status(held) in ("q", "qw") and b.job(held)["held"] is True
+    b.ketchup("release", str(held))  # asked on pc-b, decided by pc-a
+    until(lambda: b.job(held)["held"] is False, 10, "the release seen on pc-b")
+    b.prepare("bench-7", "s-b")
+    assert a.wait_status(held, "c", timeout=30)["pipeline"] == "pc-b:bench-7"

@@ -19,15 +19,17 @@ from tomato.drivers import Technique
 
 from ...errors import ConflictError
 from ...jobspec import JobSpec, Place
-from ...jobstatus import FINISHED, PENDING, Status
+from ...jobstatus import FINISHED, PENDING, Status, moves
 from ...messages import (
     CancelJobs,
     EjectSample,
+    HoldJobs,
     JobInfo,
     JobStatusChanged,
     LoadSample,
     PipelineChanged,
     PipelineInfo,
+    SetPriority,
     SetReady,
     SnapshotTaken,
     TakeSnapshot,
@@ -36,7 +38,7 @@ from ..config.settings import ClusterSettings
 from ..scheduling.payload import job_spec
 from ..scheduling.pipelines import Pipelines
 from ..scheduling.queue import Queue
-from ..state.store import Store, moves
+from ..state.store import Store
 from . import events, results, rpc
 from .entries import JobEntry
 from .jobs import ClusterJobs
@@ -71,6 +73,8 @@ class Home:
     """Queue a job (a copy of another tomato's)."""
     forget: Callable[[int], None]
     """Drop what is known of a finished job's progress."""
+    ended: Callable[[int, str], None]
+    """A job ended (on another tomato): those queued here to run after it may start."""
 
 
 class Cluster:
@@ -96,6 +100,10 @@ class Cluster:
     def changed(self, jobid: int) -> None:
         """A job of this tomato's changed: the others are told."""
         self.jobs.changed(jobid)
+
+    def writes(self, jobid: int) -> bool:
+        """Whether this tomato decides about the job (its home until claimed, its host)."""
+        return self.jobs.writes(jobid)
 
     def shown(self, jobs: list[JobInfo]) -> list[JobInfo]:
         """Jobs as this tomato shows them: one running (or claimed) on a host that is away
@@ -134,7 +142,7 @@ class Cluster:
         job another tomato writes."""
         if isinstance(msg, (LoadSample, EjectSample, SetReady)):
             return ":" in msg.pipeline
-        if isinstance(msg, CancelJobs):
+        if isinstance(msg, (CancelJobs, HoldJobs, SetPriority)):
             return any(self._writer(jobid) != self.link.host for jobid in msg.jobids)
         if isinstance(msg, TakeSnapshot):
             return self._home.store.where(msg.jobid)[1] not in (None, self.link.host)
@@ -146,13 +154,14 @@ class Cluster:
         return host or home or self.link.host
 
     async def forward(self, msg: Any) -> Any:
-        """Ask the tomato(s) `msg` is for; cancels of jobs decided here are done here."""
+        """Ask the tomato(s) `msg` is for; what is for jobs decided here is done here (a
+        cancel, a hold, a priority, each by the tomato that decides about the job)."""
         if isinstance(msg, TakeSnapshot):  # made there, carried here
             _, host = self._home.store.where(msg.jobid)
             taken = await rpc.ask(self.link, str(host), msg)
             files = await results.fetch(self.link, list(taken.files), Place(msg.cwd, ""))
             return SnapshotTaken(tuple(files), taken.warning)
-        if not isinstance(msg, CancelJobs):
+        if not isinstance(msg, (CancelJobs, HoldJobs, SetPriority)):
             host, _, name = msg.pipeline.partition(":")
             return await rpc.ask(self.link, host, replace(msg, pipeline=name))
         by_host: dict[str | None, list[int]] = {}
@@ -160,12 +169,12 @@ class Cluster:
             by_host.setdefault(self._writer(jobid), []).append(jobid)
         replies: dict[int, Any] = {}
         for host, jobids in by_host.items():
-            request = CancelJobs(tuple(jobids))
+            request = replace(msg, jobids=tuple(jobids))
             try:
                 done = await (self._home.ref.ask(request) if host == self.link.host
                               else rpc.ask(self.link, str(host), request))
             except ConflictError:
-                if not self.view.away(str(host)):
+                if not isinstance(msg, CancelJobs) or not self.view.away(str(host)):
                     raise
                 done = await self._cancel_unclaimed(jobids)  # its home is away
             replies.update((j.jobid, j) for j in done)
@@ -227,7 +236,11 @@ class Cluster:
                                                  record.reason))
             return
         fields: dict[str, Any] = {k: getattr(record, k) for k in (
-            "executed", "completed", "pipeline", "reason", "home", "host")}
+            "executed", "completed", "pipeline", "reason", "home", "host", "priority")}
+        fields["held"] = int(record.held)
+        if jobid in home.queue.pending:  # held, released or given a priority there
+            home.queue.hold(jobid, record.held)
+            home.queue.set_priority(jobid, record.priority)
         if record.host not in (None, self.link.host) or status in FINISHED:
             home.queue.drop(jobid)
         if status in FINISHED:
@@ -240,6 +253,8 @@ class Cluster:
         if "status" in fields:
             home.events.publish(JobStatusChanged(jobid, status, fields["pipeline"],
                                                  fields["reason"]))
+            if status in FINISHED:  # the jobs here to run after it may start
+                home.ended(jobid, status)
 
 
 async def answer(link: Link, home: Home, request: Any) -> Any:

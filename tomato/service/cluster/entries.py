@@ -34,6 +34,13 @@ class JobEntry:
     reason: str | None = None
     owner: int | None = None
     owner_name: str | None = None
+    priority: int = 0
+    held: bool = False
+    after: tuple[int, ...] = ()
+    after_any: bool = False
+    pinned: str | None = None
+    """Its habits (`ketchup submit --priority, --hold, --after, --pipeline`): every tomato
+    queues it so, and claims it only as they allow."""
     results: tuple[str, ...] = ()
     """Its results in the cluster's object store (run for another tomato), for its home."""
     outputs: tuple[str, ...] | None = None

@@ -21,8 +21,8 @@ from typing import Any
 import anyio
 
 from ...errors import ConflictError
-from ...jobstatus import FINISHED, PENDING, Status
-from ..state.store import Store, moves, now
+from ...jobstatus import FINISHED, PENDING, Status, moves
+from ..state.store import Store, now
 from .entries import JobEntry, PayloadEntry, read, written
 from .link import Link
 from .local import Claimed, Copy, LinkBack
@@ -35,7 +35,8 @@ IDS = "tomato_ids"
 BLOCK = 1000
 """Jobids a tomato takes from the cluster at once: it can give them out without a link."""
 STATE = ("jobid", "home", "host", "status", "jobname", "sample", "submitted", "executed",
-         "completed", "pipeline", "reason", "owner", "owner_name")
+         "completed", "pipeline", "reason", "owner", "owner_name", "priority", "held", "after",
+         "after_any", "pinned")
 
 
 class ClusterJobs:
@@ -248,7 +249,8 @@ class ClusterJobs:
             found = read(PayloadEntry, (await kv.get(f"payload.{jobid}")).value)
             await self._tell(Copy(record, found.payload, found.cwd))
         elif any(getattr(local, k, None) != getattr(record, k) for k in
-                 ("status", "pipeline", "executed", "completed", "reason")) or \
+                 ("status", "pipeline", "executed", "completed", "reason", "held",
+                  "priority")) or \
                 self.store.where(jobid) != (record.home, record.host):
             await self._tell(Copy(record))
 

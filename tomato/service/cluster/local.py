@@ -67,5 +67,8 @@ class Alone:
     def claim(self, jobid: int, pipeline: str) -> None:
         self._start_job(jobid, pipeline)
 
+    def writes(self, jobid: int) -> bool:
+        return True
+
     def shown(self, jobs: list[JobInfo]) -> list[JobInfo]:
         return jobs

@@ -18,9 +18,11 @@ from ...errors import ConflictError
 from ...messages import (
     CancelJobs,
     EjectSample,
+    HoldJobs,
     JobInfo,
     LoadSample,
     PipelineInfo,
+    SetPriority,
     SetReady,
     TakeSnapshot,
 )
@@ -28,7 +30,7 @@ from .link import Link, key_of
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = (LoadSample, EjectSample, SetReady, CancelJobs, TakeSnapshot)
+COMMANDS = (LoadSample, EjectSample, SetReady, CancelJobs, HoldJobs, SetPriority, TakeSnapshot)
 TIMEOUT = 10.0
 
 

@@ -38,6 +38,8 @@ poll_interval = 30       # a job reads its device when told of new points; witho
 output_servers = 2       # processes making datagrams and archives (0: one process per job)
 orphan_grace = {grace:g}        # seconds the service's processes wait for it, if it dies, before
                          # those with nothing to do stop (a device stops once its job ends)
+# keep = 365             # days a finished job's record stays (default: for ever); its
+                         # folder and results always stay
 
 [web]
 listen = "127.0.0.1:8742"  # the web page and API (`ketchup web` prints its address with a
@@ -73,6 +75,8 @@ class _Jobs(_Section):
     """Seconds between reads of a device's new points when no event wakes the job."""
     output_servers: Annotated[int, Field(ge=0, le=16)] = 2
     orphan_grace: Annotated[float, Field(gt=0, le=86400)] = ORPHAN_GRACE
+    keep: Annotated[float, Field(gt=0, le=36500)] | None = None
+    """Days a finished job's record stays (None: for ever); its files always stay."""
 
 
 _URL = r"(nats|tls)://[^\s,/]+(:\d+)?"
@@ -174,6 +178,8 @@ class Settings:
     output_servers: int
     orphan_grace: float
     """Seconds the service's processes wait for it (to be back) if it dies."""
+    keep: float | None
+    """`[jobs] keep`: days a finished job's record stays (None: for ever)."""
     drivers: dict[str, dict[str, Any]]
     log_level: str
     test_mode: bool
@@ -227,6 +233,7 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         per_host=parsed.jobs.per_host,
         output_servers=parsed.jobs.output_servers,
         orphan_grace=parsed.jobs.orphan_grace,
+        keep=_keep(parsed, path),
         drivers=parsed.drivers,
         log_level=log_level,
         test_mode=test_mode,
@@ -235,6 +242,15 @@ def load_settings(config_dir: Path, data_dir: Path | None, *, log_level: str = "
         web_listen=parsed.web.listen or None,
         notify=_notify(parsed.notify, path),
     )
+
+
+def _keep(parsed: _File, where: Path) -> float | None:
+    keep, cluster = parsed.jobs.keep, parsed.cluster
+    if keep is not None and cluster is not None and keep < cluster.keep_finished:
+        raise ConfigError(f"{where}: [jobs] keep: at least [cluster] keep_finished "
+                          f"({cluster.keep_finished:g} days): a record forgotten while its "
+                          "entry is in the cluster would be copied back")
+    return keep
 
 
 def _notify(section: _Notify | None, where: Path) -> NotifySettings | None:

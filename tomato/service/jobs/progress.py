@@ -4,7 +4,7 @@ step, and its latest points (so a watcher joining late still sees them)."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import replace
 
 from ...jobspec import JobSpec
@@ -19,10 +19,10 @@ class Progress:
         self.steps: dict[int, dict[str, StepStarted]] = {}
         self._latest: dict[int, dict[str, tuple[JobData, deque[list[float]]]]] = {}
 
-    def take(self, reports: tuple[object, ...], running: Container[int]) -> list[object]:
-        """Keep what jobs report (StepStarted, JobData); returns what watchers are told:
-        not the points of a job that has ended."""
-        told: list[object] = []
+    def take(self, reports: tuple[object, ...], running: Container[int],
+             tell: Callable[[object], None]) -> None:
+        """Keep what jobs report (StepStarted, JobData), and `tell` watchers of it: not the
+        points of a job that has ended."""
         for msg in reports:
             if isinstance(msg, StepStarted):
                 self.step_started(msg)
@@ -30,8 +30,7 @@ class Progress:
                 self.data(msg)
             else:
                 continue
-            told.append(msg)
-        return told
+            tell(msg)
 
     def step_started(self, msg: StepStarted) -> None:
         self.steps.setdefault(msg.jobid, {})[msg.role] = msg

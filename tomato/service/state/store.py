@@ -15,7 +15,6 @@ from typing import Any, NoReturn, cast
 from ...codec import CODEC
 from ...errors import StateDamagedError, StateFullError, TomatoError
 from ...jobspec import Habits, JobSpec
-from ...jobstatus import FINISHED, NEXT, PENDING, Status
 from ...messages import JobInfo
 from .storeschema import VERSION, upgrade
 from .unwritten import Kept
@@ -33,10 +32,9 @@ FULL_BELOW = 1 << 20
 _JOB_COLUMNS = ("jobid, jobname, status, sample, submitted, executed, completed, pipeline, "
                 "owner, reason, jobpath, outputs, owner_name, pid, priority, held, after_jobs, "
                 "after_any, pinned")
-
-
 _COPIED = ("jobname", "sample", "status", "owner", "owner_name", "submitted", "executed",
-           "completed", "pipeline", "reason", "home", "host")
+           "completed", "pipeline", "reason", "home", "host", "priority", "held", "after_any",
+           "pinned")
 """The fields of a cluster job's entry a copy keeps."""
 
 
@@ -66,16 +64,6 @@ def _commit(db: sqlite3.Connection, statements: list[tuple[str, Any]]) -> None:
 
 def now() -> str:
     return datetime.now(UTC).isoformat(sep=" ")
-
-
-def can_move(old: str, new: str) -> bool:
-    return old in NEXT and new in NEXT[Status(old)]
-
-
-def moves(old: str, new: str) -> bool:
-    """Whether a copy of a job (in a cluster) moves from `old` to `new`: a queued one may
-    have ended elsewhere; statuses never go backwards."""
-    return old != new and (can_move(old, new) or (old in PENDING and new in FINISHED))
 
 
 class Store:
@@ -335,6 +323,7 @@ class Store:
                  spec: JobSpec) -> None:
         """Keep a copy of a job of the cluster (`record`: its entry there)."""
         fields = {k: record.get(k) for k in _COPIED}
+        fields["after_jobs"] = json.dumps(list(record.get("after") or [])) or None
         self._write(
             f"INSERT INTO jobs (jobid, payload, cwd, spec, {', '.join(fields)}) VALUES "
             f"(?, ?, ?, ?, {', '.join('?' * len(fields))})",
@@ -353,10 +342,28 @@ class Store:
              now(), reason, jobpath))
 
     def max_jobid(self, below: int | None = None) -> int:
-        sql, args = "SELECT max(jobid) FROM jobs", tuple[Any, ...]()
+        """The highest jobid given (below `below`); without `below`, of records forgotten
+        too (`forget_finished`), as SQLite's AUTOINCREMENT remembers it."""
         if below is not None:
-            sql, args = sql + " WHERE jobid < ?", (below,)
-        return self._reads.execute(sql, args).fetchone()[0] or 0
+            return self._reads.execute("SELECT max(jobid) FROM jobs WHERE jobid < ?",
+                                       (below,)).fetchone()[0] or 0
+        return self._reads.execute(
+            "SELECT max(coalesce((SELECT max(jobid) FROM jobs), 0), coalesce((SELECT seq FROM "
+            "sqlite_sequence WHERE name = 'jobs'), 0))").fetchone()[0]
+
+    def forget_finished(self, before: str, below: int | None) -> list[int]:
+        """Delete the records of the jobs that finished before `before` (and, in a
+        cluster, whose jobid is below `below`), but for those a queued job is to run after;
+        their ids are never given again. Returns them."""
+        found = [row[0] for row in self._reads.execute(
+            "SELECT jobid FROM jobs WHERE status IN ('c', 'ce', 'cd') AND completed < ? "
+            "AND jobid < ? AND jobid NOT IN (SELECT after.value FROM jobs AS queued, "
+            "json_each(queued.after_jobs) AS after WHERE queued.status IN ('q', 'qw'))",
+            (before, below if below is not None else 1 << 62))]
+        if found:
+            self._write(f"DELETE FROM jobs WHERE jobid IN ({', '.join('?' * len(found))})",
+                        tuple(found))
+        return found
 
     def meta(self, name: str) -> str | None:
         row = self._reads.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
