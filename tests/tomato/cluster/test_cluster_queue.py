@@ -91,3 +91,30 @@ def test_after_hold_and_release_hold_across_tomatos(cluster):
     until(lambda: b.job(held)["held"] is False, 10, "the release seen on pc-b")
     b.prepare("bench-7", "s-b")
     assert a.wait_status(held, "c", timeout=30)["pipeline"] == "pc-b:bench-7"
+
+
+def test_a_pin_names_one_pipeline_of_one_tomato(cluster):
+    """Two tomatos with a pipeline of the same name: a job pinned to pc-b's runs there, one
+    pinned to pc-a's own runs on pc-a, whichever is free first; a priority set on pc-b
+    for pc-a's job is pc-a's to write, and every tomato shows it."""
+    import yaml
+    from clusterlab import BENCH
+
+    a, b = cluster("pc-a", BENCH), cluster("pc-b", BENCH)
+    until(lambda: "pc-b:bench-7" in a.pipelines(), 20, "pc-b's pipeline on pc-a")
+    path = a.root / "p.yml"
+    path.write_text(yaml.safe_dump(payload("sequential", 0.2, 0.1, sample="s")))
+    there = int(a.ketchup("submit", str(path), "--pipeline", "pc-b:bench-7", "--hold")
+                .stdout.split(":")[1])
+    here = int(a.ketchup("submit", str(path), "--pipeline", "bench-7", "--hold")
+               .stdout.split(":")[1])
+    wait_known(b, here)
+    b.ketchup("priority", str(here), "3")
+    until(lambda: a.job(here)["priority"] == 3 and b.job(here)["priority"] == 3, 10,
+          "the priority on both")
+    assert b.job(there)["pinned"] == "bench-7" and b.job(here)["pinned"] == "pc-a:bench-7"
+    a.prepare("bench-7", "s")
+    b.prepare("bench-7", "s")
+    a.ketchup("release", str(there), str(here))
+    assert a.wait_status(there, "c", timeout=30)["pipeline"] == "pc-b:bench-7"
+    assert a.wait_status(here, "c", timeout=30)["pipeline"] == "bench-7"

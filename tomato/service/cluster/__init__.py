@@ -212,9 +212,15 @@ class Cluster:
                     self._copy(record, None, "")
                     home.schedule()
                 elif (job := home.store.job(jobid)) is not None and job.status in PENDING:
-                    home.queue.add(home.store.spec(jobid))  # again once the link is back
+                    home.enqueue(home.store.spec(jobid))  # again once the link is back
             case LinkBack():
                 home.schedule()
+
+    def _pin(self, pinned: str | None) -> str | None:
+        """A pin as this tomato's store keeps it: a pipeline of its own by its name, one of
+        another tomato's as HOST:PIPELINE (no pipeline here matches it)."""
+        mine = f"{self.link.host}:"
+        return pinned.removeprefix(mine) if pinned else pinned
 
     def _copy(self, record: JobEntry, payload: dict[str, Any] | None, cwd: str) -> None:
         home = self._home
@@ -228,7 +234,8 @@ class Cluster:
             # Run here, its outputs go beside its data, to be carried home.
             spec = job_spec(payload, jobid, record.jobname,
                             str(home.jobs_dir / str(jobid) / "outputs"))
-            home.store.copy_job(asdict(record), payload, cwd, spec)
+            home.store.copy_job({**asdict(record), "pinned": self._pin(record.pinned)}, payload,
+                                cwd, spec)
             if status in PENDING and record.host is None:
                 home.enqueue(spec)
                 home.schedule()
@@ -238,9 +245,12 @@ class Cluster:
         fields: dict[str, Any] = {k: getattr(record, k) for k in (
             "executed", "completed", "pipeline", "reason", "home", "host", "priority")}
         fields["held"] = int(record.held)
-        if jobid in home.queue.pending:  # held, released or given a priority there
-            home.queue.hold(jobid, record.held)
+        queued = home.queue.pending.get(jobid)
+        if queued is not None and (queued.held, queued.priority) != (record.held,
+                                                                      record.priority):
+            home.queue.hold(jobid, record.held)  # held, released or given a priority there
             home.queue.set_priority(jobid, record.priority)
+            home.schedule()
         if record.host not in (None, self.link.host) or status in FINISHED:
             home.queue.drop(jobid)
         if status in FINISHED:

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 JOBS = "tomato_jobs"
 IDS = "tomato_ids"
+CLAIM_TRIES = 3
+"""Compare-and-set attempts of a claim whose entry changed meanwhile (another tomato that
+claimed it shows in the entry read again: then it is lost)."""
 BLOCK = 1000
 """Jobids a tomato takes from the cluster at once: it can give them out without a link."""
 STATE = ("jobid", "home", "host", "status", "jobname", "sample", "submitted", "executed",
@@ -157,6 +160,8 @@ class ClusterJobs:
         fields.update(home=home, host=host, results=tuple(self._sent.get(jobid, ())))
         if job.pipeline and ":" not in job.pipeline and host == self.host:
             fields["pipeline"] = f"{self.host}:{job.pipeline}"
+        if job.pinned and ":" not in job.pinned:  # a pipeline of this tomato's
+            fields["pinned"] = f"{self.host}:{job.pinned}"
         return JobEntry(**fields)
 
     async def _write(self, kv: Any, jobid: int) -> None:
@@ -361,29 +366,34 @@ class ClusterJobs:
             return
         record = replace(self.record(jobid), host=self.host,
                          pipeline=f"{self.host}:{pipeline}")
-        try:
-            kv = await self._bucket()
+        for attempt in range(CLAIM_TRIES):
             try:
-                entry = await kv.get(f"job.{jobid}")
-            except KeyNotFoundError:
-                if record.home != self.host:  # a copy whose entry has gone
-                    await self._tell(Claimed(jobid, pipeline, False,
-                                             "its entry is not in the cluster"))
-                    return
-                await self._create(kv, jobid, record)  # submitted here an instant ago
-            else:
-                theirs = read(JobEntry, entry.value)
-                mine = theirs.host in (None, self.host)  # this one's, before a crash
-                if not mine or theirs.status not in PENDING:
-                    await self._tell(Claimed(jobid, pipeline, False, f"taken by {theirs.host}",
-                                             theirs))
-                    return
-                self._revisions[jobid] = await kv.update(f"job.{jobid}", written(record),
-                                                         last=entry.revision)
-        except KeyWrongLastSequenceError:
-            await self._tell(Claimed(jobid, pipeline, False, "another tomato claimed it first"))
+                kv = await self._bucket()
+                try:
+                    entry = await kv.get(f"job.{jobid}")
+                except KeyNotFoundError:
+                    if record.home != self.host:  # a copy whose entry has gone
+                        await self._tell(Claimed(jobid, pipeline, False,
+                                                 "its entry is not in the cluster"))
+                        return
+                    await self._create(kv, jobid, record)  # submitted here an instant ago
+                else:
+                    theirs = read(JobEntry, entry.value)
+                    mine = theirs.host in (None, self.host)  # this one's, before a crash
+                    if not mine or theirs.status not in PENDING:
+                        await self._tell(Claimed(jobid, pipeline, False,
+                                                 f"taken by {theirs.host}", theirs))
+                        return
+                    self._revisions[jobid] = await kv.update(f"job.{jobid}", written(record),
+                                                             last=entry.revision)
+            except KeyWrongLastSequenceError:  # written meanwhile (by its writer, too): again
+                if attempt + 1 < CLAIM_TRIES:
+                    continue
+                await self._tell(Claimed(jobid, pipeline, False,
+                                         "its entry kept changing while claimed"))
+                return
+            except Exception as exc:
+                await self._tell(Claimed(jobid, pipeline, False, f"{type(exc).__name__}: {exc}"))
+                return
+            await self._tell(Claimed(jobid, pipeline, True))
             return
-        except Exception as exc:
-            await self._tell(Claimed(jobid, pipeline, False, f"{type(exc).__name__}: {exc}"))
-            return
-        await self._tell(Claimed(jobid, pipeline, True))
