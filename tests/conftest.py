@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -348,6 +349,23 @@ def payload(technique: str = "random", time: float = 1, delay: float = 0.1,
     if tomato:
         body["tomato"] = tomato
     return body
+
+
+def spend_restart_budget(lab: Tomato) -> None:
+    """Kill the service's (first) device process until its restart budget is spent (3 in
+    60 s: the fourth exit fails it); returns once the device is failed."""
+    from tomato.messages import GetServiceStatus
+
+    def device() -> Any:
+        return lab.ask(GetServiceStatus()).devices[0]
+
+    killed: set[int] = set()
+    for _ in range(4):
+        alive = until(lambda: (d := device()).state == "running" and d.pid not in killed and d,
+                      20, "the device (re)started")
+        os.kill(alive.pid, signal.SIGKILL)
+        killed.add(alive.pid)
+    until(lambda: device().state == "failed", 20, "the device to be failed")
 
 
 @pytest.fixture(scope="session")

@@ -5,16 +5,12 @@ its jobs never wait for them."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import BIN, LEAN, payload, until
-
-from tomato.messages import GetServiceStatus
+from conftest import BIN, LEAN, payload, spend_restart_budget, until
 
 TELL = "import sys, pathlib; pathlib.Path(sys.argv[1]).open('a').write(sys.stdin.read() + '\\n')"
 
@@ -92,16 +88,7 @@ def test_a_failed_device_is_told_once_however_many_pipelines_it_serves(tomato_fa
         f'{LEAN}[notify]\ncommand = "{sys.executable} {tmp_path / "tell.py"} {told}"\n'
         'on = ["device_failed"]\n'))
 
-    def device():
-        return lab.ask(GetServiceStatus()).devices[0]
-
-    killed: set[int] = set()
-    for _ in range(4):  # a budget of 3 restarts in 60 s: the fourth exit fails it
-        alive = until(lambda: (d := device()).state == "running" and d.pid not in killed and d,
-                      20, "the device (re)started")
-        os.kill(alive.pid, signal.SIGKILL)
-        killed.add(alive.pid)
-    until(lambda: device().state == "failed", 20, "the device to be failed")
+    spend_restart_budget(lab)
     [line] = until(lambda: told.exists() and told.read_text().splitlines(), 20, "the news")
     record = json.loads(line)
     assert record["event"] == "device_failed" and record["pipeline"] in ("dummy-5", "dummy-10")

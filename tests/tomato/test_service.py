@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, NO_WEB, WARM, payload, pids_of, read_csv, until
+from conftest import BIN, NO_WEB, WARM, payload, pids_of, read_csv, spend_restart_budget, until
 
 from tomato.messages import GetPipelines, GetServiceStatus, SetReady
 
@@ -328,16 +328,7 @@ def test_when_the_service_dies_for_good_its_processes_finish_their_work_then_sto
 
 
 def test_a_device_that_spent_its_restart_budget_stays_failed_until_tomato_restart(tomato):
-    def device():
-        return tomato.ask(GetServiceStatus()).devices[0]
-
-    killed: set[int] = set()
-    for _ in range(4):  # a budget of 3 restarts in 60 s: the fourth exit fails it
-        alive = until(lambda: (d := device()).state == "running" and d.pid not in killed and d,
-                      20, "the device (re)started")
-        os.kill(alive.pid, signal.SIGKILL)
-        killed.add(alive.pid)
-    until(lambda: device().state == "failed", 20, "the device to be failed")
+    spend_restart_budget(tomato)
     assert "device dummy_device failed" in tomato.pipelines()["dummy-5"]["failed"]
     assert tomato.run("tomato", "restart", "nope", check=False).returncode == 4
     out = tomato.run("tomato", "restart", "dummy_device").stdout
