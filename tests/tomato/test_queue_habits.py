@@ -156,3 +156,24 @@ def test_old_records_are_forgotten_their_files_and_ids_never(tomato_factory):
     assert lab.job(kept)["status"] == "c"  # a queued job is to run after it
     assert lab.jobdir(old).is_dir() and len(list((lab.root / "out").glob("*.zip"))) == 2
     assert lab.submit(payload(sample="nowhere")) > waiting  # no id given again
+
+
+def test_habits_hold_across_a_restart(tomato_factory):
+    lab = tomato_factory(settings=LEAN)
+    first = lab.submit(payload(sample="nowhere"))
+    path = lab.root / "p.yml"
+    path.write_text(yaml.safe_dump(payload(sample="s1", time=0.1)))
+    after = int(lab.ketchup("submit", str(path), "--after", str(first)).stdout.split(":")[1])
+    held = int(lab.ketchup("submit", str(path), "--hold", "--priority", "2")
+               .stdout.split(":")[1])
+    lab.stop()
+    lab.start()
+    assert job(lab, after)["reason"] == f"waits for job {first} to complete"
+    assert job(lab, held)["reason"].startswith("held:") and job(lab, held)["priority"] == 2
+    lab.ketchup("cancel", str(first))
+    ended = lab.wait_status(after, "c", "ce", "cd")
+    assert (ended["status"], ended["reason"]) == ("cd", f"job {first} it was to run after "
+                                                        "ended cd")
+    lab.prepare("dummy-5", "s1")
+    lab.ketchup("release", str(held))
+    assert lab.wait_status(held, "c")["status"] == "c"

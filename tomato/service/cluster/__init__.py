@@ -241,6 +241,8 @@ class Cluster:
                 home.schedule()
             home.events.publish(JobStatusChanged(jobid, status, record.pipeline,
                                                  record.reason))
+            if status in FINISHED:  # first seen ended: those here to run after it may start
+                home.ended(jobid, status)
             return
         fields: dict[str, Any] = {k: getattr(record, k) for k in (
             "executed", "completed", "pipeline", "reason", "home", "host", "priority")}
