@@ -9,8 +9,18 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from conftest import BIN, LEAN, payload, spend_restart_budget, until
+from conftest import (
+    BIN,
+    LEAN,
+    new_service,
+    payload,
+    spend_restart_budget,
+    stop_all,
+    until,
+    with_path,
+)
 
 TELL = "import sys, pathlib; pathlib.Path(sys.argv[1]).open('a').write(sys.stdin.read() + '\\n')"
 
@@ -97,3 +107,31 @@ def test_a_failed_device_is_told_once_however_many_pipelines_it_serves(tomato_fa
     lab.prepare("dummy-5", "s1")
     assert lab.wait_status(lab.submit(payload(time=0.1)), "c")["status"] == "c"
     assert len(told.read_text().splitlines()) == 1  # a job's end is not asked for
+
+
+def test_a_device_failed_as_the_service_starts_is_told(tmp_path, env):
+    told = tmp_path / "told.jsonl"
+    (tmp_path / "tell.py").write_text(TELL)
+    lab = new_service(tmp_path / "lab", with_path(env, FAKES), BROKEN, (
+        f'{LEAN}[notify]\ncommand = "{sys.executable} {tmp_path / "tell.py"} {told}"\n')).start()
+    try:
+        [line] = until(lambda: told.exists() and told.read_text().splitlines(), 20,
+                       "the news")
+        record = json.loads(line)
+        assert (record["event"], record["pipeline"]) == ("device_failed", "pip-broken")
+        assert "driver 'broken30' cannot be imported" in record["reason"]
+    finally:
+        stop_all([lab])
+
+
+FAKES = Path(__file__).parent.parent / "drivers30"
+BROKEN = """
+devices:
+  - {name: dev-broken, driver: broken30, address: x, channels: ["1"]}
+  - {name: dev-dummy, driver: dummy, address: null, channels: ["5"]}
+pipelines:
+  - name: pip-broken
+    components: [{role: probe, device: dev-broken, channel: "1"}]
+  - name: pip-dummy
+    components: [{role: worker, device: dev-dummy, channel: "5"}]
+"""

@@ -130,7 +130,8 @@ async def _run(settings: Settings, lab: Lab, store: Store, task_status: TaskStat
                 if settings.keep is not None:
                     tg.start_soon(forget_old_jobs, store, settings.keep)
                 if settings.notify is not None:
-                    tg.start_soon(notify, settings.notify, supervisor.events, store)
+                    tg.start_soon(notify, settings.notify, supervisor.events, store,
+                                  supervisor.pipelines.infos)
                 if settings.cluster is not None:
                     from .cluster import Home, join
 

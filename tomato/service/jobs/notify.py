@@ -12,13 +12,14 @@ import json
 import logging
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 
 from tomato.actors import RETRY_DELAY, EventHub, EventsMissed, retrying
 
-from ...messages import JobStatusChanged, PipelineChanged
+from ...messages import JobStatusChanged, PipelineChanged, PipelineInfo
 from ...records import job_records
 from ..config.settings import NotifySettings
 from ..state.store import Store
@@ -32,21 +33,30 @@ QUEUE = 1000
 """Notifications waiting to be sent; more are dropped, and that is logged."""
 
 
-async def notify(settings: NotifySettings, events: EventHub, store: Store) -> None:
-    """Until cancelled: turn the supervisor's events into notifications, and send them."""
+async def notify(settings: NotifySettings, events: EventHub, store: Store,
+                 pipelines: Callable[[], list[PipelineInfo]]) -> None:
+    """Until cancelled: turn the supervisor's events into notifications, and send them;
+    first, the devices that failed as the service started (`pipelines()` as they are once
+    the events are followed: no failure falls between the two)."""
     send, receive = anyio.create_memory_object_stream[dict[str, Any]](QUEUE)
     failed: dict[str, str] = {}  # pipeline → the failure it was last told to have
+
+    def offer(event: Any) -> None:
+        for record in _records(event, settings, store, failed):
+            try:
+                send.send_nowait(record)
+            except anyio.WouldBlock:
+                logger.error("notify: %d notifications wait already; dropped: %s", QUEUE,
+                             record)
+
     sub = events.subscribe()
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_deliver, settings, receive)
+            for info in pipelines():
+                offer(PipelineChanged(info))
             async for event in sub:
-                for record in _records(event, settings, store, failed):
-                    try:
-                        send.send_nowait(record)
-                    except anyio.WouldBlock:
-                        logger.error("notify: %d notifications wait already; dropped: %s",
-                                     QUEUE, record)
+                offer(event)
     finally:
         sub.close()
 
