@@ -189,6 +189,30 @@ def test_a_bad_payload_gets_the_reason_ketchup_gives_and_queues_nothing(web):
     assert api.get("/api/v1/openapi.json")[1]["paths"]["/api/v1/jobs"]["post"]
 
 
+def test_the_queue_s_habits_through_the_api(web):
+    tomato, api, _ = web
+    user = token(tomato, "ula", "user")
+    status, made = api.submit(user, payload(sample="nowhere"), query="?hold&priority=3")
+    assert status == 201
+    first = made["jobid"]
+    status, made = api.submit(user, payload(), query=f"?after={first}&pipeline=dummy-10")
+    assert status == 201
+    job = api.get(f"/api/v1/jobs/{made['jobid']}", user)[1]
+    assert (job["after"], job["pinned"], job["reason"]) == (
+        [first], "dummy-10", f"waits for job {first} to complete")
+    job = api.get(f"/api/v1/jobs/{first}", user)[1]
+    assert (job["held"], job["priority"]) == (True, 3)
+    for query, code, said in (("?after=99999", 404, "--after 99999: no job"),
+                              ("?after=1&after_any=1", 400, "give one of them"),
+                              ("?priority=high", 400, "priority: a whole number"),
+                              ("?pipeline=nowhere", 422, "that pipeline cannot run")):
+        status, reply = api.submit(user, payload(), query=query)
+        assert (status, said in reply["error"]) == (code, True), (query, reply)
+    params = api.get("/api/v1/openapi.json")[1]["paths"]["/api/v1/jobs"]["post"]["parameters"]
+    assert [p["name"] for p in params] == ["jobname", "after", "after_any", "hold", "priority",
+                                           "pipeline"]
+
+
 def test_events_stream_to_a_browser_and_a_killed_web_process_comes_back(web):
     tomato, api, owner = web
     jobid = tomato.submit(payload("sequential", 3, 0.1))

@@ -228,8 +228,25 @@ async def submit(web: Web, request: Request, person: Person) -> Response:
                            "the API; download them instead")
     made = await web.ask(SubmitJob(payload, str(name), str(_results(web, person)),
                                    request.query_params.get("jobname"),
-                                   submitter=person.name))
+                                   submitter=person.name, **_habits(request)))
     return JSONResponse({"jobid": made.jobid}, 201)
+
+
+def _habits(request: Request) -> dict[str, Any]:
+    """The queue's habits a submit asks for, as `ketchup submit`'s options say them."""
+    q = request.query_params
+    if q.get("after") and q.get("after_any"):
+        raise Refused(400, "after and after_any: give one of them")
+    try:
+        after = tuple(int(v) for v in (q.get("after") or q.get("after_any") or "").split(",")
+                      if v.strip())
+        priority = int(q.get("priority") or 0)
+    except ValueError:
+        raise Refused(400, "after, after_any: jobids separated by commas; priority: a whole "
+                           "number") from None
+    return {"after": after, "after_any": bool(q.get("after_any")), "priority": priority,
+            "hold": "hold" in q and q["hold"].lower() not in ("0", "false", "no"),
+            "pipeline": q.get("pipeline") or None}
 
 
 async def _body(request: Request) -> bytes:

@@ -13,6 +13,15 @@ _ERROR = {"description": "refused: {\"error\": one line saying why}",
 _REFUSALS = {"401": _ERROR, "403": _ERROR}
 
 
+_SUBMIT = (("jobname", "string", "a name for the job"),
+           ("after", "string", "jobids, comma-separated: start once they completed (c)"),
+           ("after_any", "string", "jobids, comma-separated: start once they ended"),
+           ("hold", "boolean", "queue it held (it starts once released)"),
+           ("priority", "integer", "higher first among the jobs a pipeline can run"),
+           ("pipeline", "string", "run it on this pipeline only"))
+"""A submit's query parameters: `ketchup submit`'s options."""
+
+
 def _op(summary: str, role: str, ok: str, **more: Any) -> dict[str, Any]:
     return {"summary": summary, "description": f"Role: {role} or above.",
             "responses": {"200": {"description": ok}, **_REFUSALS}, **more}
@@ -35,8 +44,8 @@ OPENAPI: dict[str, Any] = {
                 {"name": "name", "in": "query", "schema": {"type": "string"},
                  "description": "only those whose name holds this"}]),
             "post": _op("Queue a payload", "user", "unused: 201 {\"jobid\": N}",
-                        parameters=[{"name": "jobname", "in": "query",
-                                     "schema": {"type": "string"}}],
+                        parameters=[{"name": name, "in": "query", "schema": {"type": kind},
+                                     "description": what} for name, kind, what in _SUBMIT],
                         requestBody={"required": True, "content": {
                             "application/yaml": {"schema": {"type": "string"}},
                             "application/json": {"schema": {"type": "object"}}}},
