@@ -20,14 +20,19 @@ once as people see it, long enough that a process waiting for one costs nothing.
 async def retrying(attempt: Callable[[], Awaitable[T]], *,
                    on: type[Exception] | tuple[type[Exception], ...] = ActorError,
                    failed: Callable[[Exception], object] | None = None,
-                   delay: float = RETRY_DELAY) -> T:
+                   delay: float = RETRY_DELAY, attempts: int | None = None) -> T:
     """`attempt()` until it returns, its result; after each failure of a kind in `on`
-    (told to `failed` first), `delay` seconds later. Never gives up: bound it with a cancel
-    scope (`anyio.move_on_after`) where patience ends."""
+    (told to `failed` first), `delay` seconds later. With `attempts`, the failure of the
+    last is raised; without, it never gives up: bound it with a cancel scope
+    (`anyio.move_on_after`) where patience ends."""
+    tried = 0
     while True:
         try:
             return await attempt()
         except on as exc:
+            tried += 1
             if failed is not None:
                 failed(exc)
+            if attempts is not None and tried >= attempts:
+                raise
             await anyio.sleep(delay)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError
 from ..jobstatus import ACTIVE, PENDING
 from ..messages import (
     GetJobs,
@@ -24,6 +23,7 @@ from .lab.components import Components
 from .lab.devices import Devices
 from .scheduling.pipelines import Pipelines
 from .scheduling.queue import Queue
+from .state.lookup import known
 from .state.store import Store
 from .status import service_status
 
@@ -73,10 +73,7 @@ class Queries:
         return cluster.shown(self._queue.explained(jobs))  # why each queued job waits
 
     def job(self, jobid: int) -> JobInfo:
-        job = self._store.job(jobid)
-        if job is None:
-            raise NotFoundError(f"no job with jobid {jobid}")
-        return job
+        return known(self._store, jobid)
 
     def running(self) -> list[int]:
         """Jobs not yet ended (some may have released their pipeline to make outputs)."""

@@ -180,9 +180,9 @@ class Supervisor(Actor):
         return self._job(spec.jobid)
 
     def enqueue(self, spec: JobSpec) -> Pending:
-        habits, unmet, never = waiting(self._job(spec.jobid), self.store)
+        habits, unmet, never = waiting(info := self._job(spec.jobid), self.store)
         job = self.queue.add(spec, habits, unmet)
-        if job.matches and self._job(spec.jobid).status == Status.QUEUED:
+        if job.matches and info.status == Status.QUEUED:
             self._move(spec.jobid, Status.MATCHED)
         self.cluster.changed(spec.jobid)  # in a cluster, the others queue it too
         if never is not None:  # what it was to run after ended otherwise (a restart between)

@@ -22,6 +22,7 @@ import anyio
 
 from ...errors import ConflictError
 from ...jobstatus import FINISHED, PENDING, Status, moves
+from ..state.lookup import decides
 from ..state.store import Store, now
 from .entries import JobEntry, PayloadEntry, read, written
 from .link import Link
@@ -76,8 +77,7 @@ class ClusterJobs:
 
     def writes(self, jobid: int) -> bool:
         """Whether this tomato writes the job's entry."""
-        home, host = self.store.where(jobid)
-        return host == self.host or (host is None and home == self.host)
+        return decides(self.store, jobid)
 
     def resync(self) -> None:
         """Write again every entry this tomato writes of a job not finished, or finished

@@ -17,11 +17,12 @@ from typing import Any
 
 import anyio
 
-from tomato.actors import RETRY_DELAY, EventHub, EventsMissed, retrying
+from tomato.actors import EventHub, EventsMissed, retrying
 
 from ...messages import JobStatusChanged, PipelineChanged, PipelineInfo
 from ...records import job_records
 from ..config.settings import NotifySettings
+from ..state.lookup import decides
 from ..state.store import Store
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,7 @@ def _records(event: Any, settings: NotifySettings, store: Store, failed: dict[st
     """The notifications `event` makes: a job's end, a device's failure (once, however
     many of its pipelines say it)."""
     if isinstance(event, JobStatusChanged) and event.status in settings.on:
-        home, host = store.where(event.jobid)
-        if host not in (None, store.host) or (host is None and home not in (None, store.host)):
+        if not decides(store, event.jobid):
             return []  # in a cluster: told by the tomato that ran it (or, never run, its home)
         job = store.job(event.jobid)
         return [{"event": "job_ended", **job_records([job])[0]}] if job else []
@@ -98,24 +98,18 @@ async def _deliver(settings: NotifySettings, receive: Any) -> None:
 
 
 async def _tried(what: str, attempt: Any, *args: Any) -> None:
-    attempts = 0
+    tried = 0
 
     async def once() -> None:
-        nonlocal attempts
-        attempts += 1
+        nonlocal tried
+        tried += 1
         with anyio.fail_after(TIMEOUT):
             await attempt(*args)
 
-    def failed(exc: Exception) -> None:
-        logger.warning("notify: %s failed (attempt %d of %d): %s", what, attempts, ATTEMPTS,
-                       exc)
-        if attempts >= ATTEMPTS:
-            raise _GaveUp from exc
-
     try:
-        await retrying(once, on=(OSError, TimeoutError, _Failed), failed=failed,
-                       delay=RETRY_DELAY)
-    except _GaveUp:
+        await retrying(once, on=FAILURES, attempts=ATTEMPTS, failed=lambda exc: logger.warning(
+            "notify: %s failed (attempt %d of %d): %s", what, tried, ATTEMPTS, exc))
+    except FAILURES:
         logger.error("notify: %s: gave up after %d attempts", what, ATTEMPTS)
 
 
@@ -123,8 +117,8 @@ class _Failed(Exception):
     pass
 
 
-class _GaveUp(Exception):
-    pass
+FAILURES = (OSError, TimeoutError, _Failed)
+"""How a command or a webhook fails (anything else is a bug of ours)."""
 
 
 async def _run(command: tuple[str, ...], body: bytes) -> None:

@@ -11,6 +11,7 @@ from ...errors import ConflictError, NotFoundError, PayloadError
 from ...jobspec import Habits
 from ...jobstatus import FINISHED, PENDING, Status
 from ...messages import HoldJobs, JobInfo, RequeueJob, SetPriority, SubmitJob
+from ..state.lookup import known
 from ..state.store import Store
 from .payloadwords import without_unhonoured
 from .queue import Queue
@@ -56,9 +57,7 @@ def queued(store: Store, jobids: Iterable[int], what: str) -> list[JobInfo]:
     """The jobs `jobids`, each of them queued; else ConflictError naming the first not."""
     jobs = []
     for jobid in jobids:
-        job = store.job(jobid)
-        if job is None:
-            raise NotFoundError(f"no job with jobid {jobid}")
+        job = known(store, jobid)
         if job.status not in PENDING:
             raise ConflictError(f"job {jobid} is not queued ({job.status}): only a queued "
                                 f"job can be {what}")
@@ -72,9 +71,7 @@ def as_submitted(msg: SubmitJob | RequeueJob, store: Store) -> SubmitJob:
     held."""
     if isinstance(msg, SubmitJob):
         return msg
-    job = store.job(msg.jobid)
-    if job is None:
-        raise NotFoundError(f"no job with jobid {msg.jobid}")
+    job = known(store, msg.jobid)
     record, after = store.record(msg.jobid), msg.after
     if job.status not in FINISHED:
         raise ConflictError(f"job {job.jobid} has not finished ({job.status}): only a "
